@@ -1,0 +1,16 @@
+export { queryRows, sqlString, withDuckDB } from './duckdb.ts';
+export type { InputLocation } from './errors.ts';
+export {
+  ConfigError,
+  EnecgError,
+  EnvironmentError,
+  formatLocation,
+  InputError,
+  IntegrityError,
+} from './errors.ts';
+export { produceFileAtomic, writeFileAtomic } from './files.ts';
+export { canonicalJson, hashObject, sha256, sha256File } from './hashing.ts';
+export type { DatasetRef, LineageEvent } from './lineage.ts';
+export { appendLineageEvent, newRunId } from './lineage.ts';
+export type { WarehouseLayout } from './warehouse.ts';
+export { warehouseLayout } from './warehouse.ts';
