@@ -1,4 +1,6 @@
 export { queryRows, sqlString, withDuckDB } from './duckdb.ts';
+export type { EcgRecord, LeadName } from './ecg.ts';
+export { STANDARD_LEADS } from './ecg.ts';
 export type { InputLocation } from './errors.ts';
 export {
   ConfigError,

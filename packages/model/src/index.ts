@@ -1,1 +1,1 @@
-export {};
+export type { Expert, ExpertFactory, ExpertOptions } from './experts/types.ts';

@@ -1,0 +1,34 @@
+import type { EcgRecord } from '@enecg/common';
+
+/**
+ * A frozen expert: turns ECG records into fixed-size embeddings. Implementations live one per folder
+ * under `experts/`, and register themselves in `experts/registry.ts`.
+ */
+export interface Expert {
+  /** Registry name, e.g. `dlinear`. */
+  readonly name: string;
+  /** Length of each embedding vector. */
+  readonly embeddingSize: number;
+  /** sha256 of the weights file, or `random-init:<seed>` when no weights were given. */
+  readonly weightsId: string;
+  /** Hash of everything that shapes the input: preprocessing settings, leads, lengths, expert config. */
+  readonly preprocessingHash: string;
+  /** Embeddings for a batch, one vector per record, independent of the batch's other members. */
+  embed(batch: readonly EcgRecord[]): Promise<Float32Array[]>;
+  /** Frees backend memory held by weights. */
+  dispose(): void;
+}
+
+export interface ExpertOptions {
+  /** A safetensors file with the expert's weights by their reference names; absent means seeded random init. */
+  weightsPath?: string;
+  seed: number;
+  /** Expert-specific size and preprocessing settings, validated by the expert. */
+  config?: Record<string, unknown>;
+}
+
+export interface ExpertFactory {
+  readonly name: string;
+  readonly description: string;
+  create(options: ExpertOptions): Promise<Expert>;
+}
