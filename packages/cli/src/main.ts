@@ -1,0 +1,32 @@
+import { EnecgError } from '@enecg/common';
+import { Command, CommanderError } from 'commander';
+import { registerCommands } from './commands/index.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('enecg')
+    .description(
+      'EnECG: multi-task ECG analysis with an ensemble of frozen foundation models.\n' +
+        'Every stage runs on its own (enecg <stage>); `enecg run` chains them through Temporal.',
+    )
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerCommands(program);
+  return program;
+}
+
+/** Runs the CLI and returns the process exit code: 0 ok, 1 failure, 2 bad usage or configuration. */
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof EnecgError) {
+      process.stderr.write(`enecg: ${error.message}\n`);
+      return error.code === 'CONFIG_INVALID' ? 2 : 1;
+    }
+    throw error;
+  }
+}
