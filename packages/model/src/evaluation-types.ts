@@ -1,0 +1,45 @@
+/** The five tasks of the method, by their label column names. */
+export const TASKS = ['rr_interval', 'age', 'gender', 'flag', 'report_label'] as const;
+export type TaskKey = (typeof TASKS)[number];
+export type TaskKind = 'regression' | 'binary' | 'multiclass';
+
+/** A metric's point estimate with its bootstrap 95% interval. */
+export interface MetricValue {
+  value: number;
+  lo: number;
+  hi: number;
+}
+
+/** e.g. { mae, mse } for regression; { accuracy, precision, recall, f1, auroc } (macro) for classification. */
+export type MetricSet = Record<string, MetricValue>;
+
+export interface TaskEvaluation {
+  kind: TaskKind;
+  /** Test records with a label for this task. */
+  n: number;
+  ensemble: MetricSet;
+  /** Each expert's own head alone, evaluated the same way. */
+  experts: Record<string, MetricSet>;
+  /** Mean (regression) or majority class (classification) of the training split. */
+  baseline: MetricSet;
+  /** Ensemble confusion matrix, rows = true class, columns = predicted (classification only). */
+  confusion?: number[][];
+  /** A deterministic sample of (true, predicted) pairs for scatter plots (regression only). */
+  scatter?: Array<{ y: number; yhat: number }>;
+  /** Mean gate weight per expert over the test split. */
+  gateWeightMean: Record<string, number>;
+  /** Mean gate weight per expert for each true class (classification) or label quartile (regression). */
+  gateWeightsByGroup: Record<string, Record<string, number>>;
+}
+
+/** What `evaluate` writes to `models/<modelId>/evaluation.json` and what reports read. */
+export interface EvaluationReport {
+  modelId: string;
+  runId: string;
+  split: 'test' | 'val';
+  experts: string[];
+  tasks: Partial<Record<TaskKey, TaskEvaluation>>;
+  trainingCurve: Array<{ epoch: number; trainLoss: number; valLoss: number }>;
+  trainableParameters: number;
+  totalParameters: number;
+}
