@@ -1,0 +1,149 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { EnvironmentError } from '@enecg/common';
+import { Connection } from '@temporalio/client';
+import { ensureTemporalCli } from './temporal-cli.ts';
+import { workDir } from './tools-dir.ts';
+
+const run = promisify(execFile);
+
+export interface TemporalServer {
+  /** host:port of the frontend gRPC service. */
+  address: string;
+  /** True when this process started the server (and stop() will end it). */
+  owned: boolean;
+  stop(): Promise<void>;
+}
+
+export interface DevServerOptions {
+  /** SQLite file that keeps workflow history across restarts; default `.work/temporal/dev.sqlite`. */
+  dbFile?: string;
+  /** Frontend port; default a free port. */
+  port?: number;
+  /** How long to wait for the server to report healthy; a busy 2-core machine needs far more than 5 s. */
+  startTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * Starts `temporal server start-dev` headless on 127.0.0.1 and waits until it is healthy. `stop()` ends
+ * only the process started here.
+ */
+export async function startDevServer(options: DevServerOptions = {}): Promise<TemporalServer> {
+  const log = options.log ?? (() => {});
+  const cli = await ensureTemporalCli(log);
+  const stateDir = join(workDir(), 'temporal');
+  mkdirSync(stateDir, { recursive: true });
+  const dbFile = options.dbFile ?? join(stateDir, 'dev.sqlite');
+  const port = options.port ?? (await freePort());
+  const address = `127.0.0.1:${port}`;
+  const logFile = join(stateDir, `server-${port}.log`);
+  const out = openSync(logFile, 'a');
+  const child = spawn(
+    cli.path,
+    [
+      'server',
+      'start-dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--headless',
+      '--db-filename',
+      dbFile,
+    ],
+    { stdio: ['ignore', out, out] },
+  );
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.once('error', (error) => {
+      log(`cannot run ${cli.path}: ${error.message}`);
+      resolve(-1);
+    });
+  });
+  log(`starting the Temporal dev server on ${address} (log: ${logFile})`);
+  try {
+    await waitForHealth(cli.path, address, options.startTimeoutMs ?? 90_000, exited);
+  } catch (error) {
+    await terminate(child, exited);
+    throw error;
+  }
+  return { address, owned: true, stop: () => terminate(child, exited) };
+}
+
+/**
+ * The server the pipeline talks to: the one TEMPORAL_ADDRESS names when set (checked for reachability),
+ * otherwise a dev server started here.
+ */
+export async function connectOrStartServer(options: DevServerOptions = {}): Promise<TemporalServer> {
+  const address = process.env.TEMPORAL_ADDRESS;
+  if (!address) return startDevServer(options);
+  await assertReachable(address);
+  return { address, owned: false, stop: async () => {} };
+}
+
+export async function assertReachable(address: string, timeoutMs = 10_000): Promise<void> {
+  try {
+    const connection = await Connection.connect({ address, connectTimeout: timeoutMs });
+    await connection.workflowService.getSystemInfo({});
+    await connection.close();
+  } catch (error) {
+    throw new EnvironmentError(
+      `cannot reach a Temporal server at ${address} (${error instanceof Error ? error.message : String(error)})`,
+      'start one (for example `temporal server start-dev`), fix TEMPORAL_ADDRESS, or unset it to let enecg start a local dev server',
+    );
+  }
+}
+
+async function waitForHealth(
+  cli: string,
+  address: string,
+  timeoutMs: number,
+  exited: Promise<number | null>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exitCode: number | null | undefined;
+  void exited.then((code) => {
+    exitCode = code;
+  });
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) {
+      throw new EnvironmentError(
+        `the Temporal dev server exited with code ${exitCode} before becoming healthy`,
+        `read its log under ${join(workDir(), 'temporal')}`,
+      );
+    }
+    try {
+      await run(cli, ['operator', 'cluster', 'health', '--address', address], { timeout: 5_000 });
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  throw new EnvironmentError(
+    `the Temporal dev server at ${address} was not healthy after ${timeoutMs / 1000} s`,
+    `read its log under ${join(workDir(), 'temporal')}; on a very busy machine retry`,
+  );
+}
+
+async function terminate(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
