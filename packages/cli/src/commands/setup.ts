@@ -1,0 +1,36 @@
+import { connectOrStartServer, ensureTemporalCli } from '@enecg/workflows';
+import type { Command } from 'commander';
+import { printSummary } from '../output.ts';
+
+export function registerSetupCommands(program: Command): void {
+  program
+    .command('setup')
+    .description('Install the pinned Temporal CLI into .tools/ (idempotent; cached after the first run)')
+    .option('--json', 'print a machine-readable summary')
+    .action(async (options: { json?: boolean }) => {
+      const cli = await ensureTemporalCli((line) => process.stderr.write(`setup: ${line}\n`));
+      if (options.json) printSummary({ temporalCli: cli.path, source: cli.source }, options);
+      else if (!cli.source.startsWith('cached'))
+        process.stderr.write(`setup: Temporal CLI ready at ${cli.path}\n`);
+    });
+
+  program
+    .command('server')
+    .description(
+      'Run a local Temporal dev server on 127.0.0.1 in the foreground (history kept in .work/temporal/) ' +
+        'until interrupted; workers and clients find it through TEMPORAL_ADDRESS',
+    )
+    .option('--port <port>', 'frontend gRPC port', (v) => Number.parseInt(v, 10), 7233)
+    .action(async (options: { port: number }) => {
+      const server = await connectOrStartServer({
+        port: options.port,
+        log: (line) => process.stderr.write(`server: ${line}\n`),
+      });
+      process.stdout.write(`Temporal dev server ready: export TEMPORAL_ADDRESS=${server.address}\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await server.stop();
+    });
+}
