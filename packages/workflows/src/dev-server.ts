@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { EnvironmentError } from '@enecg/common';
 import { Connection } from '@temporalio/client';
+import { configuredAddress, resolveTemporalTarget } from './connection.ts';
 import { ensureTemporalCli } from './temporal-cli.ts';
 import { workDir } from './tools-dir.ts';
 
@@ -75,11 +76,11 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
 }
 
 /**
- * The server the pipeline talks to: the one TEMPORAL_ADDRESS names when set (checked for reachability),
- * otherwise a dev server started here.
+ * The server the pipeline talks to: the one Temporal's environment configuration names (TEMPORAL_ADDRESS
+ * or a profile; checked for reachability), otherwise a dev server started here.
  */
 export async function connectOrStartServer(options: DevServerOptions = {}): Promise<TemporalServer> {
-  const address = process.env.TEMPORAL_ADDRESS;
+  const address = configuredAddress();
   if (!address) return startDevServer(options);
   await assertReachable(address);
   return { address, owned: false, stop: async () => {} };
@@ -87,7 +88,14 @@ export async function connectOrStartServer(options: DevServerOptions = {}): Prom
 
 export async function assertReachable(address: string, timeoutMs = 10_000): Promise<void> {
   try {
-    const connection = await Connection.connect({ address, connectTimeout: timeoutMs });
+    const { connectionOptions } = resolveTemporalTarget(address);
+    const connection = await Connection.connect({
+      address,
+      tls: connectionOptions.tls,
+      apiKey: typeof connectionOptions.apiKey === 'string' ? connectionOptions.apiKey : undefined,
+      metadata: connectionOptions.metadata,
+      connectTimeout: timeoutMs,
+    });
     await connection.workflowService.getSystemInfo({});
     await connection.close();
   } catch (error) {
