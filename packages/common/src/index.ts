@@ -1,3 +1,4 @@
+export { parseConfig } from './config.ts';
 export { queryRows, sqlString, withDuckDB } from './duckdb.ts';
 export type { EcgRecord, LeadName } from './ecg.ts';
 export { STANDARD_LEADS } from './ecg.ts';
