@@ -1,0 +1,4 @@
+/** Every activity can run here. */
+export const CPU_TASK_QUEUE = 'enecg-cpu';
+/** Feature caching goes here when a GPU worker is polling it (see `chooseFeatureQueue`). */
+export const GPU_TASK_QUEUE = 'enecg-gpu';
