@@ -1,3 +1,11 @@
+export type { BackendChoice, BackendInfo } from './backend/index.ts';
+export {
+  activeBackend,
+  BACKEND_CHOICES,
+  parseBackendChoice,
+  selectBackend,
+  withKernelFallback,
+} from './backend/index.ts';
 export type {
   EvaluationReport,
   MetricSet,
@@ -7,4 +15,32 @@ export type {
   TaskKind,
 } from './evaluation-types.ts';
 export { TASKS } from './evaluation-types.ts';
+export { createExpert, expertFactories, expertNames, getExpertFactory } from './experts/registry.ts';
 export type { Expert, ExpertFactory, ExpertOptions } from './experts/types.ts';
+export type { PreprocessConfig, StlOptions, StlResult } from './preprocess/index.ts';
+export {
+  leadIndex,
+  preprocessingHash,
+  preprocessRecord,
+  resampleFourier,
+  stl,
+  validatePreprocessConfig,
+  zScoreJointly,
+  zScorePerLead,
+} from './preprocess/index.ts';
+export type {
+  InitRule,
+  SafetensorsContents,
+  Tensor,
+  TensorsToWrite,
+  WeightSource,
+} from './safetensors/index.ts';
+export {
+  decodeSafetensors,
+  encodeSafetensors,
+  openWeights,
+  readSafetensors,
+  seededWeights,
+  WeightReader,
+  writeSafetensors,
+} from './safetensors/index.ts';

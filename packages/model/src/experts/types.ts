@@ -9,11 +9,14 @@ export interface Expert {
   readonly name: string;
   /** Length of each embedding vector. */
   readonly embeddingSize: number;
-  /** sha256 of the weights file, or `random-init:<seed>` when no weights were given. */
+  /** sha256 of the weights file, `random-init:<seed>` when no weights were given, `none` for weightless experts. */
   readonly weightsId: string;
   /** Hash of everything that shapes the input: preprocessing settings, leads, lengths, expert config. */
   readonly preprocessingHash: string;
-  /** Embeddings for a batch, one vector per record, independent of the batch's other members. */
+  /**
+   * Embeddings for a batch, one vector per record, independent of the batch's other members.
+   * Throws `InputError` (naming the record) when a record cannot be used, e.g. a required lead is missing.
+   */
   embed(batch: readonly EcgRecord[]): Promise<Float32Array[]>;
   /** Frees backend memory held by weights. */
   dispose(): void;

@@ -1,0 +1,9 @@
+export type { BackendChoice, BackendInfo } from './backend.ts';
+export {
+  activeBackend,
+  BACKEND_CHOICES,
+  parseBackendChoice,
+  selectBackend,
+  tf,
+  withKernelFallback,
+} from './backend.ts';

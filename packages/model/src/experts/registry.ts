@@ -1,0 +1,28 @@
+import { ConfigError } from '@enecg/common';
+import { rawLeadsExpert } from './raw-leads/index.ts';
+import type { Expert, ExpertFactory, ExpertOptions } from './types.ts';
+
+/** Every expert the pipeline knows. Adding one: its folder under experts/, plus one entry here. */
+const FACTORIES: readonly ExpertFactory[] = [rawLeadsExpert];
+
+export function expertFactories(): readonly ExpertFactory[] {
+  return FACTORIES;
+}
+
+export function expertNames(): string[] {
+  return FACTORIES.map((f) => f.name);
+}
+
+export function getExpertFactory(name: string): ExpertFactory {
+  const factory = FACTORIES.find((f) => f.name === name);
+  if (!factory)
+    throw new ConfigError(
+      `unknown expert ${JSON.stringify(name)} (known: ${expertNames().join(', ')})`,
+      'expert',
+    );
+  return factory;
+}
+
+export async function createExpert(name: string, options: ExpertOptions): Promise<Expert> {
+  return getExpertFactory(name).create(options);
+}

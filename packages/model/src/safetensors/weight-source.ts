@@ -1,0 +1,59 @@
+import { sha256, sha256File } from '@enecg/common';
+import { readSafetensors } from './safetensors.ts';
+import { WeightReader } from './weights.ts';
+
+/** How a tensor is initialised when no checkpoint is given (PyTorch's defaults for the layer kind). */
+export type InitRule =
+  | { kind: 'uniform'; bound: number }
+  | { kind: 'constant'; value: number }
+  | { kind: 'computed'; data: Float32Array };
+
+/**
+ * Where an expert's tensors come from: a safetensors checkpoint (by reference names, strictly) or a
+ * seeded random initialisation. Each tensor's random stream is derived from (seed, name), so a tensor's
+ * values do not depend on which other tensors the architecture has.
+ */
+export interface WeightSource {
+  /** sha256 of the checkpoint, or `random-init:<seed>`. */
+  readonly weightsId: string;
+  take(name: string, shape: readonly number[], init: InitRule): Float32Array;
+  /** Refuses checkpoint tensors the architecture did not take, except those `ignored`. */
+  finish(ignored?: (name: string) => boolean): void;
+}
+
+export async function openWeights(weightsPath: string | undefined, seed: number): Promise<WeightSource> {
+  if (weightsPath === undefined) return seededWeights(seed);
+  const reader = new WeightReader(await readSafetensors(weightsPath), weightsPath);
+  const weightsId = await sha256File(weightsPath);
+  return {
+    weightsId,
+    take: (name, shape) => reader.take(name, shape),
+    finish: (ignored) => reader.assertAllUsed(ignored),
+  };
+}
+
+export function seededWeights(seed: number): WeightSource {
+  return {
+    weightsId: `random-init:${seed}`,
+    take(name, shape, init) {
+      const count = shape.reduce((a, b) => a * b, 1);
+      if (init.kind === 'computed') return init.data;
+      if (init.kind === 'constant') return new Float32Array(count).fill(init.value);
+      const random = mulberry32(Number.parseInt(sha256(`${seed}:${name}`).slice(0, 8), 16));
+      return Float32Array.from({ length: count }, () => (2 * random() - 1) * init.bound);
+    },
+    finish() {},
+  };
+}
+
+/** A small, fast, well-distributed 32-bit generator; deterministic across platforms. */
+export function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
