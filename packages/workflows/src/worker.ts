@@ -34,7 +34,9 @@ export interface PipelineWorkerOptions {
 /** A worker for the pipeline's workflows and the given activities, connected per Temporal's env config. */
 export async function createPipelineWorker(options: PipelineWorkerOptions): Promise<Worker> {
   if (!runtimeInstalled) {
-    Runtime.install({ logger: new DefaultLogger((process.env.ENECG_TEMPORAL_LOG_LEVEL as 'WARN') ?? 'WARN') });
+    Runtime.install({
+      logger: new DefaultLogger((process.env.ENECG_TEMPORAL_LOG_LEVEL as 'WARN') ?? 'WARN'),
+    });
     runtimeInstalled = true;
   }
   const target = resolveTemporalTarget(options.address);
