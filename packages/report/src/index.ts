@@ -1,1 +1,17 @@
-export {};
+export type { Catalog } from './catalog.ts';
+export { DOCUMENTED_VIEWS, openCatalog, queryCatalog, refreshCatalog } from './catalog.ts';
+export type {
+  DatasetSummary,
+  DownstreamAnswer,
+  JobDiff,
+  MetricChange,
+  RunDiff,
+  RunSummary,
+  UpstreamAnswer,
+  ValueChange,
+  VerifiedArtifact,
+  VerifyAnswer,
+} from './lineage-queries.ts';
+export { lineageDiff, lineageDownstream, lineageUpstream, lineageVerify } from './lineage-queries.ts';
+export type { RenderReportOptions, RenderReportSummary } from './report.ts';
+export { renderReport } from './report.ts';

@@ -1,0 +1,292 @@
+import { readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { DuckDBConnection, DuckDBInstance as DuckDBInstanceType } from '@duckdb/node-api';
+import { DuckDBInstance, StatementType } from '@duckdb/node-api';
+import { ConfigError, sqlString, warehouseLayout, writeFileAtomic } from '@enecg/common';
+
+/** One documented view: what it answers, which files it needs, and how it is defined. */
+interface ViewDefinition {
+  name: string;
+  description: string;
+  /** The view is only defined once this folder holds a matching file (DuckDB refuses empty globs). */
+  needs: { folder: string; matches: (relativePath: string) => boolean };
+  /** Views this one selects from. */
+  dependsOn?: string[];
+  body: (root: string) => string;
+}
+
+const PARQUET = (path: string) => path.endsWith('.parquet');
+const JSON_FILE = (path: string) => path.endsWith('.json');
+
+/** The columns every lineage event has; unknown facet keys stay JSON. */
+const EVENT_COLUMNS = `{
+    eventType: 'VARCHAR',
+    eventTime: 'TIMESTAMPTZ',
+    run: 'STRUCT(runId VARCHAR, parentRunId VARCHAR, nominalTime TIMESTAMPTZ)',
+    job: 'STRUCT(name VARCHAR)',
+    inputs: 'STRUCT(name VARCHAR, path VARCHAR, sha256 VARCHAR, "rows" BIGINT, bytes BIGINT)[]',
+    outputs: 'STRUCT(name VARCHAR, path VARCHAR, sha256 VARCHAR, "rows" BIGINT, bytes BIGINT)[]',
+    facets: 'JSON'
+  }`;
+
+const EVALUATION_COLUMNS = `{modelId: 'VARCHAR', runId: 'VARCHAR', split: 'VARCHAR', tasks: 'JSON'}`;
+
+function parquetUnder(root: string, folder: string): string {
+  return `read_parquet(${sqlString(join(root, folder, '**', '*.parquet'))}, union_by_name = true)`;
+}
+
+const VIEWS: ViewDefinition[] = [
+  {
+    name: 'records',
+    description: 'One row per ingested ECG record (the record catalog written by ingest).',
+    needs: { folder: 'records', matches: PARQUET },
+    body: (root) => `SELECT * FROM ${parquetUnder(root, 'records')}`,
+  },
+  {
+    name: 'waveforms',
+    description: 'The stored signals of every ingested record.',
+    needs: { folder: 'waveforms', matches: PARQUET },
+    body: (root) => `SELECT * FROM ${parquetUnder(root, 'waveforms')}`,
+  },
+  {
+    name: 'quarantine',
+    description: 'One row per rejected record, with the file, field and reason.',
+    needs: { folder: 'quarantine', matches: PARQUET },
+    body: (root) => `SELECT * FROM ${parquetUnder(root, 'quarantine')}`,
+  },
+  {
+    name: 'labels',
+    description: 'One row per study: the five task labels, split, fold and label rule version.',
+    needs: { folder: 'labels', matches: PARQUET },
+    body: (root) => `SELECT * FROM ${parquetUnder(root, 'labels')}`,
+  },
+  {
+    name: 'splits',
+    description: 'Studies and subjects per label version, split and fold.',
+    needs: { folder: 'labels', matches: PARQUET },
+    dependsOn: ['labels'],
+    body: () =>
+      `SELECT label_version, split, fold, count(*) AS studies, count(DISTINCT subject_id) AS subjects
+  FROM labels GROUP BY ALL ORDER BY ALL`,
+  },
+  {
+    name: 'features',
+    description: 'Cached embeddings keyed by study_id, with the expert and the weights/preprocessing key.',
+    needs: { folder: 'features', matches: PARQUET },
+    body: (root) =>
+      `SELECT regexp_extract(filename, '/features/([^/]+)/([^/]+)/', 1) AS expert,
+       regexp_extract(filename, '/features/([^/]+)/([^/]+)/', 2) AS cache_key,
+       * EXCLUDE (filename)
+  FROM read_parquet(${sqlString(join(root, 'features', '*', '*', '**', '*.parquet'))}, union_by_name = true, filename = true)`,
+  },
+  {
+    name: 'lineage_events',
+    description: 'Every lineage event (append-only JSON files): run, job, input and output datasets, facets.',
+    needs: { folder: join('lineage', 'events'), matches: JSON_FILE },
+    body: (root) =>
+      `SELECT eventType AS event_type, eventTime AS event_time, run.runId AS run_id,
+       run.parentRunId AS parent_run_id, run.nominalTime AS nominal_time, job.name AS job,
+       inputs, outputs, facets, filename AS event_file
+  FROM read_json(${sqlString(join(root, 'lineage', 'events', '*.json'))}, format = 'newline_delimited',
+                 columns = ${EVENT_COLUMNS}, filename = true)`,
+  },
+  {
+    name: 'runs',
+    description:
+      'One row per run: job, parent run, nominal time, start, end and status (RUNNING until it ends).',
+    needs: { folder: join('lineage', 'events'), matches: JSON_FILE },
+    dependsOn: ['lineage_events'],
+    body: () =>
+      `SELECT run_id, any_value(job) AS job, any_value(parent_run_id) AS parent_run_id,
+       any_value(nominal_time) AS nominal_time, min(event_time) AS started_at,
+       max(event_time) FILTER (WHERE event_type IN ('COMPLETE', 'FAIL')) AS ended_at,
+       CASE WHEN bool_or(event_type = 'FAIL') THEN 'FAIL'
+            WHEN bool_or(event_type = 'COMPLETE') THEN 'COMPLETE' ELSE 'RUNNING' END AS status,
+       any_value(facets->'codeVersion'->>'gitCommit') FILTER (WHERE (facets->'codeVersion') IS NOT NULL) AS git_commit
+  FROM lineage_events GROUP BY run_id`,
+  },
+  {
+    name: 'lineage_edges',
+    description: 'Every dataset a run read (direction input) or wrote (direction output), with its hash.',
+    needs: { folder: join('lineage', 'events'), matches: JSON_FILE },
+    dependsOn: ['lineage_events'],
+    body: () =>
+      `SELECT run_id, job, event_time, 'input' AS direction, d.name, d.path, d.sha256, d."rows", d.bytes
+  FROM (SELECT *, unnest(inputs) AS d FROM lineage_events WHERE event_type = 'COMPLETE')
+UNION ALL
+SELECT run_id, job, event_time, 'output' AS direction, d.name, d.path, d.sha256, d."rows", d.bytes
+  FROM (SELECT *, unnest(outputs) AS d FROM lineage_events WHERE event_type = 'COMPLETE')`,
+  },
+  {
+    name: 'artifacts',
+    description: 'Every artifact a completed run wrote: path, content hash, row count and size.',
+    needs: { folder: join('lineage', 'events'), matches: JSON_FILE },
+    dependsOn: ['lineage_edges'],
+    body: () =>
+      `SELECT run_id, job, event_time AS written_at, name, path, sha256, "rows", bytes
+  FROM lineage_edges WHERE direction = 'output'`,
+  },
+  {
+    name: 'metrics',
+    description:
+      'Test metrics with bootstrap 95% intervals per model, task and source (ensemble, baseline, expert:<name>).',
+    needs: { folder: 'models', matches: (path) => /^[^/]+\/evaluation\.json$/.test(path) },
+    body: (root) =>
+      `WITH evaluations AS (
+  SELECT modelId AS model_id, runId AS run_id, split, tasks
+    FROM read_json(${sqlString(join(root, 'models', '*', 'evaluation.json'))}, format = 'auto',
+                   columns = ${EVALUATION_COLUMNS})
+), per_task AS (
+  SELECT model_id, run_id, split, task, json_extract(tasks, task) AS evaluation
+    FROM (SELECT *, unnest(json_keys(tasks)) AS task FROM evaluations)
+), per_source AS (
+  SELECT model_id, run_id, split, task, 'ensemble' AS source, evaluation->'ensemble' AS metric_set FROM per_task
+  UNION ALL
+  SELECT model_id, run_id, split, task, 'baseline', evaluation->'baseline' FROM per_task
+  UNION ALL
+  SELECT model_id, run_id, split, task, 'expert:' || expert, json_extract(evaluation->'experts', expert)
+    FROM (SELECT *, unnest(json_keys(evaluation->'experts')) AS expert FROM per_task)
+)
+SELECT model_id, run_id, split, task, source, metric,
+       CAST(json_extract(metric_set, metric)->>'value' AS DOUBLE) AS value,
+       CAST(json_extract(metric_set, metric)->>'lo' AS DOUBLE) AS lo,
+       CAST(json_extract(metric_set, metric)->>'hi' AS DOUBLE) AS hi
+  FROM (SELECT *, unnest(json_keys(metric_set)) AS metric FROM per_source)`,
+  },
+];
+
+export const DOCUMENTED_VIEWS: ReadonlyArray<{ name: string; description: string }> = VIEWS.map(
+  ({ name, description }) => ({ name, description }),
+);
+
+async function folderHasMatch(folder: string, matches: (relativePath: string) => boolean): Promise<boolean> {
+  let entries: string[];
+  try {
+    entries = await readdir(folder, { recursive: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+  return entries.some((entry) => !entry.includes('.tmp-') && matches(entry.split('\\').join('/')));
+}
+
+/** The views whose files exist now, in dependency order. */
+async function availableViews(root: string): Promise<ViewDefinition[]> {
+  const present = await Promise.all(
+    VIEWS.map((view) => folderHasMatch(join(root, view.needs.folder), view.needs.matches)),
+  );
+  const chosen = new Set<string>();
+  return VIEWS.filter((view, index) => {
+    const ok = present[index] && (view.dependsOn ?? []).every((name) => chosen.has(name));
+    if (ok) chosen.add(view.name);
+    return ok;
+  });
+}
+
+/** The statements of catalog.sql, one per array element (no trailing semicolons). */
+async function catalogStatements(warehouse: string): Promise<{ statements: string[]; views: string[] }> {
+  const root = resolve(warehouse);
+  const views = await availableViews(root);
+  const statements = views.flatMap((view) => [
+    `CREATE OR REPLACE VIEW ${view.name} AS\n${view.body(root)}`,
+    `COMMENT ON VIEW ${view.name} IS ${sqlString(view.description)}`,
+  ]);
+  return { statements, views: views.map((view) => view.name) };
+}
+
+/**
+ * Rewrites `<warehouse>/catalog.sql`: a view for each documented table whose files exist now. Call it when a
+ * stage ends, so that `.read catalog.sql` in any DuckDB shell sees the stage's output.
+ */
+export async function refreshCatalog(warehouse: string): Promise<{ path: string; views: string[] }> {
+  const { statements, views } = await catalogStatements(warehouse);
+  const missing = VIEWS.filter((view) => !views.includes(view.name)).map((view) => view.name);
+  const header = [
+    '-- EnECG warehouse catalog: `.read catalog.sql` in a DuckDB shell, then query the views below.',
+    '-- Regenerated when a stage ends; the data are Parquet/JSON files, so reading never waits on a writer.',
+    '-- SELECT view_name, comment FROM duckdb_views() WHERE NOT internal; lists them with their meaning.',
+    ...DOCUMENTED_VIEWS.map((view) => `--   ${view.name.padEnd(15)} ${view.description}`),
+    ...(missing.length > 0 ? [`-- Not defined yet (no files): ${missing.join(', ')}`] : []),
+  ];
+  const path = warehouseLayout(warehouse).catalogSql;
+  await writeFileAtomic(path, `${header.join('\n')}\n\n${statements.map((s) => `${s};\n`).join('\n')}`);
+  return { path, views };
+}
+
+/** A read-only DuckDB session over the warehouse's views. */
+export interface Catalog {
+  views: string[];
+  /** Runs one SELECT; any statement that could write or change settings is refused. */
+  query(sql: string): Promise<Record<string, unknown>[]>;
+  close(): void;
+}
+
+/**
+ * Opens an in-memory DuckDB with the catalog's views, then locks it down: file access is confined to the
+ * warehouse, the configuration is locked, and only single SELECT statements run. Nothing is held open
+ * on the warehouse, so writers and other readers never wait.
+ */
+export async function openCatalog(warehouse: string): Promise<Catalog> {
+  const root = resolve(warehouse);
+  const { statements, views } = await catalogStatements(root);
+  const instance: DuckDBInstanceType = await DuckDBInstance.create(':memory:', {
+    autoinstall_known_extensions: 'false',
+    autoload_known_extensions: 'false',
+  });
+  const connection = await instance.connect();
+  try {
+    for (const statement of statements) await connection.run(statement);
+    await connection.run(`SET allowed_directories = [${sqlString(`${root}/`)}]`);
+    await connection.run('SET enable_external_access = false');
+    await connection.run('SET lock_configuration = true');
+  } catch (error) {
+    connection.closeSync();
+    instance.closeSync();
+    throw error;
+  }
+  return {
+    views,
+    query: (sql) => runSelect(connection, sql),
+    close: () => {
+      connection.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+/** Runs `sql` only if DuckDB's own parser says it is exactly one SELECT. */
+async function runSelect(connection: DuckDBConnection, sql: string): Promise<Record<string, unknown>[]> {
+  let extracted: Awaited<ReturnType<DuckDBConnection['extractStatements']>>;
+  try {
+    extracted = await connection.extractStatements(sql);
+  } catch (error) {
+    throw new ConfigError((error as Error).message, 'sql');
+  }
+  if (extracted.count !== 1) {
+    throw new ConfigError(`expected exactly one SELECT statement, got ${extracted.count}`, 'sql');
+  }
+  let prepared: Awaited<ReturnType<typeof extracted.prepare>>;
+  try {
+    prepared = await extracted.prepare(0);
+  } catch (error) {
+    throw new ConfigError((error as Error).message, 'sql');
+  }
+  if (prepared.statementType !== StatementType.SELECT) {
+    throw new ConfigError(
+      `refused: only SELECT statements run on the catalog (got ${StatementType[prepared.statementType]})`,
+      'sql',
+    );
+  }
+  const reader = await prepared.runAndReadAll();
+  return reader.getRowObjectsJson() as Record<string, unknown>[];
+}
+
+/** Opens the catalog, runs one SELECT, closes it. */
+export async function queryCatalog(warehouse: string, sql: string): Promise<Record<string, unknown>[]> {
+  const catalog = await openCatalog(warehouse);
+  try {
+    return await catalog.query(sql);
+  } finally {
+    catalog.close();
+  }
+}

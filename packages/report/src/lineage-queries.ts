@@ -1,0 +1,401 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DatasetRef, LineageFacets } from '@enecg/common';
+import { ConfigError, datasetDigest, sqlString, warehouseLayout, withDuckDB } from '@enecg/common';
+import type { EvaluationReport } from '@enecg/model';
+import {
+  completed,
+  datasetLocation,
+  normalizeDatasetPath,
+  pathContains,
+  readLineageEvents,
+  runFamily,
+  type StoredEvent,
+  sameData,
+} from './lineage-store.ts';
+
+/** A run as lineage answers show it: who ran, when, with which code, config and rules. */
+export interface RunSummary {
+  runId: string;
+  job: string;
+  eventTime: string;
+  parentRunId?: string;
+  nominalTime?: string;
+  facets: LineageFacets;
+}
+
+export interface DatasetSummary extends DatasetRef {
+  /** The run that wrote it, or null for raw input that no recorded run produced. */
+  producedBy: string | null;
+}
+
+export interface UpstreamAnswer {
+  modelId: string;
+  runs: RunSummary[];
+  datasets: DatasetSummary[];
+  /** Datasets no recorded run produced: the raw data the model ultimately comes from. */
+  rawInputs: DatasetRef[];
+}
+
+function summarizeRun(event: StoredEvent): RunSummary {
+  const summary: RunSummary = {
+    runId: event.run.runId,
+    job: event.job.name,
+    eventTime: event.eventTime,
+    facets: event.facets,
+  };
+  if (event.run.parentRunId !== undefined) summary.parentRunId = event.run.parentRunId;
+  if (event.run.nominalTime !== undefined) summary.nominalTime = event.run.nominalTime;
+  return summary;
+}
+
+/** Which raw records, label rules, code and weights produced a model: walks producers back to raw data. */
+export async function lineageUpstream(warehouse: string, modelId: string): Promise<UpstreamAnswer> {
+  const events = completed(await readLineageEvents(warehouse));
+  const modelPath = `models/${modelId}`;
+  const seeds = events.filter((event) =>
+    event.outputs.some((output) => pathContains(modelPath, normalizeDatasetPath(warehouse, output.path))),
+  );
+  if (seeds.length === 0) {
+    throw new ConfigError(`no completed lineage event wrote ${modelPath} in ${warehouse}`, 'model');
+  }
+  const visitedEvents = new Set<StoredEvent>(seeds);
+  const datasets = new Map<string, DatasetSummary>();
+  const queue: DatasetRef[] = seeds.flatMap((event) => event.inputs);
+  while (queue.length > 0) {
+    const wanted = queue.shift()!;
+    const key = `${normalizeDatasetPath(warehouse, wanted.path)}@${wanted.sha256 ?? ''}`;
+    if (datasets.has(key)) continue;
+    const producers = events.filter((event) =>
+      event.outputs.some((output) => sameData(warehouse, output, wanted)),
+    );
+    datasets.set(key, { ...wanted, producedBy: producers.at(-1)?.run.runId ?? null });
+    for (const producer of producers) {
+      if (visitedEvents.has(producer)) continue;
+      visitedEvents.add(producer);
+      queue.push(...producer.inputs);
+    }
+  }
+  const all = [...datasets.values()];
+  return {
+    modelId,
+    runs: [...visitedEvents].sort((a, b) => a.eventTime.localeCompare(b.eventTime)).map(summarizeRun),
+    datasets: all,
+    rawInputs: all.filter((dataset) => dataset.producedBy === null).map(({ producedBy: _, ...ref }) => ref),
+  };
+}
+
+/** Warehouse folders whose Parquet rows carry `study_id`, and whether to show the matching rows. */
+const STUDY_FOLDERS: ReadonlyArray<{ folder: string; showRows: boolean }> = [
+  { folder: 'records', showRows: true },
+  { folder: 'quarantine', showRows: true },
+  { folder: 'labels', showRows: true },
+  { folder: 'waveforms', showRows: false },
+  { folder: 'features', showRows: false },
+];
+
+export interface DownstreamAnswer {
+  studyId: number;
+  /** Warehouse files holding the study (with the runs that wrote them), and raw files named after it. */
+  foundIn: Array<{ folder: string; path: string; writtenBy: string[]; rows?: Record<string, unknown>[] }>;
+  /** Runs that read the study (directly or through a dataset holding it), in time order. */
+  runs: RunSummary[];
+  /** What those runs wrote. */
+  datasets: DatasetSummary[];
+  models: string[];
+}
+
+async function hasParquet(folder: string): Promise<boolean> {
+  try {
+    return (await readdir(folder, { recursive: true })).some((name) => name.endsWith('.parquet'));
+  } catch {
+    return false;
+  }
+}
+
+/** A raw path names the study when a segment is `s<id>`, `<id>` or `<id>.<ext>` (MIMIC-IV-ECG layout). */
+function pathNamesStudy(path: string, studyId: number): boolean {
+  const id = String(studyId);
+  return path.split('/').some((part) => part === id || part === `s${id}` || part.startsWith(`${id}.`));
+}
+
+/** What used a record: the warehouse files that hold it and every run (and model) downstream of them. */
+export async function lineageDownstream(warehouse: string, studyId: number): Promise<DownstreamAnswer> {
+  if (!Number.isSafeInteger(studyId)) throw new ConfigError(`not an integer: ${studyId}`, 'study-id');
+  const layout = warehouseLayout(warehouse);
+  const foundIn: DownstreamAnswer['foundIn'] = [];
+  await withDuckDB(async (connection) => {
+    for (const { folder, showRows } of STUDY_FOLDERS) {
+      const location = join(layout.root, folder);
+      if (!(await hasParquet(location))) continue;
+      const source = `read_parquet(${sqlString(join(location, '**', '*.parquet'))}, union_by_name = true, filename = true)`;
+      const described = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`);
+      if (!described.getRowObjectsJson().some((column) => column.column_name === 'study_id')) continue;
+      const columns = showRows ? '* EXCLUDE (filename), filename' : 'DISTINCT filename';
+      const reader = await connection.runAndReadAll(
+        `SELECT ${columns} FROM ${source} WHERE study_id = ${studyId} ORDER BY filename`,
+      );
+      const byFile = new Map<string, Record<string, unknown>[]>();
+      for (const row of reader.getRowObjectsJson() as Record<string, unknown>[]) {
+        const { filename, ...rest } = row;
+        const path = normalizeDatasetPath(warehouse, String(filename));
+        if (!byFile.has(path)) byFile.set(path, []);
+        if (showRows) byFile.get(path)!.push(rest);
+      }
+      for (const [path, rows] of byFile) {
+        foundIn.push(showRows ? { folder, path, writtenBy: [], rows } : { folder, path, writtenBy: [] });
+      }
+    }
+  });
+  const events = completed(await readLineageEvents(warehouse));
+  for (const event of events) {
+    for (const input of event.inputs) {
+      const path = normalizeDatasetPath(warehouse, input.path);
+      if (pathNamesStudy(path, studyId) && !foundIn.some((found) => found.path === path)) {
+        foundIn.push({ folder: 'raw', path, writtenBy: [] });
+      }
+    }
+  }
+  for (const found of foundIn) {
+    const file: DatasetRef = { name: found.folder, path: found.path };
+    found.writtenBy = events
+      .filter((event) => event.outputs.some((output) => sameData(warehouse, output, file)))
+      .map((event) => event.run.runId);
+  }
+  const reached: DatasetRef[] = foundIn.map((found) => ({ name: found.folder, path: found.path }));
+  const consumers = new Set<StoredEvent>();
+  const outputs = new Map<string, DatasetSummary>();
+  for (let index = 0; index < reached.length; index++) {
+    const dataset = reached[index]!;
+    for (const event of events) {
+      if (consumers.has(event) || !event.inputs.some((input) => sameData(warehouse, input, dataset)))
+        continue;
+      consumers.add(event);
+      for (const output of event.outputs) {
+        const key = `${normalizeDatasetPath(warehouse, output.path)}@${output.sha256 ?? ''}`;
+        if (outputs.has(key)) continue;
+        outputs.set(key, { ...output, producedBy: event.run.runId });
+        reached.push(output);
+      }
+    }
+  }
+  const datasets = [...outputs.values()];
+  const models = new Set<string>();
+  for (const dataset of datasets) {
+    const match = /^models\/([^/]+)/.exec(normalizeDatasetPath(warehouse, dataset.path));
+    if (match) models.add(match[1]!);
+  }
+  return {
+    studyId,
+    foundIn,
+    runs: [...consumers].sort((a, b) => a.eventTime.localeCompare(b.eventTime)).map(summarizeRun),
+    datasets,
+    models: [...models].sort(),
+  };
+}
+
+export interface ValueChange {
+  key: string;
+  a: unknown;
+  b: unknown;
+}
+
+export interface JobDiff {
+  job: string;
+  /** Set when only one of the runs ran this job. */
+  onlyIn?: 'a' | 'b';
+  facets: ValueChange[];
+  inputs: ValueChange[];
+  outputs: ValueChange[];
+}
+
+export interface MetricChange {
+  task: string;
+  source: string;
+  metric: string;
+  a: number | null;
+  b: number | null;
+  delta: number | null;
+}
+
+export interface RunDiff {
+  a: string;
+  b: string;
+  jobs: JobDiff[];
+  metrics: MetricChange[];
+}
+
+/** Long strings (label SQL text) are shown by length and start, their hash facet already tells them apart. */
+function shown(value: unknown): unknown {
+  return typeof value === 'string' && value.length > 120
+    ? `${value.slice(0, 60)}… (${value.length} chars)`
+    : value;
+}
+
+function flatten(value: unknown, prefix: string, into: Map<string, unknown>): Map<string, unknown> {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [key, inner] of Object.entries(value)) flatten(inner, prefix ? `${prefix}.${key}` : key, into);
+  } else {
+    into.set(prefix, Array.isArray(value) ? JSON.stringify(value) : value);
+  }
+  return into;
+}
+
+function changes(a: Map<string, unknown>, b: Map<string, unknown>): ValueChange[] {
+  const keys = [...new Set([...a.keys(), ...b.keys()])].sort();
+  return keys
+    .filter((key) => a.get(key) !== b.get(key))
+    .map((key) => ({ key, a: shown(a.get(key) ?? null), b: shown(b.get(key) ?? null) }));
+}
+
+function datasetsByName(datasets: DatasetRef[]): Map<string, unknown> {
+  const map = new Map<string, unknown>();
+  for (const dataset of datasets) {
+    map.set(`${dataset.name}.sha256`, dataset.sha256 ?? null);
+    map.set(`${dataset.name}.rows`, dataset.rows ?? null);
+  }
+  return map;
+}
+
+/** The last completed event of each job in a run's family. */
+function jobsOf(events: StoredEvent[], runId: string): Map<string, StoredEvent> {
+  const family = runFamily(events, runId);
+  const jobs = new Map<string, StoredEvent>();
+  for (const event of completed(events)) if (family.has(event.run.runId)) jobs.set(event.job.name, event);
+  return jobs;
+}
+
+/** Models whose evaluation.json belongs to one of the runs, by model id. */
+export async function readEvaluations(warehouse: string, runIds: Set<string>): Promise<EvaluationReport[]> {
+  const modelsFolder = warehouseLayout(warehouse).models;
+  let modelIds: string[];
+  try {
+    modelIds = (await readdir(modelsFolder)).sort();
+  } catch {
+    return [];
+  }
+  const reports: EvaluationReport[] = [];
+  for (const modelId of modelIds) {
+    const file = join(modelsFolder, modelId, 'evaluation.json');
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch {
+      continue;
+    }
+    const report = JSON.parse(text) as EvaluationReport;
+    if (runIds.has(report.runId)) reports.push(report);
+  }
+  return reports;
+}
+
+function ensembleMetrics(reports: EvaluationReport[]): Map<string, number> {
+  const metrics = new Map<string, number>();
+  for (const report of reports) {
+    for (const [task, evaluation] of Object.entries(report.tasks)) {
+      if (!evaluation) continue;
+      const sources: Array<[string, Record<string, { value: number }>]> = [
+        ['ensemble', evaluation.ensemble],
+        ['baseline', evaluation.baseline],
+        ...Object.entries(evaluation.experts).map(([expert, set]): [string, typeof set] => [
+          `expert:${expert}`,
+          set,
+        ]),
+      ];
+      for (const [source, set] of sources) {
+        for (const [metric, value] of Object.entries(set))
+          metrics.set(`${task}\t${source}\t${metric}`, value.value);
+      }
+    }
+  }
+  return metrics;
+}
+
+/** What changed between two runs: per job, facets (config, code, seeds, rules) and dataset hashes; metrics. */
+export async function lineageDiff(warehouse: string, runA: string, runB: string): Promise<RunDiff> {
+  const events = await readLineageEvents(warehouse);
+  for (const [key, runId] of [
+    ['run-a', runA],
+    ['run-b', runB],
+  ] as const) {
+    if (!events.some((event) => event.run.runId === runId)) {
+      throw new ConfigError(`no lineage event has run id ${runId}`, key);
+    }
+  }
+  const jobsA = jobsOf(events, runA);
+  const jobsB = jobsOf(events, runB);
+  const jobs: JobDiff[] = [];
+  for (const job of [...new Set([...jobsA.keys(), ...jobsB.keys()])].sort()) {
+    const a = jobsA.get(job);
+    const b = jobsB.get(job);
+    if (!a || !b) {
+      jobs.push({ job, onlyIn: a ? 'a' : 'b', facets: [], inputs: [], outputs: [] });
+      continue;
+    }
+    const diff: JobDiff = {
+      job,
+      facets: changes(flatten(a.facets, '', new Map()), flatten(b.facets, '', new Map())),
+      inputs: changes(datasetsByName(a.inputs), datasetsByName(b.inputs)),
+      outputs: changes(datasetsByName(a.outputs), datasetsByName(b.outputs)),
+    };
+    if (diff.facets.length + diff.inputs.length + diff.outputs.length > 0) jobs.push(diff);
+  }
+  const metricsA = ensembleMetrics(await readEvaluations(warehouse, runFamily(events, runA)));
+  const metricsB = ensembleMetrics(await readEvaluations(warehouse, runFamily(events, runB)));
+  const metrics: MetricChange[] = [...new Set([...metricsA.keys(), ...metricsB.keys()])]
+    .sort()
+    .flatMap((key) => {
+      const [task, source, metric] = key.split('\t') as [string, string, string];
+      const a = metricsA.get(key) ?? null;
+      const b = metricsB.get(key) ?? null;
+      if (a === b) return [];
+      return [{ task, source, metric, a, b, delta: a !== null && b !== null ? b - a : null }];
+    });
+  return { a: runA, b: runB, jobs, metrics };
+}
+
+export interface VerifiedArtifact {
+  path: string;
+  expected: string;
+  actual: string | null;
+  runId: string;
+  job: string;
+}
+
+export interface VerifyAnswer {
+  checked: number;
+  unchanged: number;
+  /** Stored content no longer matches the hash lineage recorded. */
+  changed: VerifiedArtifact[];
+  /** Recorded artifacts that are gone. */
+  missing: VerifiedArtifact[];
+}
+
+/**
+ * Recomputes the hash of every artifact a completed run recorded, against the latest record for its path
+ * (a later run may legitimately rewrite a path; only the newest recorded content must still be there).
+ */
+export async function lineageVerify(warehouse: string): Promise<VerifyAnswer> {
+  const latest = new Map<string, { ref: DatasetRef; event: StoredEvent }>();
+  for (const event of completed(await readLineageEvents(warehouse))) {
+    for (const ref of event.outputs) {
+      if (ref.sha256 !== undefined) latest.set(normalizeDatasetPath(warehouse, ref.path), { ref, event });
+    }
+  }
+  const answer: VerifyAnswer = { checked: 0, unchanged: 0, changed: [], missing: [] };
+  for (const [path, { ref, event }] of [...latest].sort(([a], [b]) => a.localeCompare(b))) {
+    answer.checked++;
+    const record = { path, expected: ref.sha256!, runId: event.run.runId, job: event.job.name };
+    let actual: string;
+    try {
+      actual = (await datasetDigest(datasetLocation(warehouse, ref.path))).sha256;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      answer.missing.push({ ...record, actual: null });
+      continue;
+    }
+    if (actual === ref.sha256) answer.unchanged++;
+    else answer.changed.push({ ...record, actual });
+  }
+  return answer;
+}

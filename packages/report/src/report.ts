@@ -1,0 +1,573 @@
+import { join } from 'node:path';
+import type { DatasetRef, LineageFacets } from '@enecg/common';
+import {
+  appendLineageEvent,
+  ConfigError,
+  codeVersion,
+  describeDataset,
+  hashObject,
+  newRunId,
+  sha256,
+  warehouseLayout,
+  writeFileAtomic,
+} from '@enecg/common';
+import type { EvaluationReport, MetricSet, TaskEvaluation } from '@enecg/model';
+import { openCatalog, refreshCatalog } from './catalog.ts';
+import { type DataStatistics, dataStatistics } from './data-statistics.ts';
+import { readEvaluations } from './lineage-queries.ts';
+import { readLineageEvents, runFamily, type StoredEvent } from './lineage-store.ts';
+import {
+  confusionChart,
+  countChart,
+  gateWeightChart,
+  histogramChart,
+  type IntervalPoint,
+  intervalChart,
+  type Plot,
+  renderPlot,
+  scatterChart,
+  trainingCurveChart,
+} from './plots.ts';
+
+/** Display names of label values; the labels package's contract fixes the codes. */
+const CLASS_NAMES: Record<string, string[]> = {
+  gender: ['M', 'F'],
+  flag: ['normal', 'abnormal'],
+  potassium_class: ['hypo', 'normal', 'hyper'],
+  report_label: [
+    '0 sinus rhythm',
+    '1 sinus brady',
+    '2 sinus tachy',
+    '3 AFib',
+    '4 borderline 1AVB',
+    '5 1st deg AVB',
+    '6 AFib RVR',
+    '7 sinus arrhythmia',
+    '8 PAC(s)',
+    '9 V-pacing',
+    '10 acute STEMI?',
+    '11 data quality',
+    '12 PVC(s)',
+    '13 ectopic atrial',
+    '14 other',
+  ],
+};
+
+const UNITS: Record<string, string> = { rr_interval: 'ms', age: 'years' };
+
+/** Jobs that describe a run rather than produce it; leaving them out keeps re-rendering deterministic. */
+const REPORT_JOB = 'report';
+
+export interface RenderReportOptions {
+  warehouse: string;
+  runId: string;
+}
+
+export interface RenderReportSummary {
+  runId: string;
+  html: string;
+  markdown: string;
+  htmlSha256: string;
+  markdownSha256: string;
+  models: string[];
+  plots: number;
+}
+
+interface RunRow {
+  runId: string;
+  job: string;
+  status: string;
+  startedAt: string;
+  endedAt: string | null;
+  outputs: DatasetRef[];
+  facets: LineageFacets;
+}
+
+function escapeHtml(text: string): string {
+  return text
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;');
+}
+
+function formatNumber(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  const magnitude = Math.abs(value);
+  if (magnitude >= 1000) return value.toFixed(0);
+  if (magnitude >= 10) return value.toFixed(1);
+  return value.toFixed(3);
+}
+
+function formatBytes(bytes: number | undefined): string {
+  if (bytes === undefined) return '';
+  const units = ['B', 'KiB', 'MiB', 'GiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+function shortHash(hash: string | undefined): string {
+  return hash ? hash.slice(0, 12) : '';
+}
+
+function durationSeconds(start: string, end: string | null): string {
+  if (end === null) return '';
+  return `${((Date.parse(end) - Date.parse(start)) / 1000).toFixed(1)} s`;
+}
+
+/** Ensemble first, then each expert, then the trivial baseline. */
+function metricSources(evaluation: TaskEvaluation): Array<[string, MetricSet]> {
+  return [
+    ['ensemble', evaluation.ensemble],
+    ...Object.entries(evaluation.experts).map(([expert, set]): [string, MetricSet] => [expert, set]),
+    ['baseline', evaluation.baseline],
+  ];
+}
+
+function metricNames(evaluation: TaskEvaluation): string[] {
+  return [...new Set(metricSources(evaluation).flatMap(([, set]) => Object.keys(set)))];
+}
+
+/** The metrics worth a chart: errors for regression; accuracy, F1 and AUROC for classification. */
+function chartedMetrics(evaluation: TaskEvaluation): string[] {
+  const wanted = evaluation.kind === 'regression' ? ['mae', 'mse'] : ['accuracy', 'f1', 'auroc'];
+  return metricNames(evaluation).filter((name) => wanted.includes(name));
+}
+
+function runRows(events: StoredEvent[], family: Set<string>): RunRow[] {
+  const rows = new Map<string, RunRow>();
+  for (const event of events) {
+    if (!family.has(event.run.runId) || event.job.name === REPORT_JOB) continue;
+    let row = rows.get(event.run.runId);
+    if (!row) {
+      row = {
+        runId: event.run.runId,
+        job: event.job.name,
+        status: 'RUNNING',
+        startedAt: event.eventTime,
+        endedAt: null,
+        outputs: [],
+        facets: {},
+      };
+      rows.set(event.run.runId, row);
+    }
+    if (event.eventType !== 'START') {
+      row.status = event.eventType;
+      row.endedAt = event.eventTime;
+      row.outputs = event.outputs;
+    }
+    row.facets = { ...row.facets, ...event.facets };
+  }
+  return [...rows.values()].sort(
+    (a, b) => a.startedAt.localeCompare(b.startedAt) || a.job.localeCompare(b.job),
+  );
+}
+
+function labelVersionOf(runs: RunRow[]): string | null {
+  for (const run of runs) if (run.facets.labelSql?.version) return run.facets.labelSql.version;
+  return null;
+}
+
+interface Section {
+  title: string;
+  html: string;
+  markdown: string;
+}
+
+function figure(plot: Plot): string {
+  return `<figure class="plot" data-plot="${escapeHtml(plot.id)}"><figcaption>${escapeHtml(plot.title)}</figcaption>${plot.svg}</figure>`;
+}
+
+function htmlTable(header: string[], rows: string[][]): string {
+  const head = header.map((cell) => `<th>${escapeHtml(cell)}</th>`).join('');
+  const body = rows
+    .map((row) => `<tr>${row.map((cell) => `<td>${escapeHtml(cell)}</td>`).join('')}</tr>`)
+    .join('');
+  return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
+}
+
+function markdownTable(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.map((cell) => cell.replaceAll('|', '\\|')).join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function bothTables(header: string[], rows: string[][]): { html: string; markdown: string } {
+  return { html: htmlTable(header, rows), markdown: markdownTable(header, rows) };
+}
+
+async function modelSection(report: EvaluationReport, plots: Plot[]): Promise<Section> {
+  const add = async (plot: Promise<Plot>) => {
+    const rendered = await plot;
+    plots.push(rendered);
+    return figure(rendered);
+  };
+  const html: string[] = [
+    `<p>Evaluated on the <b>${escapeHtml(report.split)}</b> split. Experts: ${escapeHtml(report.experts.join(', '))}.
+     Trainable parameters: ${report.trainableParameters.toLocaleString('en-US')} of
+     ${report.totalParameters.toLocaleString('en-US')}.</p>`,
+  ];
+  const markdown: string[] = [
+    `Evaluated on the **${report.split}** split. Experts: ${report.experts.join(', ')}. ` +
+      `Trainable parameters: ${report.trainableParameters} of ${report.totalParameters}.`,
+  ];
+  const prefix = `${report.modelId}`;
+  for (const [task, evaluation] of Object.entries(report.tasks)) {
+    if (!evaluation) continue;
+    const metrics = metricNames(evaluation);
+    const table = bothTables(
+      ['source', ...metrics],
+      metricSources(evaluation).map(([source, set]) => [
+        source,
+        ...metrics.map((name) => {
+          const metric = set[name];
+          return metric
+            ? `${formatNumber(metric.value)} [${formatNumber(metric.lo)}, ${formatNumber(metric.hi)}]`
+            : '';
+        }),
+      ]),
+    );
+    html.push(
+      `<h3>${escapeHtml(task)} <small>(${evaluation.kind}, n = ${evaluation.n})</small></h3>`,
+      table.html,
+    );
+    markdown.push(`### ${task} (${evaluation.kind}, n = ${evaluation.n})`, '', table.markdown);
+    const points: IntervalPoint[] = metricSources(evaluation).flatMap(([source, set]) =>
+      chartedMetrics(evaluation).flatMap((metric) => {
+        const value = set[metric];
+        return value ? [{ source, metric, ...value }] : [];
+      }),
+    );
+    const figures: string[] = [];
+    if (points.length > 0) {
+      figures.push(
+        await add(
+          renderPlot(
+            `${prefix}-${task}-metrics`,
+            `${task}: metrics with 95% intervals`,
+            intervalChart(points),
+          ),
+        ),
+      );
+    }
+    if (evaluation.confusion) {
+      const names = CLASS_NAMES[task] ?? evaluation.confusion.map((_, index) => String(index));
+      figures.push(
+        await add(
+          renderPlot(
+            `${prefix}-${task}-confusion`,
+            `${task}: confusion matrix (ensemble)`,
+            confusionChart(evaluation.confusion, names),
+          ),
+        ),
+      );
+    }
+    if (evaluation.scatter && evaluation.scatter.length > 0) {
+      figures.push(
+        await add(
+          renderPlot(
+            `${prefix}-${task}-scatter`,
+            `${task}: predicted vs true (ensemble)`,
+            scatterChart(evaluation.scatter, UNITS[task] ?? ''),
+          ),
+        ),
+      );
+    }
+    if (Object.keys(evaluation.gateWeightsByGroup).length > 0) {
+      const byGroup = Object.fromEntries(
+        Object.entries(evaluation.gateWeightsByGroup).map(([group, weights]) => [
+          CLASS_NAMES[task]?.[Number(group)] ?? group,
+          weights,
+        ]),
+      );
+      const groupTitle = evaluation.kind === 'regression' ? 'label quartile' : 'true class';
+      figures.push(
+        await add(
+          renderPlot(
+            `${prefix}-${task}-gate`,
+            `${task}: mean gate weight by ${groupTitle}`,
+            gateWeightChart(byGroup, groupTitle),
+          ),
+        ),
+      );
+      const mean = Object.entries(evaluation.gateWeightMean)
+        .map(([expert, weight]) => `${expert} ${weight.toFixed(2)}`)
+        .join(', ');
+      markdown.push('', `Mean gate weights: ${mean}.`);
+    }
+    html.push(`<div class="figures">${figures.join('')}</div>`);
+    markdown.push('');
+  }
+  if (report.trainingCurve.length > 0) {
+    html.push(
+      '<h3>Training curve</h3>',
+      `<div class="figures">${await add(
+        renderPlot(
+          `${prefix}-training-curve`,
+          'training and validation loss',
+          trainingCurveChart(report.trainingCurve),
+        ),
+      )}</div>`,
+    );
+    const last = report.trainingCurve.at(-1)!;
+    markdown.push(
+      `Training: ${report.trainingCurve.length} epochs, final train loss ${formatNumber(last.trainLoss)}, ` +
+        `validation loss ${formatNumber(last.valLoss)}.`,
+    );
+  }
+  return { title: `Model ${report.modelId}`, html: html.join('\n'), markdown: markdown.join('\n') };
+}
+
+async function dataSection(stats: DataStatistics, plots: Plot[]): Promise<Section> {
+  const html: string[] = [];
+  const markdown: string[] = [];
+  const counts = [
+    `records: ${stats.records ?? 'none ingested'}`,
+    `quarantined: ${stats.quarantined ?? 0}`,
+    `label version: ${stats.labelVersion ?? 'all'}`,
+  ];
+  html.push(`<p>${counts.map(escapeHtml).join(' · ')}</p>`);
+  markdown.push(counts.join(' · '), '');
+  if (stats.splits.length > 0) {
+    const table = bothTables(
+      ['split', 'studies', 'subjects'],
+      stats.splits.map((row) => [row.split, String(row.studies), String(row.subjects)]),
+    );
+    html.push('<h3>Splits</h3>', table.html);
+    markdown.push('### Splits', '', table.markdown, '');
+  }
+  if (stats.labels.length > 0) {
+    const table = bothTables(
+      ['label', 'labelled', 'missing', 'classes', 'mean', 'sd'],
+      stats.labels.map((row) => [
+        row.label,
+        String(row.labelled),
+        String(row.missing),
+        row.classes === undefined ? '' : String(row.classes),
+        row.mean === undefined ? '' : formatNumber(row.mean),
+        row.sd === undefined ? '' : formatNumber(row.sd),
+      ]),
+    );
+    html.push('<h3>Labels</h3>', table.html);
+    markdown.push('### Labels', '', table.markdown, '');
+  }
+  const figures: string[] = [];
+  for (const [label, rows] of Object.entries(stats.classCounts)) {
+    const names = CLASS_NAMES[label];
+    const named = rows.map((row) => ({ ...row, category: names?.[Number(row.category)] ?? row.category }));
+    const plot = await renderPlot(
+      `labels-${label}-classes`,
+      `${label}: studies per class and split`,
+      countChart(named, label),
+    );
+    plots.push(plot);
+    figures.push(figure(plot));
+  }
+  for (const [label, bins] of Object.entries(stats.histograms)) {
+    const plot = await renderPlot(
+      `labels-${label}-histogram`,
+      `${label}: distribution`,
+      histogramChart(bins, `${label}${UNITS[label] ? ` (${UNITS[label]})` : ''}`),
+    );
+    plots.push(plot);
+    figures.push(figure(plot));
+  }
+  if (figures.length > 0) html.push(`<div class="figures">${figures.join('')}</div>`);
+  if (stats.quarantineReasons.length > 0) {
+    const table = bothTables(
+      ['quarantine reason', 'records'],
+      stats.quarantineReasons.map((row) => [row.reason, String(row.count)]),
+    );
+    html.push('<h3>Quarantine</h3>', table.html);
+    markdown.push('### Quarantine', '', table.markdown, '');
+  }
+  return { title: 'Data and labels', html: html.join('\n'), markdown: markdown.join('\n') };
+}
+
+function lineageSection(runs: RunRow[]): Section {
+  const runTable = bothTables(
+    ['job', 'run', 'status', 'started', 'duration', 'outputs', 'git commit', 'config'],
+    runs.map((run) => [
+      run.job,
+      run.runId,
+      run.status,
+      run.startedAt,
+      durationSeconds(run.startedAt, run.endedAt),
+      String(run.outputs.length),
+      `${shortHash(run.facets.codeVersion?.gitCommit ?? undefined)}${run.facets.codeVersion?.gitDirty ? ' (dirty)' : ''}`,
+      run.facets.config === undefined ? '' : shortHash(hashObject(run.facets.config)),
+    ]),
+  );
+  const artifactTable = bothTables(
+    ['job', 'artifact', 'path', 'rows', 'size', 'sha256'],
+    runs.flatMap((run) =>
+      run.outputs.map((output) => [
+        run.job,
+        output.name,
+        output.path,
+        output.rows === undefined ? '' : String(output.rows),
+        formatBytes(output.bytes),
+        shortHash(output.sha256),
+      ]),
+    ),
+  );
+  const facts: string[] = [];
+  const lockfiles = new Set(runs.map((run) => run.facets.codeVersion?.lockfileSha256).filter(Boolean));
+  if (lockfiles.size > 0)
+    facts.push(`package-lock.json sha256: ${[...lockfiles].map((h) => shortHash(h!)).join(', ')}`);
+  for (const run of runs) {
+    if (run.facets.labelSql) {
+      facts.push(
+        `label rules ${run.facets.labelSql.version} (sha256 ${shortHash(run.facets.labelSql.sha256)})`,
+      );
+    }
+    if (run.facets.seeds) {
+      const seeds = Object.entries(run.facets.seeds).map(([key, seed]) => `${key}=${seed}`);
+      facts.push(`${run.job} seeds: ${seeds.join(', ')}`);
+    }
+    if (run.facets.backend) facts.push(`${run.job} backend: ${run.facets.backend}`);
+  }
+  const factHtml =
+    facts.length > 0 ? `<ul>${facts.map((fact) => `<li>${escapeHtml(fact)}</li>`).join('')}</ul>` : '';
+  return {
+    title: 'Lineage',
+    html: [
+      '<p>Query it yourself: <code>.read catalog.sql</code> in a DuckDB shell, or <code>enecg lineage</code>.</p>',
+      factHtml,
+      '<h3>Runs</h3>',
+      runTable.html,
+      '<h3>Artifacts</h3>',
+      artifactTable.html,
+    ].join('\n'),
+    markdown: [
+      ...facts.map((fact) => `- ${fact}`),
+      '',
+      '### Runs',
+      '',
+      runTable.markdown,
+      '',
+      '### Artifacts',
+      '',
+      artifactTable.markdown,
+    ].join('\n'),
+  };
+}
+
+const STYLE = `
+body { font-family: 'DejaVu Sans', Helvetica, Arial, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; padding: 0 1rem; }
+h1 { font-size: 1.5rem; margin-bottom: 0.2rem; } h2 { border-bottom: 2px solid #4c78a8; padding-bottom: 0.2rem; margin-top: 2.2rem; }
+h3 { margin-bottom: 0.4rem; } small { color: #666; font-weight: normal; }
+table { border-collapse: collapse; font-size: 0.85rem; margin: 0.4rem 0 1rem; }
+th, td { border: 1px solid #ddd; padding: 0.25rem 0.5rem; text-align: left; }
+th { background: #f3f6fa; } tbody tr:nth-child(even) { background: #fafafa; }
+.figures { display: flex; flex-wrap: wrap; gap: 1rem; align-items: flex-start; }
+figure.plot { margin: 0; border: 1px solid #e3e3e3; padding: 0.5rem; background: white; }
+figcaption { font-size: 0.85rem; font-weight: bold; margin-bottom: 0.3rem; }
+nav a { margin-right: 1rem; } code { background: #f3f3f3; padding: 0 0.2rem; }
+`;
+
+function htmlPage(runId: string, summary: string, sections: Section[]): string {
+  const anchors = sections.map((section, index) => ({ ...section, anchor: `section-${index + 1}` }));
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<title>EnECG run ${escapeHtml(runId)}</title><style>${STYLE}</style></head>
+<body>
+<h1>EnECG run <code>${escapeHtml(runId)}</code></h1>
+<p>${escapeHtml(summary)}</p>
+<nav>${anchors.map((section) => `<a href="#${section.anchor}">${escapeHtml(section.title)}</a>`).join('')}</nav>
+${anchors.map((section) => `<section id="${section.anchor}"><h2>${escapeHtml(section.title)}</h2>\n${section.html}</section>`).join('\n')}
+</body></html>
+`;
+}
+
+/**
+ * Renders `runs/<runId>/report.html` (self-contained: inline SVG plots rendered in Node, no scripts, nothing
+ * fetched) and `report.md`. The same warehouse state always renders the same bytes.
+ */
+export async function renderReport(options: RenderReportOptions): Promise<RenderReportSummary> {
+  const { warehouse, runId } = options;
+  const events = await readLineageEvents(warehouse);
+  if (!events.some((event) => event.run.runId === runId)) {
+    throw new ConfigError(`no lineage event has run id ${runId} in ${warehouse}`, 'run');
+  }
+  const family = runFamily(events, runId);
+  const runs = runRows(events, family);
+  const evaluations = await readEvaluations(warehouse, family);
+  const plots: Plot[] = [];
+  const sections: Section[] = [];
+  for (const evaluation of evaluations) sections.push(await modelSection(evaluation, plots));
+  const catalog = await openCatalog(warehouse);
+  let stats: DataStatistics;
+  try {
+    stats = await dataStatistics(catalog, labelVersionOf(runs));
+  } finally {
+    catalog.close();
+  }
+  sections.push(await dataSection(stats, plots));
+  sections.push(lineageSection(runs));
+
+  const ended = runs.map((run) => run.endedAt).filter((time): time is string => time !== null);
+  const failed = runs.filter((run) => run.status === 'FAIL').map((run) => run.job);
+  const running = runs.filter((run) => run.status === 'RUNNING').map((run) => run.job);
+  const status =
+    failed.length > 0 ? `failed (${failed.join(', ')})` : running.length > 0 ? 'running' : 'complete';
+  const summary =
+    `${runs.length} job runs, ${status}; started ${runs[0]?.startedAt ?? '?'}` +
+    `${ended.length > 0 ? `, last ended ${ended.sort().at(-1)}` : ''}; ` +
+    `models: ${evaluations.map((evaluation) => evaluation.modelId).join(', ') || 'none evaluated'}.`;
+
+  const html = htmlPage(runId, summary, sections);
+  const markdown = [
+    `# EnECG run ${runId}`,
+    '',
+    summary,
+    '',
+    `Plots: report.html (${plots.length} charts).`,
+    '',
+    ...sections.flatMap((section) => [`## ${section.title}`, '', section.markdown, '']),
+  ].join('\n');
+
+  const folder = join(warehouseLayout(warehouse).runs, runId);
+  const htmlPath = join(folder, 'report.html');
+  const markdownPath = join(folder, 'report.md');
+  await writeFileAtomic(htmlPath, html);
+  await writeFileAtomic(markdownPath, markdown);
+
+  const inputs = await Promise.all(
+    evaluations.map((evaluation) =>
+      describeDataset(
+        warehouse,
+        `evaluation/${evaluation.modelId}`,
+        join(warehouseLayout(warehouse).models, evaluation.modelId, 'evaluation.json'),
+      ),
+    ),
+  );
+  const outputs = [
+    await describeDataset(warehouse, 'report.html', htmlPath),
+    await describeDataset(warehouse, 'report.md', markdownPath),
+  ];
+  await appendLineageEvent(warehouse, {
+    eventType: 'COMPLETE',
+    eventTime: new Date().toISOString(),
+    run: { runId: newRunId(), parentRunId: runId },
+    job: { name: REPORT_JOB },
+    inputs,
+    outputs,
+    facets: { codeVersion: await codeVersion(), config: { runId } },
+  });
+  await refreshCatalog(warehouse);
+  return {
+    runId,
+    html: htmlPath,
+    markdown: markdownPath,
+    htmlSha256: sha256(html),
+    markdownSha256: sha256(markdown),
+    models: evaluations.map((evaluation) => evaluation.modelId),
+    plots: plots.length,
+  };
+}

@@ -1,0 +1,319 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DatasetRef, LineageEvent } from '@enecg/common';
+import {
+  appendLineageEvent,
+  codeVersion,
+  describeDataset,
+  sha256,
+  sqlString,
+  warehouseLayout,
+  withDuckDB,
+  writeFileAtomic,
+} from '@enecg/common';
+import type { EvaluationReport, MetricSet, TaskEvaluation } from '@enecg/model';
+
+/** Small deterministic PRNG (mulberry32), so fixtures are identical on every run. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const EXPERTS = ['moment', 'tempo', 'ecgfm', 'dlinear', 'timesnet'];
+
+function metric(
+  random: () => number,
+  center: number,
+  spread: number,
+): { value: number; lo: number; hi: number } {
+  const value = center + (random() - 0.5) * spread;
+  const half = spread * (0.15 + random() * 0.1);
+  return { value, lo: value - half, hi: value + half };
+}
+
+function regressionSet(random: () => number, mae: number): MetricSet {
+  const m = metric(random, mae, mae * 0.2);
+  return { mae: m, mse: metric(random, (m.value * 1.3) ** 2, m.value ** 2 * 0.3) };
+}
+
+function classificationSet(random: () => number, accuracy: number): MetricSet {
+  const set: MetricSet = {};
+  for (const [name, offset] of [
+    ['accuracy', 0],
+    ['precision', -0.04],
+    ['recall', -0.06],
+    ['f1', -0.05],
+    ['auroc', 0.08],
+  ] as const) {
+    set[name] = metric(random, Math.min(0.99, accuracy + offset), 0.06);
+  }
+  return set;
+}
+
+function gateWeights(random: () => number): Record<string, number> {
+  const raw = EXPERTS.map(() => 0.2 + random());
+  const total = raw.reduce((a, b) => a + b, 0);
+  return Object.fromEntries(EXPERTS.map((expert, index) => [expert, raw[index]! / total]));
+}
+
+function regressionTask(random: () => number, mean: number, sd: number, mae: number): TaskEvaluation {
+  const scatter = Array.from({ length: 150 }, () => {
+    const y = mean + (random() + random() + random() - 1.5) * sd * 1.6;
+    return { y, yhat: y * 0.6 + mean * 0.4 + (random() - 0.5) * mae * 2 };
+  });
+  return {
+    kind: 'regression',
+    n: 150,
+    ensemble: regressionSet(random, mae),
+    experts: Object.fromEntries(EXPERTS.map((expert) => [expert, regressionSet(random, mae * 1.15)])),
+    baseline: regressionSet(random, mae * 1.5),
+    scatter,
+    gateWeightMean: gateWeights(random),
+    gateWeightsByGroup: Object.fromEntries(['Q1', 'Q2', 'Q3', 'Q4'].map((q) => [q, gateWeights(random)])),
+  };
+}
+
+function classificationTask(random: () => number, classes: number, accuracy: number): TaskEvaluation {
+  const confusion = Array.from({ length: classes }, (_, i) =>
+    Array.from({ length: classes }, (_, j) => Math.floor(random() * (i === j ? 40 : 6))),
+  );
+  return {
+    kind: classes === 2 ? 'binary' : 'multiclass',
+    n: confusion.flat().reduce((a, b) => a + b, 0),
+    ensemble: classificationSet(random, accuracy),
+    experts: Object.fromEntries(
+      EXPERTS.map((expert) => [expert, classificationSet(random, accuracy - 0.05)]),
+    ),
+    baseline: classificationSet(random, accuracy - 0.15),
+    confusion,
+    gateWeightMean: gateWeights(random),
+    gateWeightsByGroup: Object.fromEntries(
+      Array.from({ length: classes }, (_, c) => [String(c), gateWeights(random)]),
+    ),
+  };
+}
+
+/** An evaluation.json as `evaluate` writes it: all five tasks, five experts, a 5-epoch curve. */
+export function evaluationFixture(modelId: string, runId: string, seed: number): EvaluationReport {
+  const random = seededRandom(seed);
+  return {
+    modelId,
+    runId,
+    split: 'test',
+    experts: EXPERTS,
+    tasks: {
+      rr_interval: regressionTask(random, 850, 160, 78),
+      age: regressionTask(random, 62, 16, 12.8),
+      gender: classificationTask(random, 2, 0.7),
+      flag: classificationTask(random, 2, 0.62),
+      report_label: classificationTask(random, 15, 0.74),
+    },
+    trainingCurve: Array.from({ length: 5 }, (_, epoch) => ({
+      epoch: epoch + 1,
+      trainLoss: 2.4 * Math.exp(-0.35 * epoch) + random() * 0.05,
+      valLoss: 2.5 * Math.exp(-0.28 * epoch) + 0.1 + random() * 0.05,
+    })),
+    trainableParameters: 412_357,
+    totalParameters: 128_734_208,
+  };
+}
+
+export const LABEL_SQL = `-- rules-v1: potassium within 6 h of the ECG
+SELECT e.study_id, e.subject_id, NULLIF(m.rr_interval, 29999) AS rr_interval FROM record_list e
+JOIN machine_measurements m USING (study_id)`;
+
+export interface WarehouseFixture {
+  warehouse: string;
+  rawRoot: string;
+  pipelineRunId: string;
+  modelId: string;
+  runIds: Record<'ingest' | 'labels' | 'features' | 'train' | 'evaluate', string>;
+  studyIds: number[];
+  quarantinedStudyId: number;
+}
+
+/** Study ids in the v1.0 layout (8 digits), subjects with 8-digit ids, 3 studies per subject. */
+function studies(count: number): Array<{ studyId: number; subjectId: number }> {
+  return Array.from({ length: count }, (_, index) => ({
+    studyId: 40_000_000 + index * 7919,
+    subjectId: 10_000_000 + Math.floor(index / 3) * 13,
+  }));
+}
+
+async function rawRecordFiles(
+  rawRoot: string,
+  rows: Array<{ studyId: number; subjectId: number }>,
+): Promise<void> {
+  for (const { studyId, subjectId } of rows) {
+    const folder = join(
+      rawRoot,
+      'files',
+      `p${String(subjectId).slice(0, 4)}`,
+      `p${subjectId}`,
+      `s${studyId}`,
+    );
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, `${studyId}.hea`), `${studyId} 12 500 5000\n`);
+    await writeFile(join(folder, `${studyId}.dat`), Buffer.alloc(64, studyId % 251));
+  }
+}
+
+/**
+ * A warehouse as a full pipeline run leaves it: real Parquet written by DuckDB, lineage events appended
+ * by the real `appendLineageEvent`, an evaluation.json, and raw WFDB-named files outside the warehouse.
+ */
+export async function buildWarehouse(root: string, options: { seed?: number; studyCount?: number } = {}) {
+  const seed = options.seed ?? 42;
+  const warehouse = join(root, 'warehouse');
+  const rawRoot = join(root, 'raw');
+  const layout = warehouseLayout(warehouse);
+  const rows = studies(options.studyCount ?? 90);
+  const quarantined = rows.at(-1)!;
+  const kept = rows.slice(0, -1);
+  await rawRecordFiles(rawRoot, rows);
+  const values = (list: typeof rows) => list.map((row) => `(${row.studyId}, ${row.subjectId})`).join(', ');
+  const base = Date.parse('2026-11-20T02:00:00.000Z');
+  const at = (minutes: number) => new Date(base + minutes * 60_000).toISOString();
+  const pipelineRunId = `pipeline-${seed}`;
+  const runIds = {
+    ingest: `ingest-${seed}`,
+    labels: `labels-${seed}`,
+    features: `features-${seed}`,
+    train: `train-${seed}`,
+    evaluate: `evaluate-${seed}`,
+  };
+  const modelId = `moe-${seed}`;
+  const featureFolder = join(layout.features, 'dlinear', 'w3f9a1-p77c2d0');
+  const labelFile = join(layout.labels, 'rules-v1', 'part-0.parquet');
+  await withDuckDB(async (c) => {
+    await c.run(`CREATE TABLE s AS SELECT * FROM (VALUES ${values(kept)}) t(study_id, subject_id)`);
+    await mkdir(layout.records, { recursive: true });
+    await c.run(
+      `COPY (SELECT study_id::BIGINT AS study_id, subject_id::BIGINT AS subject_id,
+                    'files/p' || left(subject_id::VARCHAR, 4) || '/p' || subject_id || '/s' || study_id || '/' || study_id AS path,
+                    500 AS sampling_rate, 5000 AS n_samples FROM s ORDER BY study_id)
+         TO ${sqlString(join(layout.records, 'part-0.parquet'))} (FORMAT parquet)`,
+    );
+    await mkdir(layout.quarantine, { recursive: true });
+    await c.run(
+      `COPY (SELECT ${quarantined.studyId}::BIGINT AS study_id, ${quarantined.subjectId}::BIGINT AS subject_id,
+                    'files/.../${quarantined.studyId}.hea' AS file, 'n_sig' AS field,
+                    'header declares 12 signals, found 11' AS reason)
+         TO ${sqlString(join(layout.quarantine, 'part-0.parquet'))} (FORMAT parquet)`,
+    );
+    await mkdir(join(layout.labels, 'rules-v1'), { recursive: true });
+    await c.run(
+      `COPY (SELECT study_id::BIGINT AS study_id, subject_id::BIGINT AS subject_id,
+                    CASE WHEN hash(study_id, 'rr') % 10 = 0 THEN NULL ELSE 600 + hash(study_id, 'rr') % 600 END::DOUBLE AS rr_interval,
+                    (18 + hash(study_id, 'age') % 74)::DOUBLE AS age,
+                    (hash(subject_id, 'sex') % 2)::INTEGER AS gender,
+                    CASE WHEN hash(study_id, 'k') % 3 = 0 THEN NULL ELSE (hash(study_id, 'flag') % 4 = 0)::INTEGER END AS flag,
+                    CASE WHEN hash(study_id, 'k') % 3 = 0 THEN NULL ELSE (hash(study_id, 'kc') % 3)::INTEGER END AS potassium_class,
+                    (hash(study_id, 'rl') % 15)::INTEGER AS report_label,
+                    CASE hash(subject_id, 'split') % 10 WHEN 0 THEN 'test' WHEN 1 THEN 'val' WHEN 2 THEN 'test' ELSE 'train' END AS split,
+                    (hash(subject_id, 'fold') % 3)::INTEGER AS fold,
+                    'rules-v1' AS label_version
+               FROM s ORDER BY study_id)
+         TO ${sqlString(labelFile)} (FORMAT parquet)`,
+    );
+    await mkdir(featureFolder, { recursive: true });
+    await c.run(
+      `COPY (SELECT study_id::BIGINT AS study_id,
+                    list_transform(range(16), i -> ((study_id * 31 + i) % 17) / 17.0)::FLOAT[] AS embedding
+               FROM s ORDER BY study_id)
+         TO ${sqlString(join(featureFolder, 'part-0.parquet'))} (FORMAT parquet)`,
+    );
+  });
+  const modelFolder = join(layout.models, modelId);
+  await writeFileAtomic(join(modelFolder, 'model.safetensors'), Buffer.alloc(4096, seed % 256));
+  await writeFileAtomic(
+    join(modelFolder, 'model.json'),
+    `${JSON.stringify({ modelId, lr: 1e-4, epochs: 5 })}\n`,
+  );
+  await writeFileAtomic(
+    join(modelFolder, 'evaluation.json'),
+    `${JSON.stringify(evaluationFixture(modelId, runIds.evaluate, seed), null, 2)}\n`,
+  );
+
+  const code = await codeVersion();
+  const rawFiles = await describeDataset(warehouse, 'mimic-iv-ecg/files', join(rawRoot, 'files'));
+  const records = await describeDataset(warehouse, 'records', layout.records, kept.length);
+  const quarantine = await describeDataset(warehouse, 'quarantine', layout.quarantine, 1);
+  const labels = await describeDataset(warehouse, 'labels', labelFile, kept.length);
+  const features = await describeDataset(warehouse, 'features/dlinear', featureFolder, kept.length);
+  const weights = await describeDataset(warehouse, 'model/weights', join(modelFolder, 'model.safetensors'));
+  const modelJson = await describeDataset(warehouse, 'model/config', join(modelFolder, 'model.json'));
+  const evaluation = await describeDataset(warehouse, 'evaluation', join(modelFolder, 'evaluation.json'));
+  const stage = async (
+    job: keyof typeof runIds,
+    minute: number,
+    inputs: DatasetRef[],
+    outputs: DatasetRef[],
+    facets: LineageEvent['facets'],
+  ) => {
+    const run = { runId: runIds[job], parentRunId: pipelineRunId, nominalTime: at(0) };
+    await appendLineageEvent(warehouse, {
+      eventType: 'START',
+      eventTime: at(minute),
+      run,
+      job: { name: job },
+      inputs,
+      outputs: [],
+      facets: {},
+    });
+    await appendLineageEvent(warehouse, {
+      eventType: 'COMPLETE',
+      eventTime: at(minute + 1),
+      run,
+      job: { name: job },
+      inputs,
+      outputs,
+      facets: { codeVersion: code, ...facets },
+    });
+  };
+  await appendLineageEvent(warehouse, {
+    eventType: 'START',
+    eventTime: at(0),
+    run: { runId: pipelineRunId, nominalTime: at(0) },
+    job: { name: 'pipeline' },
+    inputs: [],
+    outputs: [],
+    facets: { codeVersion: code, config: { seed } },
+  });
+  await stage('ingest', 1, [rawFiles], [records, quarantine], { config: { chunkSize: 256 } });
+  await stage('labels', 3, [records], [labels], {
+    config: { potassiumWindowHours: 6 },
+    labelSql: { version: 'rules-v1', sha256: sha256(LABEL_SQL), text: LABEL_SQL },
+  });
+  await stage('features', 5, [records], [features], { backend: 'tfjs-cpu', config: { expert: 'dlinear' } });
+  await stage('train', 7, [labels, features], [weights, modelJson], {
+    config: { lr: 1e-4, epochs: 5, batchSize: 16, loraRank: 8 },
+    seeds: { split: seed, init: seed + 1, shuffle: seed + 2 },
+    backend: 'tfjs-cpu',
+  });
+  await stage('evaluate', 9, [weights, labels, features], [evaluation], { seeds: { bootstrap: seed } });
+  await appendLineageEvent(warehouse, {
+    eventType: 'COMPLETE',
+    eventTime: at(11),
+    run: { runId: pipelineRunId, nominalTime: at(0) },
+    job: { name: 'pipeline' },
+    inputs: [],
+    outputs: [],
+    facets: {},
+  });
+  return {
+    warehouse,
+    rawRoot,
+    pipelineRunId,
+    modelId,
+    runIds,
+    studyIds: kept.map((row) => row.studyId),
+    quarantinedStudyId: quarantined.studyId,
+  } satisfies WarehouseFixture;
+}
