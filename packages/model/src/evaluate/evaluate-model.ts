@@ -1,0 +1,173 @@
+import type { TaskEvaluation, TaskKey } from '../evaluation-types.ts';
+import { type InferenceModel, infer, inputsOfRows, type TaskPredictions } from '../predict/infer.ts';
+import { rowsOfSplit, type Split, type TrainingSet } from '../train/dataset.ts';
+import { TASK_SPECS } from '../train/tasks.ts';
+import { metricsWithIntervals, subjectBootstrapWeights } from './bootstrap.ts';
+import { classificationMetrics, type MetricComputer, regressionMetrics } from './metrics.ts';
+
+export interface EvaluateOptions {
+  split: Extract<Split, 'test' | 'val'>;
+  /** Rows whose labels define the trivial baseline (mean or majority class). */
+  trainRows: readonly number[];
+  replicates: number;
+  seed: number;
+  scatterPoints?: number;
+}
+
+/**
+ * Evaluates the ensemble, each expert's own head and the trivial baseline on the same labelled rows
+ * of a split, with paired subject-level bootstrap intervals; plus gate-weight statistics.
+ */
+export function evaluateOnSplit(
+  set: TrainingSet,
+  model: InferenceModel,
+  options: EvaluateOptions,
+): Partial<Record<TaskKey, TaskEvaluation>> {
+  const rows = rowsOfSplit(set, options.split);
+  const predictions = infer(model, inputsOfRows(set, rows));
+  const experts = model.shape.experts.map(({ name }) => name);
+  const out: Partial<Record<TaskKey, TaskEvaluation>> = {};
+  for (const task of model.shape.tasks) {
+    const labels = set.labels[task];
+    if (!labels) continue;
+    const positions = rows.flatMap((row, position) => (Number.isFinite(labels[row]) ? [position] : []));
+    if (positions.length === 0) continue;
+    const taskRows = positions.map((position) => rows[position] as number);
+    const truth = Float64Array.from(taskRows, (row) => labels[row] as number);
+    const replicates = subjectBootstrapWeights(
+      taskRows.map((row) => set.subjectIds[row] as number),
+      options.replicates,
+      options.seed,
+    );
+    const predicted = predictions[task] as TaskPredictions;
+    const spec = TASK_SPECS[task];
+    const pick = (values: Float32Array) => pickRows(values, positions, predicted.classes);
+    const baseline = baselineOutput(task, set, options.trainRows, positions.length);
+    const computerFor = (values: Float32Array): MetricComputer =>
+      spec.kind === 'regression'
+        ? regressionMetrics(truth, Float64Array.from(values))
+        : classificationMetrics(spec.kind, Int32Array.from(truth), values, predicted.classes);
+    const ensemble = pick(predicted.ensemble);
+    const evaluation: TaskEvaluation = {
+      kind: spec.kind,
+      n: positions.length,
+      ensemble: metricsWithIntervals(computerFor(ensemble), replicates, positions.length),
+      experts: Object.fromEntries(
+        experts.map((name) => [
+          name,
+          metricsWithIntervals(
+            computerFor(pick(predicted.experts[name] as Float32Array)),
+            replicates,
+            positions.length,
+          ),
+        ]),
+      ),
+      baseline: metricsWithIntervals(computerFor(baseline), replicates, positions.length),
+      ...gateStatistics(task, predicted, positions, truth, experts),
+    };
+    if (spec.kind === 'regression') {
+      evaluation.scatter = scatterSample(truth, ensemble, options.scatterPoints ?? 500);
+    } else {
+      evaluation.confusion = confusionMatrix(truth, ensemble, predicted.classes);
+    }
+    out[task] = evaluation;
+  }
+  return out;
+}
+
+function pickRows(values: Float32Array, positions: readonly number[], width: number): Float32Array {
+  const out = new Float32Array(positions.length * width);
+  positions.forEach((position, i) => {
+    out.set(values.subarray(position * width, (position + 1) * width), i * width);
+  });
+  return out;
+}
+
+/** The trivial model: training mean (regression) or training class frequencies (majority class wins). */
+function baselineOutput(
+  task: TaskKey,
+  set: TrainingSet,
+  trainRows: readonly number[],
+  n: number,
+): Float32Array {
+  const labels = set.labels[task] as Float64Array;
+  const known = trainRows.map((row) => labels[row] as number).filter(Number.isFinite);
+  const spec = TASK_SPECS[task];
+  if (spec.kind === 'regression') {
+    const mean = known.reduce((a, b) => a + b, 0) / Math.max(1, known.length);
+    return new Float32Array(n).fill(mean);
+  }
+  const frequencies = new Float32Array(spec.outputs);
+  for (const label of known) frequencies[label] = (frequencies[label] as number) + 1 / known.length;
+  const out = new Float32Array(n * spec.outputs);
+  for (let i = 0; i < n; i++) out.set(frequencies, i * spec.outputs);
+  return out;
+}
+
+function gateStatistics(
+  task: TaskKey,
+  predicted: TaskPredictions,
+  positions: readonly number[],
+  truth: Float64Array,
+  experts: readonly string[],
+): Pick<TaskEvaluation, 'gateWeightMean' | 'gateWeightsByGroup'> {
+  const E = experts.length;
+  const groupOf = groupLabeller(task, truth);
+  const sums = new Map<string, Float64Array>();
+  const counts = new Map<string, number>();
+  const overall = new Float64Array(E);
+  positions.forEach((position, i) => {
+    const group = groupOf(truth[i] as number);
+    const groupSums = sums.get(group) ?? new Float64Array(E);
+    for (let e = 0; e < E; e++) {
+      const w = predicted.gateWeights[position * E + e] as number;
+      overall[e] = (overall[e] as number) + w;
+      groupSums[e] = (groupSums[e] as number) + w;
+    }
+    sums.set(group, groupSums);
+    counts.set(group, (counts.get(group) ?? 0) + 1);
+  });
+  const perExpert = (values: Float64Array, count: number) =>
+    Object.fromEntries(experts.map((name, e) => [name, (values[e] as number) / count]));
+  const groups = [...sums.keys()].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  return {
+    gateWeightMean: perExpert(overall, positions.length),
+    gateWeightsByGroup: Object.fromEntries(
+      groups.map((group) => [group, perExpert(sums.get(group) as Float64Array, counts.get(group) as number)]),
+    ),
+  };
+}
+
+/** Classification: the true class; regression: the label's quartile on this split (Q1..Q4). */
+function groupLabeller(task: TaskKey, truth: Float64Array): (label: number) => string {
+  if (TASK_SPECS[task].kind !== 'regression') return (label) => `class ${label}`;
+  const sorted = Float64Array.from(truth).sort();
+  const cut = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+  const bounds = [cut(0.25), cut(0.5), cut(0.75)];
+  return (label) => `Q${1 + bounds.filter((bound) => label >= bound).length}`;
+}
+
+function confusionMatrix(truth: Float64Array, probabilities: Float32Array, classes: number): number[][] {
+  const matrix = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  truth.forEach((label, i) => {
+    let best = 0;
+    for (let c = 1; c < classes; c++) {
+      if ((probabilities[i * classes + c] as number) > (probabilities[i * classes + best] as number))
+        best = c;
+    }
+    (matrix[label] as number[])[best] = ((matrix[label] as number[])[best] as number) + 1;
+  });
+  return matrix;
+}
+
+function scatterSample(
+  truth: Float64Array,
+  predicted: Float32Array,
+  points: number,
+): Array<{ y: number; yhat: number }> {
+  const stride = Math.max(1, Math.ceil(truth.length / points));
+  const out: Array<{ y: number; yhat: number }> = [];
+  for (let i = 0; i < truth.length; i += stride)
+    out.push({ y: truth[i] as number, yhat: predicted[i] as number });
+  return out;
+}

@@ -1,0 +1,147 @@
+import { ConfigError } from '@enecg/common';
+import { TASKS, type TaskKey } from '../evaluation-types.ts';
+
+export interface LoraSettings {
+  rank: number;
+  alpha: number;
+  dropout: number;
+}
+
+/**
+ * Everything that shapes a trained model. Two presets: `faithful` reproduces the reference (LoRA on
+ * head layers 1-2 and both gate layers, the rest frozen, including the random last head layer; raw
+ * regression targets; 5 epochs at lr 1e-4), `default` is ours (trainable last head layer,
+ * standardised regression targets, more epochs with early stopping on the validation split).
+ */
+export interface TrainConfig {
+  preset: 'faithful' | 'default';
+  tasks: TaskKey[];
+  /** Relative weight of each task's loss in the multi-task sum (missing = 1). */
+  lossWeights: Partial<Record<TaskKey, number>>;
+  hiddenSize: number;
+  lora: LoraSettings;
+  /** Train the last head layer fully (ours) or leave it at its random init (the reference). */
+  trainLastHeadLayer: boolean;
+  /** Regression targets scaled to zero mean and unit variance on the training split. */
+  standardizeTargets: boolean;
+  gate: {
+    /** Which leads and how many samples the gate sees; must match the cached gate input's width. */
+    leads: string[];
+    length: number;
+    /** Keep only the k largest gate logits per sample before the softmax (0 = all experts). */
+    topK: number;
+  };
+  learningRate: number;
+  weightDecay: number;
+  batchSize: number;
+  maxEpochs: number;
+  /** Epochs without validation improvement before stopping (0 = never stop early). */
+  patience: number;
+  seed: number;
+}
+
+const PRESETS: Record<TrainConfig['preset'], TrainConfig> = {
+  faithful: {
+    preset: 'faithful',
+    tasks: [...TASKS],
+    lossWeights: {},
+    hiddenSize: 256,
+    lora: { rank: 8, alpha: 32, dropout: 0.05 },
+    trainLastHeadLayer: false,
+    standardizeTargets: false,
+    gate: { leads: ['II'], length: 5000, topK: 0 },
+    learningRate: 1e-4,
+    weightDecay: 0.01,
+    batchSize: 16,
+    maxEpochs: 5,
+    patience: 0,
+    seed: 42,
+  },
+  default: {
+    preset: 'default',
+    tasks: [...TASKS],
+    lossWeights: {},
+    hiddenSize: 256,
+    lora: { rank: 8, alpha: 32, dropout: 0.05 },
+    trainLastHeadLayer: true,
+    standardizeTargets: true,
+    gate: { leads: ['II'], length: 5000, topK: 0 },
+    learningRate: 1e-3,
+    weightDecay: 0.01,
+    batchSize: 16,
+    maxEpochs: 20,
+    patience: 3,
+    seed: 42,
+  },
+};
+
+export type TrainConfigInput = Partial<Omit<TrainConfig, 'lora' | 'gate'>> & {
+  lora?: Partial<LoraSettings>;
+  gate?: Partial<TrainConfig['gate']>;
+};
+
+/** Fills a preset with overrides and refuses anything invalid before any work starts. */
+export function resolveTrainConfig(input: TrainConfigInput = {}): TrainConfig {
+  const presetName = input.preset ?? 'default';
+  const preset = PRESETS[presetName];
+  if (!preset) throw new ConfigError(`unknown preset "${presetName}" (faithful | default)`, 'preset');
+  const config: TrainConfig = {
+    ...preset,
+    ...input,
+    preset: presetName,
+    lora: { ...preset.lora, ...input.lora },
+    gate: { ...preset.gate, ...input.gate },
+    lossWeights: { ...preset.lossWeights, ...input.lossWeights },
+    tasks: [...(input.tasks ?? preset.tasks)],
+  };
+  validate(config);
+  return config;
+}
+
+function validate(config: TrainConfig): void {
+  if (config.tasks.length === 0) throw new ConfigError('at least one task is needed', 'tasks');
+  for (const task of config.tasks) {
+    if (!(TASKS as readonly string[]).includes(task)) {
+      throw new ConfigError(`unknown task "${task}" (${TASKS.join(', ')})`, 'tasks');
+    }
+  }
+  if (new Set(config.tasks).size !== config.tasks.length) {
+    throw new ConfigError('tasks must not repeat', 'tasks');
+  }
+  for (const [task, weight] of Object.entries(config.lossWeights)) {
+    if (!(typeof weight === 'number' && weight >= 0 && Number.isFinite(weight))) {
+      throw new ConfigError('must be a finite number >= 0', `lossWeights.${task}`);
+    }
+  }
+  positiveInteger(config.hiddenSize, 'hiddenSize');
+  positiveInteger(config.lora.rank, 'lora.rank');
+  positiveNumber(config.lora.alpha, 'lora.alpha');
+  if (!(config.lora.dropout >= 0 && config.lora.dropout < 1)) {
+    throw new ConfigError('must be in [0, 1)', 'lora.dropout');
+  }
+  if (config.gate.leads.length === 0) throw new ConfigError('at least one lead', 'gate.leads');
+  positiveInteger(config.gate.length, 'gate.length');
+  if (!(Number.isInteger(config.gate.topK) && config.gate.topK >= 0)) {
+    throw new ConfigError('must be an integer >= 0', 'gate.topK');
+  }
+  positiveNumber(config.learningRate, 'learningRate');
+  if (!(config.weightDecay >= 0)) throw new ConfigError('must be >= 0', 'weightDecay');
+  positiveInteger(config.batchSize, 'batchSize');
+  positiveInteger(config.maxEpochs, 'maxEpochs');
+  if (!(Number.isInteger(config.patience) && config.patience >= 0)) {
+    throw new ConfigError('must be an integer >= 0', 'patience');
+  }
+  if (!(Number.isInteger(config.seed) && config.seed >= 0)) {
+    throw new ConfigError('must be an integer >= 0', 'seed');
+  }
+}
+
+function positiveInteger(value: number, key: string): void {
+  if (!(Number.isInteger(value) && value > 0)) throw new ConfigError('must be an integer > 0', key);
+}
+
+function positiveNumber(value: number, key: string): void {
+  if (!(typeof value === 'number' && value > 0 && Number.isFinite(value))) {
+    throw new ConfigError('must be a number > 0', key);
+  }
+}

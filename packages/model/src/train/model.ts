@@ -1,0 +1,302 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { TaskKey } from '../evaluation-types.ts';
+import type { LoraSettings } from './config.ts';
+import { deriveSeed } from './prng.ts';
+import { TASK_SPECS } from './tasks.ts';
+
+export interface ModelShape {
+  tasks: TaskKey[];
+  /** Expert names and embedding widths, in the fixed order of every stacked tensor. */
+  experts: Array<{ name: string; dim: number }>;
+  gateDim: number;
+  hiddenSize: number;
+  lora: LoraSettings;
+  topK: number;
+  trainLastHeadLayer: boolean;
+}
+
+/** Mean and standard deviation a regression head's output is expressed in (identity when not scaled). */
+export type TargetScale = Partial<Record<TaskKey, { mean: number; std: number }>>;
+
+/** Forward outputs for a batch of B rows (E experts, T tasks, O = widest head output). */
+export interface ForwardOutputs {
+  /** [E, T, B, O] raw head outputs (regression value in the scaled space, or class logits). */
+  expertOutputs: tf.Tensor4D;
+  /** [T, B, E] gate weights after the softmax (rows sum to 1). */
+  gateWeights: tf.Tensor3D;
+}
+
+/**
+ * Parameters by name. Layout (why stacked): the five task heads of one expert read the same input,
+ * so their frozen first layer is one shared random base (drawn like the reference's per-task bases)
+ * and their LoRA factors are concatenated: one matmul serves all tasks. Layers 2-3 of all
+ * (expert, task) heads are stacked on a leading axis g = expert * T + task and run as one batched
+ * matmul. The gate's frozen first layer is likewise shared by the tasks' gates, which all read the
+ * same leads.
+ *
+ *   head.<expert>.fc1.{weight [d,H], bias [H], lora_a [d, r*T], lora_b [T, r, H]}
+ *   head.fc2.{weight [E*T,H,H], bias [E*T,1,H], lora_a [E*T,H,r], lora_b [E*T,r,H]}
+ *   head.fc3.{weight [E*T,H,O], bias [E*T,1,O]}
+ *   gate.fc1.{weight [G,H], bias [H], lora_a [G, r*T], lora_b [T, r, H]}
+ *   gate.fc2.{weight [T,H,E], bias [T,1,E], lora_a [T,H,r], lora_b [T,r,E]}
+ *
+ * Merged (inference) form: LoRA folded in, so fc1 weights become [d, T*H] with bias [T,1,H] and the
+ * stacked layers carry no lora_* entries.
+ */
+export type Weights = Record<string, tf.Tensor>;
+
+export function maxOutputs(tasks: readonly TaskKey[]): number {
+  return Math.max(...tasks.map((task) => TASK_SPECS[task].outputs));
+}
+
+/** Names of the parameters the optimiser updates; all others stay at their seeded init. */
+export function trainableNames(shape: ModelShape): string[] {
+  const names = [
+    ...shape.experts.flatMap(({ name }) => [`head.${name}.fc1.lora_a`, `head.${name}.fc1.lora_b`]),
+    'head.fc2.lora_a',
+    'head.fc2.lora_b',
+    'gate.fc1.lora_a',
+    'gate.fc1.lora_b',
+    'gate.fc2.lora_a',
+    'gate.fc2.lora_b',
+  ];
+  if (shape.trainLastHeadLayer) names.push('head.fc3.weight', 'head.fc3.bias');
+  return names;
+}
+
+/** Seeded init as PyTorch does it: Linear U(+-1/sqrt(fan_in)), LoRA A likewise, LoRA B zeros. */
+export function initialWeights(shape: ModelShape, seed: number): Weights {
+  const T = shape.tasks.length;
+  const E = shape.experts.length;
+  const H = shape.hiddenSize;
+  const r = shape.lora.rank;
+  const O = maxOutputs(shape.tasks);
+  const uniform = (name: string, dims: number[], fanIn: number) => {
+    const bound = 1 / Math.sqrt(fanIn);
+    return tf.randomUniform(dims, -bound, bound, 'float32', deriveSeed(seed, name));
+  };
+  const weights: Weights = {};
+  const put = (name: string, dims: number[], fanIn: number) => {
+    weights[name] = uniform(name, dims, fanIn);
+  };
+  for (const { name, dim } of shape.experts) {
+    put(`head.${name}.fc1.weight`, [dim, H], dim);
+    put(`head.${name}.fc1.bias`, [H], dim);
+    put(`head.${name}.fc1.lora_a`, [dim, r * T], dim);
+    weights[`head.${name}.fc1.lora_b`] = tf.zeros([T, r, H]);
+  }
+  put('head.fc2.weight', [E * T, H, H], H);
+  put('head.fc2.bias', [E * T, 1, H], H);
+  put('head.fc2.lora_a', [E * T, H, r], H);
+  weights['head.fc2.lora_b'] = tf.zeros([E * T, r, H]);
+  put('head.fc3.weight', [E * T, H, O], H);
+  put('head.fc3.bias', [E * T, 1, O], H);
+  put('gate.fc1.weight', [shape.gateDim, H], shape.gateDim);
+  put('gate.fc1.bias', [H], shape.gateDim);
+  put('gate.fc1.lora_a', [shape.gateDim, r * T], shape.gateDim);
+  weights['gate.fc1.lora_b'] = tf.zeros([T, r, H]);
+  put('gate.fc2.weight', [T, H, E], H);
+  put('gate.fc2.bias', [T, 1, E], H);
+  put('gate.fc2.lora_a', [T, H, r], H);
+  weights['gate.fc2.lora_b'] = tf.zeros([T, r, E]);
+  return weights;
+}
+
+/** Parameter counts of the heads and gates (padding of narrower task outputs excluded). */
+export function parameterCounts(shape: ModelShape): { trainable: number; total: number } {
+  const T = shape.tasks.length;
+  const E = shape.experts.length;
+  const H = shape.hiddenSize;
+  const r = shape.lora.rank;
+  const G = shape.gateDim;
+  const outputs = shape.tasks.reduce((sum, task) => sum + TASK_SPECS[task].outputs, 0);
+  const dims = shape.experts.reduce((sum, { dim }) => sum + dim, 0);
+  const loraFc1 = dims * r * T + E * T * r * H;
+  const loraFc2 = E * T * (H * r + r * H);
+  const loraGate = G * r * T + T * r * H + T * (H * r + r * E);
+  const fc3 = E * (H + 1) * outputs;
+  const lora = loraFc1 + loraFc2 + loraGate;
+  const frozenBases = dims * H + E * H + E * T * (H * H + H) + G * H + H + T * (H * E + E);
+  return {
+    trainable: lora + (shape.trainLastHeadLayer ? fc3 : 0),
+    total: frozenBases + fc3 + lora,
+  };
+}
+
+interface ForwardOptions {
+  /** Seed of this step's LoRA dropout masks; absent = inference (no dropout). */
+  dropoutSeed?: number;
+}
+
+/**
+ * Runs heads and gates. `inputs.experts[name]` is [B, d]; `inputs.gate` is [B, G]. Works on both the
+ * LoRA (training) and the merged (inference) weights.
+ */
+export function forward(
+  shape: ModelShape,
+  weights: Weights,
+  inputs: { experts: Record<string, tf.Tensor2D>; gate: tf.Tensor2D },
+  options: ForwardOptions = {},
+): ForwardOutputs {
+  const T = shape.tasks.length;
+  const E = shape.experts.length;
+  const scale = shape.lora.alpha / shape.lora.rank;
+  let layerIndex = 0;
+  const dropout = (x: tf.Tensor): tf.Tensor => {
+    layerIndex += 1;
+    if (options.dropoutSeed === undefined || shape.lora.dropout === 0) return x;
+    return tf.dropout(x, shape.lora.dropout, undefined, deriveSeed(options.dropoutSeed, layerIndex));
+  };
+  const param = (name: string): tf.Tensor => {
+    const value = weights[name];
+    if (!value) throw new Error(`model weights lack ${name}`);
+    return value;
+  };
+
+  /** A layer whose T task variants read the same input x [B, d]; returns [T, B, H]. */
+  const sharedInputLayer = (x: tf.Tensor2D, prefix: string): tf.Tensor3D => {
+    const weight = param(`${prefix}.weight`);
+    const bias = param(`${prefix}.bias`);
+    const B = x.shape[0];
+    if (weights[`${prefix}.lora_a`] === undefined) {
+      const out = tf.matMul(x, weight as tf.Tensor2D);
+      const H = weight.shape[1] as number;
+      return tf.add(tf.transpose(tf.reshape(out, [B, T, H / T]), [1, 0, 2]), bias) as tf.Tensor3D;
+    }
+    const H = weight.shape[1] as number;
+    const base = tf.add(tf.matMul(x, weight as tf.Tensor2D), bias);
+    const loraA = param(`${prefix}.lora_a`) as tf.Tensor2D;
+    const loraB = param(`${prefix}.lora_b`) as tf.Tensor3D;
+    const down = tf.matMul(dropout(x) as tf.Tensor2D, loraA);
+    const perTask = tf.transpose(tf.reshape(down, [B, T, shape.lora.rank]), [1, 0, 2]) as tf.Tensor3D;
+    const up = tf.mul(tf.matMul(perTask, loraB), scale);
+    return tf.add(up, tf.reshape(base, [1, B, H])) as tf.Tensor3D;
+  };
+
+  /** A stack of independent layers over a leading axis: h [G, B, k] -> [G, B, n]. */
+  const stackedLayer = (h: tf.Tensor3D, prefix: string): tf.Tensor3D => {
+    const out = tf.add(tf.matMul(h, param(`${prefix}.weight`) as tf.Tensor3D), param(`${prefix}.bias`));
+    const loraA = weights[`${prefix}.lora_a`];
+    if (loraA === undefined) return out as tf.Tensor3D;
+    const down = tf.matMul(dropout(h) as tf.Tensor3D, loraA as tf.Tensor3D);
+    return tf.add(
+      out,
+      tf.mul(tf.matMul(down, param(`${prefix}.lora_b`) as tf.Tensor3D), scale),
+    ) as tf.Tensor3D;
+  };
+
+  const firstLayers = shape.experts.map(({ name }) => {
+    const x = inputs.experts[name];
+    if (!x) throw new Error(`no input for expert ${name}`);
+    return tf.relu(sharedInputLayer(x, `head.${name}.fc1`));
+  });
+  const h1 = tf.concat(firstLayers, 0) as tf.Tensor3D;
+  const h2 = tf.relu(stackedLayer(h1, 'head.fc2')) as tf.Tensor3D;
+  const out = stackedLayer(h2, 'head.fc3');
+  const B = out.shape[1];
+  const expertOutputs = tf.reshape(out, [E, T, B, out.shape[2]]) as tf.Tensor4D;
+
+  const g1 = tf.relu(sharedInputLayer(inputs.gate, 'gate.fc1')) as tf.Tensor3D;
+  let logits = stackedLayer(g1, 'gate.fc2');
+  if (shape.topK > 0 && shape.topK < E) logits = tf.add(logits, topKMask(logits, shape.topK));
+  const gateWeights = tf.softmax(logits) as tf.Tensor3D;
+  return { expertOutputs, gateWeights };
+}
+
+/**
+ * Additive mask (0 for the k largest logits of each row, -1e9 elsewhere), computed on plain values
+ * so that no gradient flows through the selection itself.
+ */
+function topKMask(logits: tf.Tensor3D, k: number): tf.Tensor3D {
+  const values = logits.dataSync();
+  const E = logits.shape[2];
+  const mask = new Float32Array(values.length);
+  for (let row = 0; row < values.length / E; row++) {
+    const slice = Array.from(values.subarray(row * E, (row + 1) * E));
+    const threshold = [...slice].sort((a, b) => b - a)[k - 1] as number;
+    let kept = 0;
+    slice.forEach((value, e) => {
+      if (value >= threshold && kept < k) kept += 1;
+      else mask[row * E + e] = -1e9;
+    });
+  }
+  return tf.tensor3d(mask, logits.shape);
+}
+
+/** Per-task predictions from forward outputs: the gate-weighted combination and each expert's own. */
+export interface TaskOutputs {
+  /** Regression: [B] ensemble value and [E, B] per expert (scaled space). */
+  value?: { ensemble: tf.Tensor1D; experts: tf.Tensor2D };
+  /**
+   * Classification: [B, C] ensemble probabilities and [E, B, C] per expert. The ensemble mixes the
+   * experts' probabilities (a proper mixture of experts: the result is a distribution and the gate
+   * weights read as each expert's share of it), not their logits.
+   */
+  probabilities?: { ensemble: tf.Tensor2D; experts: tf.Tensor3D };
+}
+
+export function taskOutputs(shape: ModelShape, outputs: ForwardOutputs, taskIndex: number): TaskOutputs {
+  const task = shape.tasks[taskIndex] as TaskKey;
+  const spec = TASK_SPECS[task];
+  const [E, , B] = outputs.expertOutputs.shape;
+  const weights = tf.reshape(tf.slice(outputs.gateWeights, [taskIndex, 0, 0], [1, B, E]), [
+    B,
+    E,
+  ]) as tf.Tensor2D;
+  const own = tf.reshape(tf.slice(outputs.expertOutputs, [0, taskIndex, 0, 0], [E, 1, B, spec.outputs]), [
+    E,
+    B,
+    spec.outputs,
+  ]) as tf.Tensor3D;
+  if (spec.kind === 'regression') {
+    const experts = tf.reshape(own, [E, B]) as tf.Tensor2D;
+    const ensemble = tf.sum(tf.mul(tf.transpose(experts), weights), 1) as tf.Tensor1D;
+    return { value: { ensemble, experts } };
+  }
+  const experts = tf.softmax(own) as tf.Tensor3D;
+  const mixed = tf.sum(tf.mul(tf.transpose(experts, [1, 0, 2]), tf.expandDims(weights, 2)), 1);
+  return { probabilities: { ensemble: mixed as tf.Tensor2D, experts } };
+}
+
+/** Folds each LoRA pair into its base weight: W' = W + (alpha / r) A B, per task. */
+export function mergeLora(shape: ModelShape, weights: Weights): Weights {
+  const T = shape.tasks.length;
+  const r = shape.lora.rank;
+  const scale = shape.lora.alpha / r;
+  return tf.tidy(() => {
+    const merged: Weights = {};
+    const mergeShared = (prefix: string) => {
+      const base = weights[`${prefix}.weight`] as tf.Tensor2D;
+      const [d, H] = base.shape;
+      const loraA = tf.transpose(tf.reshape(weights[`${prefix}.lora_a`] as tf.Tensor, [d, T, r]), [1, 0, 2]);
+      const delta = tf.mul(
+        tf.matMul(loraA as tf.Tensor3D, weights[`${prefix}.lora_b`] as tf.Tensor3D),
+        scale,
+      );
+      const perTask = tf.add(delta, tf.reshape(base, [1, d, H]));
+      merged[`${prefix}.weight`] = tf.reshape(tf.transpose(perTask, [1, 0, 2]), [d, T * H]);
+      merged[`${prefix}.bias`] = tf.tile(tf.reshape(weights[`${prefix}.bias`] as tf.Tensor, [1, 1, H]), [
+        T,
+        1,
+        1,
+      ]);
+    };
+    const mergeStacked = (prefix: string) => {
+      const base = weights[`${prefix}.weight`] as tf.Tensor3D;
+      const loraA = weights[`${prefix}.lora_a`];
+      merged[`${prefix}.weight`] = loraA
+        ? tf.add(
+            base,
+            tf.mul(tf.matMul(loraA as tf.Tensor3D, weights[`${prefix}.lora_b`] as tf.Tensor3D), scale),
+          )
+        : tf.clone(base);
+      merged[`${prefix}.bias`] = tf.clone(weights[`${prefix}.bias`] as tf.Tensor);
+    };
+    for (const { name } of shape.experts) mergeShared(`head.${name}.fc1`);
+    mergeShared('gate.fc1');
+    mergeStacked('head.fc2');
+    mergeStacked('head.fc3');
+    mergeStacked('gate.fc2');
+    return merged;
+  });
+}

@@ -1,0 +1,118 @@
+import { join } from 'node:path';
+import { appendLineageEvent, hashObject, newRunId, warehouseLayout } from '@enecg/common';
+import { ensureTrainingBackend } from './backend.ts';
+import { saveCheckpoint } from './checkpoint.ts';
+import { resolveTrainConfig, type TrainConfigInput } from './config.ts';
+import { rowsOfSplit, validateTrainingSet } from './dataset.ts';
+import { disposeWeights, fitModel, foldRows } from './fit.ts';
+import { parameterCounts } from './model.ts';
+import { loadWarehouseSet, resolveFeatureSources } from './warehouse-set.ts';
+
+export interface TrainOptions {
+  warehouse: string;
+  runId?: string;
+  config?: TrainConfigInput;
+  /** Experts to ensemble (`name` or `name/<cache key>`); absent = every cached expert. */
+  experts?: string[];
+  /** Also run k-fold cross-validation over the non-test rows (a fresh model per fold) and report it. */
+  crossValidate?: boolean;
+}
+
+export interface TrainSummary {
+  modelId: string;
+  modelDir: string;
+  weightsSha256: string;
+  experts: string[];
+  tasks: string[];
+  preset: string;
+  backend: string;
+  trainRows: number;
+  valRows: number;
+  epochsRun: number;
+  bestEpoch: number;
+  steps: number;
+  trainableParameters: number;
+  totalParameters: number;
+  studiesWithoutFeatures: number;
+  folds?: Array<{ fold: number; trainRows: number; valRows: number; bestValLoss: number }>;
+}
+
+/**
+ * Trains the LoRA + MoE heads on the warehouse's cached features and labels and writes
+ * models/<modelId>/{model.safetensors, model.json}. The model id hashes config and input hashes,
+ * so the same config and data name the same model.
+ */
+export async function train(options: TrainOptions): Promise<TrainSummary> {
+  const config = resolveTrainConfig(options.config);
+  const runId = options.runId ?? newRunId();
+  const sources = await resolveFeatureSources(options.warehouse, options.experts);
+  const backend = await ensureTrainingBackend();
+  const loaded = await loadWarehouseSet(options.warehouse, sources);
+  validateTrainingSet(loaded.set, warehouseLayout(options.warehouse).labels);
+  const { set } = loaded;
+  const folds: TrainSummary['folds'] = [];
+  if (options.crossValidate) {
+    for (const fold of [...new Set(set.fold.filter((_, row) => set.split[row] !== 'test'))].sort(
+      (a, b) => a - b,
+    )) {
+      const rows = foldRows(set, fold);
+      const fitted = await fitModel(set, config, rows);
+      const bestValLoss = Math.min(...fitted.curve.map((epoch) => epoch.valLoss));
+      folds.push({ fold, trainRows: rows.train.length, valRows: rows.val.length, bestValLoss });
+      disposeWeights(fitted.weights);
+    }
+  }
+  const rows = { train: rowsOfSplit(set, 'train'), val: rowsOfSplit(set, 'val') };
+  const fitted = await fitModel(set, config, rows);
+  const inputHashes = loaded.inputs.map(({ name, sha256 }) => ({ name, sha256 }));
+  const modelId = `moe-${hashObject({ config, inputs: inputHashes }).slice(0, 16)}`;
+  const modelDir = join(warehouseLayout(options.warehouse).models, modelId);
+  const manifest = await saveCheckpoint(modelDir, fitted.weights, {
+    modelId,
+    runId,
+    config,
+    shape: fitted.shape,
+    targetScale: fitted.targetScale,
+    trainingCurve: fitted.curve,
+    bestEpoch: fitted.bestEpoch,
+    inputs: loaded.inputs.map(({ name, path, sha256 }) => ({ name, path, sha256: sha256 as string })),
+    featureCaches: Object.fromEntries(loaded.sources.map(({ expert, key }) => [expert, key])),
+    backend,
+  });
+  disposeWeights(fitted.weights);
+  const counts = parameterCounts(fitted.shape);
+  await appendLineageEvent(options.warehouse, {
+    eventType: 'COMPLETE',
+    eventTime: new Date().toISOString(),
+    run: { runId },
+    job: { name: 'train' },
+    inputs: loaded.inputs,
+    outputs: [
+      {
+        name: `models/${modelId}/model.safetensors`,
+        path: join(modelDir, 'model.safetensors'),
+        sha256: manifest.weightsSha256,
+      },
+      { name: `models/${modelId}/model.json`, path: join(modelDir, 'model.json') },
+    ],
+    facets: { config, backend, bestEpoch: fitted.bestEpoch, trainingCurve: fitted.curve, folds },
+  });
+  return {
+    modelId,
+    modelDir,
+    weightsSha256: manifest.weightsSha256,
+    experts: fitted.shape.experts.map(({ name }) => name),
+    tasks: [...config.tasks],
+    preset: config.preset,
+    backend,
+    trainRows: rows.train.length,
+    valRows: rows.val.length,
+    epochsRun: fitted.curve.length,
+    bestEpoch: fitted.bestEpoch,
+    steps: fitted.steps,
+    trainableParameters: counts.trainable,
+    totalParameters: counts.total,
+    studiesWithoutFeatures: loaded.studiesWithoutFeatures,
+    ...(options.crossValidate ? { folds } : {}),
+  };
+}
