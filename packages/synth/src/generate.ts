@@ -27,8 +27,8 @@ export interface SynthSummary {
   labRows: number;
   /** Records per arrhythmia class 0..14. */
   classCounts: number[];
-  /** Paths of the tables, relative to outDir. */
-  paths: Record<SynthTable, string>;
+  /** Paths of the tables written, relative to outDir. */
+  paths: Partial<Record<SynthTable, string>>;
   /** sha256 of each table file as written (the .csv.gz bytes for the hosp tables). */
   sha256: Partial<Record<SynthTable, string>>;
 }
@@ -284,7 +284,7 @@ export async function generateSynthetic(options: SynthOptions): Promise<SynthSum
     records,
     labRows: rows.labevents.length,
     classCounts,
-    paths: TABLE_PATHS,
+    paths: Object.fromEntries(tables.map((table) => [table, TABLE_PATHS[table]])),
     sha256: hashes,
   };
   if (resolved.warehouse) {

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { registerSetupCommands } from './setup.ts';
+import { registerSynthCommand } from './synth.ts';
 
 /** Each stage contributes one module that adds its command(s); the order here is the help order. */
-const registrations: ReadonlyArray<(program: Command) => void> = [registerSetupCommands];
+const registrations: ReadonlyArray<(program: Command) => void> = [registerSetupCommands, registerSynthCommand];
 
 export function registerCommands(program: Command): void {
   for (const register of registrations) register(program);
