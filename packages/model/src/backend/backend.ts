@@ -72,8 +72,12 @@ async function activate(choice: Exclude<BackendChoice, 'auto'>): Promise<boolean
       return tryNative(choice);
     case 'wasm':
       return tryWasm();
-    case 'cpu':
-      return tf.setBackend('cpu');
+    case 'cpu': {
+      const ok = await tf.setBackend('cpu');
+      // The cpu backend's first write prints advice to install tfjs-node; the choice is already reported.
+      if (ok) (tf.backend() as { firstUse?: boolean }).firstUse = false;
+      return ok;
+    }
   }
 }
 

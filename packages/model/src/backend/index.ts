@@ -7,3 +7,4 @@ export {
   tf,
   withKernelFallback,
 } from './backend.ts';
+export { packBatch, unpackBatch } from './batch.ts';

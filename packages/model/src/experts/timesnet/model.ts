@@ -1,0 +1,234 @@
+import { packBatch, tf, unpackBatch } from '../../backend/index.ts';
+import type { WeightSource } from '../../safetensors/index.ts';
+import { selectPeriods } from './periods.ts';
+
+/** TimesNet (Wu et al.) in the Time-Series-Library layout, classification path without its head. */
+export interface TimesNetConfig {
+  seqLen: number;
+  /** TSLib `enc_in`: one channel per selected lead. */
+  channels: number;
+  dModel: number;
+  dFf: number;
+  eLayers: number;
+  topK: number;
+  numKernels: number;
+  /**
+   * `flatten`: the classification path's input to `projection`, gelu(enc_out) flattened time-major
+   * (T * d_model values; the padding mask is all ones for complete records). `time-mean`: the same
+   * activations averaged over time (d_model values), a compact alternative.
+   */
+  embedding: 'flatten' | 'time-mean';
+}
+
+const LAYER_NORM_EPS = 1e-5;
+const MAX_POSITIONS = 5000;
+
+interface InceptionWeights {
+  /** The num_kernels convolutions (kernel 2j+1, padding j, averaged) folded into one (2K-1)^2 kernel:
+   * averaging linear maps is itself linear, and one larger kernel costs fewer multiplications. */
+  kernel: tf.Tensor4D;
+  bias: tf.Tensor1D;
+}
+
+export class TimesNetModel {
+  private constructor(
+    readonly config: TimesNetConfig,
+    private readonly tokenKernel: tf.Tensor3D,
+    private readonly positions: tf.Tensor2D,
+    private readonly blocks: Array<[InceptionWeights, InceptionWeights]>,
+    private readonly norm: [tf.Tensor1D, tf.Tensor1D],
+  ) {}
+
+  get embeddingSize(): number {
+    return this.config.embedding === 'flatten' ? this.config.seqLen * this.config.dModel : this.config.dModel;
+  }
+
+  static load(weights: WeightSource, config: TimesNetConfig): TimesNetModel {
+    const { channels, dModel, dFf, seqLen, numKernels } = config;
+    // Conv1d [d_model, C, 3] (kaiming_normal fan_in leaky_relu in TSLib; a uniform of equal variance here).
+    const tokenStd = Math.sqrt(2 / (1 + 0.01 ** 2)) / Math.sqrt(channels * 3);
+    const token = weights.take('enc_embedding.value_embedding.tokenConv.weight', [dModel, channels, 3], {
+      kind: 'uniform',
+      bound: tokenStd * Math.sqrt(3),
+    });
+    const pe = weights.take('enc_embedding.position_embedding.pe', [1, MAX_POSITIONS, dModel], {
+      kind: 'computed',
+      data: sinusoidalPositions(MAX_POSITIONS, dModel),
+    });
+    const blocks = Array.from({ length: config.eLayers }, (_, i): [InceptionWeights, InceptionWeights] => [
+      loadInception(weights, `model.${i}.conv.0`, dModel, dFf, numKernels),
+      loadInception(weights, `model.${i}.conv.2`, dFf, dModel, numKernels),
+    ]);
+    const norm: [tf.Tensor1D, tf.Tensor1D] = [
+      tf.tensor1d(weights.take('layer_norm.weight', [dModel], { kind: 'constant', value: 1 })),
+      tf.tensor1d(weights.take('layer_norm.bias', [dModel], { kind: 'constant', value: 0 })),
+    ];
+    // The temporal (time-feature) embedding only applies when timestamps are given, never for
+    // classification; the projection is the head this embedding stops before.
+    weights.finish(
+      (name) => name.startsWith('enc_embedding.temporal_embedding.') || name.startsWith('projection.'),
+    );
+    return new TimesNetModel(
+      config,
+      tf.tidy(() => tf.transpose(tf.tensor3d(token, [dModel, channels, 3]), [2, 1, 0]) as tf.Tensor3D),
+      tf.tensor2d(pe.slice(0, seqLen * dModel), [seqLen, dModel]),
+      blocks,
+      norm,
+    );
+  }
+
+  /** Inputs are channel-major [C x T] per record; returns one embedding per input. */
+  forward(inputs: readonly Float32Array[]): Float32Array[] {
+    const { seqLen: t, channels: c, dModel: d } = this.config;
+    const b = inputs.length;
+    let encoded = tf.tidy(() => {
+      const x = tf.transpose(tf.tensor3d(packBatch(inputs, c * t), [b, c, t]), [0, 2, 1]) as tf.Tensor3D;
+      // Conv1d with kernel 3 and circular padding 1: wrap one sample around each end, then a valid conv.
+      const wrapped = tf.concat(
+        [tf.slice(x, [0, t - 1, 0], [b, 1, c]), x, tf.slice(x, [0, 0, 0], [b, 1, c])],
+        1,
+      );
+      return tf.add(tf.conv1d(wrapped, this.tokenKernel, 1, 'valid'), this.positions) as tf.Tensor3D;
+    });
+    for (const block of this.blocks) {
+      const next = this.timesBlock(encoded, block);
+      encoded.dispose();
+      encoded = next;
+    }
+    const out = tf.tidy(() => {
+      const activated = gelu(encoded);
+      return this.config.embedding === 'flatten' ? tf.reshape(activated, [b, t * d]) : tf.mean(activated, 1);
+    });
+    encoded.dispose();
+    const data = out.dataSync() as Float32Array;
+    out.dispose();
+    return unpackBatch(data, b, this.embeddingSize);
+  }
+
+  /** layer_norm(TimesBlock(x)) with periods and their weights chosen per record. */
+  private timesBlock(x: tf.Tensor3D, [first, second]: [InceptionWeights, InceptionWeights]): tf.Tensor3D {
+    const { seqLen: t, dModel: d, topK } = this.config;
+    const b = x.shape[0];
+    const values = x.dataSync() as Float32Array;
+    const choices = Array.from({ length: b }, (_, r) =>
+      selectPeriods(values.subarray(r * t * d, (r + 1) * t * d), t, d, topK),
+    );
+    return tf.tidy(() => {
+      let aggregated: tf.Tensor3D = x;
+      for (let k = 0; k < topK; k++) {
+        // Records sharing this branch's period run as one sub-batch; each output row depends on its record only.
+        const groups = new Map<number, number[]>();
+        choices.forEach((choice, r) => {
+          const period = choice.periods[k]!;
+          groups.set(period, [...(groups.get(period) ?? []), r]);
+        });
+        const pieces: tf.Tensor3D[] = [];
+        const order: number[] = [];
+        for (const [period, members] of groups) {
+          const rows = members.length === b ? x : (tf.gather(x, members) as tf.Tensor3D);
+          const padded = Math.ceil(t / period) * period;
+          let grid: tf.Tensor =
+            padded === t
+              ? rows
+              : tf.pad(rows, [
+                  [0, 0],
+                  [0, padded - t],
+                  [0, 0],
+                ]);
+          grid = tf.reshape(grid, [members.length, padded / period, period, d]);
+          grid = inception(gelu(inception(grid as tf.Tensor4D, first)), second);
+          pieces.push(
+            tf.slice(
+              tf.reshape(grid, [members.length, padded, d]) as tf.Tensor3D,
+              [0, 0, 0],
+              [members.length, t, d],
+            ),
+          );
+          order.push(...members);
+        }
+        const stacked = pieces.length === 1 ? pieces[0]! : tf.concat(pieces, 0);
+        const inverse = order.map((_, r) => order.indexOf(r));
+        const branch = order.every((r, i) => r === i) ? stacked : tf.gather(stacked, inverse);
+        const weight = tf.tensor3d(
+          choices.map((choice) => choice.weights[k]!),
+          [b, 1, 1],
+        );
+        aggregated = tf.add(aggregated, tf.mul(branch, weight));
+      }
+      return layerNorm(aggregated, this.norm[0], this.norm[1]);
+    });
+  }
+
+  dispose(): void {
+    this.tokenKernel.dispose();
+    this.positions.dispose();
+    for (const pair of this.blocks) for (const w of pair) tf.dispose([w.kernel, w.bias]);
+    tf.dispose(this.norm);
+  }
+}
+
+function loadInception(
+  weights: WeightSource,
+  prefix: string,
+  inChannels: number,
+  outChannels: number,
+  numKernels: number,
+): InceptionWeights {
+  const size = 2 * numKernels - 1;
+  const merged = new Float32Array(size * size * inChannels * outChannels);
+  const bias = new Float32Array(outChannels);
+  for (let j = 0; j < numKernels; j++) {
+    const k = 2 * j + 1;
+    // kaiming_normal(fan_out, relu) in TSLib; a uniform of equal variance here. Bias starts at 0.
+    const std = Math.sqrt(2 / (outChannels * k * k));
+    const w = weights.take(`${prefix}.kernels.${j}.weight`, [outChannels, inChannels, k, k], {
+      kind: 'uniform',
+      bound: std * Math.sqrt(3),
+    });
+    const bj = weights.take(`${prefix}.kernels.${j}.bias`, [outChannels], { kind: 'constant', value: 0 });
+    const offset = numKernels - 1 - j;
+    for (let o = 0; o < outChannels; o++) {
+      bias[o] = bias[o]! + bj[o]! / numKernels;
+      for (let ci = 0; ci < inChannels; ci++) {
+        for (let dh = 0; dh < k; dh++) {
+          for (let dw = 0; dw < k; dw++) {
+            // torch [out, in, kh, kw] -> tfjs [kh, kw, in, out], centred in the merged kernel.
+            const target = (((dh + offset) * size + (dw + offset)) * inChannels + ci) * outChannels + o;
+            merged[target] = merged[target]! + w[((o * inChannels + ci) * k + dh) * k + dw]! / numKernels;
+          }
+        }
+      }
+    }
+  }
+  return {
+    kernel: tf.tensor4d(merged, [size, size, inChannels, outChannels]),
+    bias: tf.tensor1d(bias),
+  };
+}
+
+function inception(x: tf.Tensor4D, w: InceptionWeights): tf.Tensor4D {
+  return tf.add(tf.conv2d(x, w.kernel, 1, 'same'), w.bias);
+}
+
+/** Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), as torch's default. */
+function gelu<T extends tf.Tensor>(x: T): T {
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+}
+
+function layerNorm(x: tf.Tensor3D, weight: tf.Tensor1D, bias: tf.Tensor1D): tf.Tensor3D {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, LAYER_NORM_EPS))), weight), bias);
+}
+
+/** TSLib's PositionalEmbedding buffer: sin on even, cos on odd features, wavelengths up to 10000. */
+export function sinusoidalPositions(positions: number, dModel: number): Float32Array {
+  const pe = new Float32Array(positions * dModel);
+  for (let p = 0; p < positions; p++) {
+    for (let i = 0; i < dModel; i += 2) {
+      const angle = p * Math.exp(-i * (Math.log(10000) / dModel));
+      pe[p * dModel + i] = Math.sin(angle);
+      if (i + 1 < dModel) pe[p * dModel + i + 1] = Math.cos(angle);
+    }
+  }
+  return pe;
+}
