@@ -1,3 +1,26 @@
+export type { PipelineActivities } from './activities/index.ts';
+export { createActivities } from './activities/index.ts';
+export { connectClient, newPipelineRunId, startPipeline } from './client.ts';
+export type { PipelineConfig, PipelineConfigInput } from './config.ts';
+export { loadPipelineConfig, PipelineConfigSchema, validatePipelineConfig } from './config.ts';
+export { configuredAddress, resolveTemporalTarget } from './connection.ts';
 export type { DevServerOptions, TemporalServer } from './dev-server.ts';
 export { assertReachable, connectOrStartServer, startDevServer } from './dev-server.ts';
+export type { LocalRunOptions } from './local-run.ts';
+export { runPipelineLocally } from './local-run.ts';
+export type { PromotionDecision } from './promotion.ts';
+export { decidePromotion } from './promotion.ts';
+export type { RetrainScheduleOptions, ScheduleSummary } from './schedules.ts';
+export {
+  createRetrainSchedule,
+  deleteSchedule,
+  describeSchedule,
+  listSchedules,
+  pauseSchedule,
+  triggerSchedule,
+  updateRetrainSchedule,
+} from './schedules.ts';
+export { CPU_TASK_QUEUE, GPU_TASK_QUEUE } from './task-queues.ts';
 export { ensureTemporalCli } from './temporal-cli.ts';
+export { createPipelineWorker } from './worker.ts';
+export type { PipelineInput, PipelineResult } from './workflows/pipeline.ts';

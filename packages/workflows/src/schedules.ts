@@ -38,7 +38,7 @@ function scheduleBody(options: RetrainScheduleOptions) {
       workflowType: 'nightlyRetrain',
       taskQueue: CPU_TASK_QUEUE,
       workflowId: `${options.scheduleId}-retrain`,
-      args: [{ config: options.pipelineConfig, scheduleId: options.scheduleId }],
+      args: [{ config: options.pipelineConfig }],
     },
     policies: {
       overlap: ScheduleOverlapPolicy.SKIP,

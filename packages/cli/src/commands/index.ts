@@ -1,9 +1,18 @@
 import type { Command } from 'commander';
+import { registerPipelineCommands } from './pipeline.ts';
+import { registerRunCommands } from './runs.ts';
+import { registerScheduleCommands } from './schedule.ts';
 import { registerSetupCommands } from './setup.ts';
 import { registerSynthCommand } from './synth.ts';
 
 /** Each stage contributes one module that adds its command(s); the order here is the help order. */
-const registrations: ReadonlyArray<(program: Command) => void> = [registerSetupCommands, registerSynthCommand];
+const registrations: ReadonlyArray<(program: Command) => void> = [
+  registerPipelineCommands,
+  registerRunCommands,
+  registerScheduleCommands,
+  registerSynthCommand,
+  registerSetupCommands,
+];
 
 export function registerCommands(program: Command): void {
   for (const register of registrations) register(program);

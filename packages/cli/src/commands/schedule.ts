@@ -1,0 +1,115 @@
+import {
+  createRetrainSchedule,
+  deleteSchedule,
+  describeSchedule,
+  listSchedules,
+  loadPipelineConfig,
+  pauseSchedule,
+  type RetrainScheduleOptions,
+  triggerSchedule,
+  updateRetrainSchedule,
+} from '@enecg/workflows';
+import type { Command } from 'commander';
+import { printSummary } from '../output.ts';
+import { withClient } from '../temporal-client.ts';
+
+interface DefineOptions {
+  config: string;
+  cron: string;
+  timeZone: string;
+  catchupWindow: string;
+  json?: boolean;
+}
+
+async function scheduleOptions(scheduleId: string, options: DefineOptions): Promise<RetrainScheduleOptions> {
+  return {
+    scheduleId,
+    cron: options.cron,
+    timeZone: options.timeZone,
+    catchupWindow: options.catchupWindow,
+    pipelineConfig: await loadPipelineConfig(options.config),
+  };
+}
+
+function defineCommand(parent: Command, name: 'create' | 'update', description: string): Command {
+  return parent
+    .command(name)
+    .description(description)
+    .argument('<scheduleId>', 'a name for the schedule, e.g. nightly')
+    .requiredOption('--config <file>', 'the pipeline configuration every run uses')
+    .option('--cron <expr>', 'when to run, in --time-zone', '0 2 * * *')
+    .option('--time-zone <tz>', 'IANA time zone of the cron expression', 'UTC')
+    .option('--catchup-window <duration>', 'missed runs younger than this still start once', '6h')
+    .option('--json', 'print a machine-readable summary');
+}
+
+export function registerScheduleCommands(program: Command): void {
+  const schedule = program
+    .command('schedule')
+    .description(
+      'Nightly incremental retraining: ingest new ECGs, relabel, cache features for new records only, retrain, ' +
+        'evaluate, and promote the new model only if it beats the champion on the same test split',
+    );
+
+  defineCommand(schedule, 'create', 'Create a retraining schedule (refused if the id exists)').action(
+    async (scheduleId: string, options: DefineOptions) => {
+      const definition = await scheduleOptions(scheduleId, options);
+      await withClient((client) => createRetrainSchedule(client, definition));
+      printSummary({ scheduleId, created: true, cron: options.cron, timeZone: options.timeZone }, options);
+    },
+  );
+
+  defineCommand(schedule, 'update', 'Change an existing schedule').action(
+    async (scheduleId: string, options: DefineOptions) => {
+      const definition = await scheduleOptions(scheduleId, options);
+      await withClient((client) => updateRetrainSchedule(client, definition));
+      printSummary({ scheduleId, updated: true, cron: options.cron, timeZone: options.timeZone }, options);
+    },
+  );
+
+  schedule
+    .command('list')
+    .description('List schedules with their next and recent runs')
+    .option('--json', 'print a machine-readable summary')
+    .action(async (options: { json?: boolean }) => {
+      const schedules = await withClient(async (client) =>
+        Promise.all((await listSchedules(client)).map((id) => describeSchedule(client, id))),
+      );
+      printSummary({ schedules }, options);
+    });
+
+  for (const [name, paused] of [
+    ['pause', true],
+    ['resume', false],
+  ] as const) {
+    schedule
+      .command(name)
+      .description(paused ? 'Pause a schedule (no runs start until resumed)' : 'Resume a paused schedule')
+      .argument('<scheduleId>')
+      .option('--json', 'print a machine-readable summary')
+      .action(async (scheduleId: string, options: { json?: boolean }) => {
+        await withClient((client) => pauseSchedule(client, scheduleId, paused));
+        printSummary({ scheduleId, paused }, options);
+      });
+  }
+
+  schedule
+    .command('trigger')
+    .description('Start one run of the schedule now')
+    .argument('<scheduleId>')
+    .option('--json', 'print a machine-readable summary')
+    .action(async (scheduleId: string, options: { json?: boolean }) => {
+      await withClient((client) => triggerSchedule(client, scheduleId));
+      printSummary({ scheduleId, triggered: true }, options);
+    });
+
+  schedule
+    .command('delete')
+    .description('Delete a schedule (runs it started are kept)')
+    .argument('<scheduleId>')
+    .option('--json', 'print a machine-readable summary')
+    .action(async (scheduleId: string, options: { json?: boolean }) => {
+      await withClient((client) => deleteSchedule(client, scheduleId));
+      printSummary({ scheduleId, deleted: true }, options);
+    });
+}

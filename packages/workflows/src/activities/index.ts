@@ -1,0 +1,183 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { codeVersion, sha256File } from '@enecg/common';
+import { ingest } from '@enecg/ingest';
+import { deriveLabels } from '@enecg/labels';
+import { cacheFeatures, evaluate, train } from '@enecg/model';
+import { refreshCatalog, renderReport } from '@enecg/report';
+import { Context } from '@temporalio/activity';
+import { GPU_TASK_QUEUE } from '../task-queues.ts';
+import { promoteIfBetter, readChampion } from './champion.ts';
+import { asActivity } from './failures.ts';
+import { heartbeatProgress } from './progress.ts';
+import { cachedStage } from './stage-cache.ts';
+
+export interface StageInput {
+  runId: string;
+  warehouse: string;
+}
+
+export interface IngestShardInput extends StageInput {
+  source: string;
+  shard: { index: number; count: number };
+}
+
+export interface LabelsInput extends StageInput {
+  source: string;
+  hosp: string;
+  config: Record<string, unknown>;
+}
+
+export interface FeaturesInput extends StageInput {
+  expert: string;
+  weights?: string;
+  expertConfig?: Record<string, unknown>;
+  seed: number;
+  batchSize: number;
+  backend: string;
+  shard: { index: number; count: number };
+}
+
+export interface TrainInput extends StageInput {
+  config: Record<string, unknown>;
+  experts: string[];
+  /** Hashes of the label table and feature sets the model is trained on: the training stage's cache key. */
+  inputHashes: Record<string, string>;
+}
+
+export interface EvaluateInput extends StageInput {
+  modelId: string;
+  replicates: number;
+  seed: number;
+}
+
+/** Hashes every file directly inside `dir` (the CSV tables, not the waveform tree). */
+async function hashTables(dir: string): Promise<Record<string, string>> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const files = entries
+    .filter((e) => e.isFile())
+    .map((e) => e.name)
+    .sort();
+  return Object.fromEntries(await Promise.all(files.map(async (f) => [f, await sha256File(join(dir, f))])));
+}
+
+/**
+ * The pipeline's activities: each is a thin wrapper that calls the very function its `enecg <stage>`
+ * command calls, heartbeats progress, skips work whose inputs are unchanged, refreshes the auditors'
+ * catalog, and returns a small summary (paths, hashes, counts).
+ */
+export function createActivities() {
+  return {
+    async ingestShard(input: IngestShardInput) {
+      return asActivity(async () => {
+        const summary = await ingest({
+          source: input.source,
+          warehouse: input.warehouse,
+          shard: input.shard,
+          runId: input.runId,
+          onProgress: heartbeatProgress(),
+        });
+        await refreshCatalog(input.warehouse);
+        return summary;
+      });
+    },
+
+    async deriveLabels(input: LabelsInput) {
+      return asActivity(async () => {
+        const key = {
+          stage: 'labels',
+          inputs: { source: await hashTables(input.source), hosp: await hashTables(input.hosp) },
+          config: input.config,
+          codeVersion: await codeVersion(),
+        };
+        const summary = await cachedStage(input.warehouse, key, async () => {
+          const result = await deriveLabels({ ...input, config: input.config });
+          return { summary: result, outputs: [result.output.path] };
+        });
+        await refreshCatalog(input.warehouse);
+        return summary;
+      });
+    },
+
+    /** Feature caching goes to GPU workers when at least one is polling their queue. */
+    async chooseFeatureQueue(fallback: string): Promise<string> {
+      const { client } = Context.current();
+      const response = await client.workflowService.describeTaskQueue({
+        namespace: client.options.namespace,
+        taskQueue: { name: GPU_TASK_QUEUE },
+        taskQueueType: 2, // activity task queue
+      });
+      return (response.pollers ?? []).length > 0 ? GPU_TASK_QUEUE : fallback;
+    },
+
+    async cacheFeatures(input: FeaturesInput) {
+      return asActivity(async () => {
+        const summary = await cacheFeatures({
+          warehouse: input.warehouse,
+          expert: input.expert,
+          expertOptions: { weightsPath: input.weights, seed: input.seed, config: input.expertConfig },
+          batchSize: input.batchSize,
+          backend: input.backend,
+          shard: input.shard,
+          runId: input.runId,
+          onProgress: heartbeatProgress(),
+        });
+        await refreshCatalog(input.warehouse);
+        return summary;
+      });
+    },
+
+    async trainModel(input: TrainInput) {
+      return asActivity(async () => {
+        const key = {
+          stage: 'train',
+          inputs: input.inputHashes,
+          config: { training: input.config, experts: input.experts },
+          codeVersion: await codeVersion(),
+        };
+        const summary = await cachedStage(input.warehouse, key, async () => {
+          const result = await train({
+            warehouse: input.warehouse,
+            runId: input.runId,
+            config: input.config,
+            experts: input.experts,
+          });
+          return { summary: result, outputs: [result.modelDir] };
+        });
+        await refreshCatalog(input.warehouse);
+        return summary;
+      });
+    },
+
+    async evaluateModel(input: EvaluateInput) {
+      return asActivity(async () => {
+        const summary = await evaluate({
+          warehouse: input.warehouse,
+          modelId: input.modelId,
+          runId: input.runId,
+          replicates: input.replicates,
+          seed: input.seed,
+        });
+        await refreshCatalog(input.warehouse);
+        return summary;
+      });
+    },
+
+    async readChampion(warehouse: string) {
+      return readChampion(warehouse);
+    },
+
+    async promoteIfBetter(input: Parameters<typeof promoteIfBetter>[0]) {
+      return asActivity(() => promoteIfBetter(input));
+    },
+
+    async renderRunReport(input: StageInput) {
+      return asActivity(async () => {
+        await refreshCatalog(input.warehouse);
+        return renderReport({ warehouse: input.warehouse, runId: input.runId });
+      });
+    },
+  };
+}
+
+export type PipelineActivities = ReturnType<typeof createActivities>;

@@ -1,0 +1,105 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { ConfigError, parseConfig } from '@enecg/common';
+import { parseLabelConfig } from '@enecg/labels';
+import { expertNames, resolveTrainConfig } from '@enecg/model';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const ExpertEntry = z.strictObject({
+  name: z.string().min(1),
+  /** A safetensors file with the expert's real weights; absent means seeded random init. */
+  weights: z.string().optional(),
+  config: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** The whole pipeline's configuration: one YAML file, validated once, before any work starts. */
+export const PipelineConfigSchema = z.strictObject({
+  /** MIMIC-IV-ECG folder with record_list.csv, machine_measurements.csv and files/. */
+  source: z.string().min(1),
+  /** MIMIC-IV hosp folder with patients, labevents, d_labitems. */
+  hosp: z.string().min(1),
+  /** Where Parquet tables, features, models, reports and lineage go. */
+  warehouse: z.string().min(1),
+  seed: z.number().int().nonnegative().default(42),
+  ingest: z.strictObject({ shards: z.number().int().min(1).max(256).default(2) }).prefault({}),
+  /** Passed to the label stage; see packages/labels. */
+  labels: z.record(z.string(), z.unknown()).default({}),
+  experts: z
+    .array(ExpertEntry)
+    .min(1)
+    .default([{ name: 'dlinear' }, { name: 'timesnet' }]),
+  features: z
+    .strictObject({
+      batchSize: z.number().int().positive().default(32),
+      backend: z.enum(['auto', 'wasm', 'cpu', 'tensorflow']).default('auto'),
+      shards: z.number().int().min(1).max(256).default(2),
+    })
+    .prefault({}),
+  /** Passed to the training stage; see packages/model. */
+  training: z.record(z.string(), z.unknown()).default({}),
+  evaluation: z
+    .strictObject({ replicates: z.number().int().min(10).default(200), seed: z.number().int().default(7) })
+    .prefault({}),
+  promotion: z.strictObject({ minImprovement: z.number().min(0).default(0) }).prefault({}),
+});
+
+export type PipelineConfig = z.output<typeof PipelineConfigSchema>;
+export type PipelineConfigInput = z.input<typeof PipelineConfigSchema>;
+
+/**
+ * Validates a pipeline configuration completely, stage sections included, and resolves relative paths
+ * against `baseDir` (the config file's folder), so a bad key is refused before any work starts.
+ */
+export function validatePipelineConfig(
+  raw: unknown,
+  source = 'pipeline config',
+  baseDir = process.cwd(),
+): PipelineConfig {
+  const config = parseConfig(PipelineConfigSchema, raw, source);
+  const known = new Set(expertNames());
+  config.experts.forEach((expert, index) => {
+    if (!known.has(expert.name)) {
+      throw new ConfigError(
+        `unknown expert "${expert.name}" (known: ${[...known].join(', ')})`,
+        `experts.${index}.name`,
+      );
+    }
+  });
+  parseLabelConfig(config.labels);
+  resolveTrainConfig(config.training);
+  const absolute = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
+  const resolved: PipelineConfig = {
+    ...config,
+    source: absolute(config.source),
+    hosp: absolute(config.hosp),
+    warehouse: absolute(config.warehouse),
+    experts: config.experts.map((e) => (e.weights ? { ...e, weights: absolute(e.weights) } : e)),
+  };
+  for (const key of ['source', 'hosp'] as const) {
+    if (!existsSync(resolved[key])) throw new ConfigError(`folder ${resolved[key]} does not exist`, key);
+  }
+  resolved.experts.forEach((expert, index) => {
+    if (expert.weights && !existsSync(expert.weights)) {
+      throw new ConfigError(`weights file ${expert.weights} does not exist`, `experts.${index}.weights`);
+    }
+  });
+  return resolved;
+}
+
+export async function loadPipelineConfig(path: string): Promise<PipelineConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new ConfigError(`cannot read the config file ${path}`, 'config');
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(`${path} is not valid YAML: ${(error as Error).message}`, 'config');
+  }
+  return validatePipelineConfig(raw ?? {}, path, dirname(resolve(path)));
+}

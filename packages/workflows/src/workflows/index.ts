@@ -1,0 +1,2 @@
+export { nightlyRetrain } from './nightly.ts';
+export { enecgPipeline } from './pipeline.ts';
