@@ -1,9 +1,14 @@
 import type { Command } from 'commander';
+import { registerIngestCommand } from './ingest.ts';
 import { registerSetupCommands } from './setup.ts';
 import { registerSynthCommand } from './synth.ts';
 
 /** Each stage contributes one module that adds its command(s); the order here is the help order. */
-const registrations: ReadonlyArray<(program: Command) => void> = [registerSetupCommands, registerSynthCommand];
+const registrations: ReadonlyArray<(program: Command) => void> = [
+  registerSetupCommands,
+  registerSynthCommand,
+  registerIngestCommand,
+];
 
 export function registerCommands(program: Command): void {
   for (const register of registrations) register(program);
