@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerIngestCommand } from './ingest.ts';
 import { registerPipelineCommands } from './pipeline.ts';
 import { registerRunCommands } from './runs.ts';
 import { registerScheduleCommands } from './schedule.ts';
@@ -11,6 +12,7 @@ const registrations: ReadonlyArray<(program: Command) => void> = [
   registerRunCommands,
   registerScheduleCommands,
   registerSynthCommand,
+  registerIngestCommand,
   registerSetupCommands,
 ];
 

@@ -1,0 +1,499 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, relative, sep } from 'node:path';
+import {
+  appendLineageEvent,
+  ConfigError,
+  type DatasetRef,
+  newRunId,
+  STANDARD_LEADS,
+  sha256File,
+  warehouseLayout,
+} from '@enecg/common';
+import { loadShardState, quarantineKey, type Shard, type ShardState } from './catalog.ts';
+import { type ListedRecord, type ListingRow, readRecordList } from './listing.ts';
+import { type WrittenFile, writeParquetFile } from './parquet.ts';
+import {
+  type CatalogRow,
+  catalogTable,
+  type QuarantineRow,
+  quarantineTable,
+  type StoredWaveform,
+  waveformTable,
+} from './tables.ts';
+import { type ShapeRules, toStoredWaveform } from './validate.ts';
+import { WfdbInputError } from './wfdb/errors.ts';
+import { parseWfdbHeader } from './wfdb/header.ts';
+import { decodeWfdbRecord, signalFileNames } from './wfdb/record.ts';
+
+export interface IngestProgress {
+  /** Listed records of this shard handled so far (ingested, unchanged or quarantined). */
+  done: number;
+  /** Listed records of this shard in total. */
+  total: number;
+}
+
+export interface IngestOptions {
+  /** Folder holding record_list.csv and the files it lists (MIMIC-IV-ECG v1.0 or demo layout). */
+  source: string;
+  warehouse: string;
+  /** Ingest only studies with `study_id % count === index`; shards can run at the same time. */
+  shard?: Shard;
+  /** Run id stamped on every row and the lineage event; a fresh UUID by default. */
+  runId?: string;
+  /** `resumeToken` of an interrupted run: continue it under the same run id. */
+  resumeToken?: string;
+  /** Records per Parquet part (bounds memory: about 0.2 MB per 12-lead 10 s record). Default 256. */
+  batchSize?: number;
+  /** Name of the record list inside `source`. Default `record_list.csv`. */
+  recordList?: string;
+  /** Leads every record must have (by name). Default: the 12 standard leads. */
+  requiredLeads?: readonly string[];
+  /** Called after each batch; a Temporal activity heartbeats from here. */
+  onProgress?: (progress: IngestProgress) => void;
+}
+
+export interface IngestSummary {
+  runId: string;
+  /** Pass back as `resumeToken` to finish this run after an interruption. */
+  resumeToken: string;
+  source: string;
+  warehouse: string;
+  shard: Shard;
+  /** listed = ingested + unchanged + quarantined, always. */
+  listed: number;
+  ingested: number;
+  unchanged: number;
+  quarantined: number;
+  quarantinedBy: Record<string, number>;
+  recordList: { path: string; sha256: string };
+  written: { records: number; waveforms: number; quarantine: number };
+  lineageEvent: string;
+}
+
+const DEFAULT_BATCH_SIZE = 256;
+/** Records read concurrently: enough to hide file-system latency, few enough to bound memory. */
+const READ_CONCURRENCY = 16;
+
+interface IngestConfig {
+  source: string;
+  warehouse: string;
+  shard: Shard;
+  runId: string;
+  batchSize: number;
+  recordListPath: string;
+  rules: ShapeRules;
+}
+
+/** Refuses bad options before any work starts. */
+async function validateOptions(options: IngestOptions): Promise<IngestConfig> {
+  const shard = options.shard ?? { index: 0, count: 1 };
+  if (!Number.isInteger(shard.count) || shard.count < 1) {
+    throw new ConfigError(`must be a positive integer, got ${shard.count}`, 'shard.count');
+  }
+  if (!Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
+    throw new ConfigError(`must be an integer in [0, ${shard.count}), got ${shard.index}`, 'shard.index');
+  }
+  const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new ConfigError(`must be a positive integer, got ${batchSize}`, 'batchSize');
+  }
+  if (
+    options.resumeToken !== undefined &&
+    options.runId !== undefined &&
+    options.resumeToken !== options.runId
+  ) {
+    throw new ConfigError('names a different run than runId', 'resumeToken');
+  }
+  const runId = options.resumeToken ?? options.runId ?? newRunId();
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(runId)) {
+    throw new ConfigError('must be 1-128 letters, digits, dots, dashes or underscores', 'runId');
+  }
+  const isDirectory = async (path: string) =>
+    (await stat(path).catch(() => undefined))?.isDirectory() === true;
+  if (!(await isDirectory(options.source)))
+    throw new ConfigError(`${options.source} is not a folder`, 'source');
+  const recordListPath = join(options.source, options.recordList ?? 'record_list.csv');
+  if (!(await stat(recordListPath).catch(() => undefined))?.isFile()) {
+    throw new ConfigError(`${recordListPath} does not exist`, 'recordList');
+  }
+  return {
+    source: await realpath(options.source),
+    warehouse: options.warehouse,
+    shard,
+    runId,
+    batchSize,
+    recordListPath,
+    rules: { requiredLeads: options.requiredLeads ?? STANDARD_LEADS },
+  };
+}
+
+type Outcome =
+  | { kind: 'unchanged' }
+  | { kind: 'ingested-earlier-in-run' }
+  | { kind: 'ingest'; waveform: StoredWaveform; catalog: Omit<CatalogRow, 'waveformFile'> }
+  | { kind: 'quarantine'; row: QuarantineRow };
+
+/**
+ * Ingests the records listed in `<source>/record_list.csv` into the warehouse: decoded waveforms and
+ * a catalog row per record as Parquet parts, a quarantine row per refused record. Only new or changed
+ * records (by content hash) are decoded; parts are written atomically per batch, so an interrupted
+ * run resumes where it stopped. Shards write only files named after themselves.
+ */
+export async function ingest(options: IngestOptions): Promise<IngestSummary> {
+  const config = await validateOptions(options);
+  const layout = warehouseLayout(config.warehouse);
+  const shardTag = `s${config.shard.index}of${config.shard.count}`;
+  const state = await loadShardState(config.warehouse, config.shard);
+  await removeAbandonedParts(layout.waveforms, shardTag, state);
+  for (const folder of [layout.records, layout.quarantine]) await removeAbandonedParts(folder, shardTag);
+
+  const total = await countShardRows(config.recordListPath, config.shard);
+  const counts = { listed: 0, ingested: 0, unchanged: 0, quarantined: 0 };
+  const quarantinedBy: Record<string, number> = {};
+  const written: { records: WrittenFile[]; waveforms: WrittenFile[]; quarantine: WrittenFile[] } = {
+    records: [],
+    waveforms: [],
+    quarantine: [],
+  };
+  const seenStudies = new Set<number>();
+
+  const processBatch = async (rows: ListingRow[]) => {
+    const outcomes = await mapConcurrently(rows, READ_CONCURRENCY, (row) =>
+      row.ok
+        ? examineRecord(row.record, config, state, seenStudies)
+        : Promise.resolve(rejectedListing(row, config)),
+    );
+    const toIngest: Extract<Outcome, { kind: 'ingest' }>[] = [];
+    const toQuarantine: QuarantineRow[] = [];
+    for (const outcome of outcomes) {
+      counts.listed++;
+      if (outcome.kind === 'unchanged') counts.unchanged++;
+      else if (outcome.kind === 'ingested-earlier-in-run') counts.ingested++;
+      else if (outcome.kind === 'ingest') {
+        counts.ingested++;
+        toIngest.push(outcome);
+      } else {
+        counts.quarantined++;
+        quarantinedBy[outcome.row.problem] = (quarantinedBy[outcome.row.problem] ?? 0) + 1;
+        const key = quarantineKey(outcome.row);
+        if (!state.quarantined.has(key)) {
+          state.quarantined.add(key);
+          toQuarantine.push(outcome.row);
+        }
+      }
+    }
+    const partName = `part-${shardTag}-${batchDigest(config.runId, outcomes)}.parquet`;
+    if (toIngest.length > 0) {
+      // Waveforms first: a catalog row must never point at a part that does not exist yet.
+      written.waveforms.push(
+        await writeParquetFile(
+          join(layout.waveforms, partName),
+          waveformTable(toIngest.map((o) => o.waveform)),
+          'waveforms',
+        ),
+      );
+      written.records.push(
+        await writeParquetFile(
+          join(layout.records, partName),
+          catalogTable(toIngest.map((o) => ({ ...o.catalog, waveformFile: partName }))),
+          'table',
+        ),
+      );
+    }
+    if (toQuarantine.length > 0) {
+      written.quarantine.push(
+        await writeParquetFile(join(layout.quarantine, partName), quarantineTable(toQuarantine), 'table'),
+      );
+    }
+    options.onProgress?.({ done: counts.listed, total });
+  };
+
+  let batch: ListingRow[] = [];
+  for await (const row of readRecordList(config.recordListPath)) {
+    if (!inShard(row, config.shard)) continue;
+    batch.push(row);
+    if (batch.length >= config.batchSize) {
+      await processBatch(batch);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) await processBatch(batch);
+
+  const recordListSha = await sha256File(config.recordListPath);
+  const dataset =
+    (name: string) =>
+    (file: WrittenFile): DatasetRef => ({
+      name,
+      path: relative(config.warehouse, file.path),
+      sha256: file.sha256,
+      rows: file.rows,
+      bytes: file.bytes,
+    });
+  const lineageEvent = await appendLineageEvent(config.warehouse, {
+    eventType: 'COMPLETE',
+    eventTime: new Date().toISOString(),
+    run: { runId: config.runId },
+    job: { name: 'ingest' },
+    inputs: [
+      { name: 'record_list', path: config.recordListPath, sha256: recordListSha, rows: counts.listed },
+    ],
+    outputs: [
+      ...written.records.map(dataset('records')),
+      ...written.waveforms.map(dataset('waveforms')),
+      ...written.quarantine.map(dataset('quarantine')),
+    ],
+    facets: {
+      shard: config.shard,
+      batchSize: config.batchSize,
+      requiredLeads: config.rules.requiredLeads,
+      counts,
+      quarantinedBy,
+    },
+  });
+  return {
+    runId: config.runId,
+    resumeToken: config.runId,
+    source: config.source,
+    warehouse: config.warehouse,
+    shard: config.shard,
+    ...counts,
+    quarantinedBy,
+    recordList: { path: config.recordListPath, sha256: recordListSha },
+    written: {
+      records: written.records.length,
+      waveforms: written.waveforms.length,
+      quarantine: written.quarantine.length,
+    },
+    lineageEvent,
+  };
+}
+
+function inShard(row: ListingRow, shard: Shard): boolean {
+  const key = row.ok ? row.record.studyId : (row.rejected.studyId ?? row.rejected.line);
+  return key % shard.count === shard.index;
+}
+
+async function countShardRows(recordListPath: string, shard: Shard): Promise<number> {
+  let total = 0;
+  for await (const row of readRecordList(recordListPath)) if (inShard(row, shard)) total++;
+  return total;
+}
+
+/**
+ * Part names derive from the run and the batch's content, so a resumed run never overwrites a part of
+ * another run and two shards never share a name.
+ */
+function batchDigest(runId: string, outcomes: Outcome[]): string {
+  const hash = createHash('sha256').update(runId);
+  for (const outcome of outcomes) {
+    if (outcome.kind === 'ingest')
+      hash.update(`${outcome.catalog.studyId}:${outcome.catalog.contentSha256};`);
+    if (outcome.kind === 'quarantine') hash.update(`${quarantineKey(outcome.row)};`);
+  }
+  return hash.digest('hex').slice(0, 20);
+}
+
+/**
+ * Deletes what an interrupted run of this shard left behind: temporary files, and waveform parts no
+ * catalog row points at (their records part was never committed, so the records are re-ingested).
+ */
+async function removeAbandonedParts(folder: string, shardTag: string, state?: ShardState): Promise<void> {
+  const names = await readdir(folder).catch(() => [] as string[]);
+  const prefix = `part-${shardTag}-`;
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const temporary = name.includes('.parquet.tmp-');
+    const orphan =
+      state !== undefined && name.endsWith('.parquet') && !state.referencedWaveformFiles.has(name);
+    if (temporary || orphan) await rm(join(folder, name), { force: true });
+  }
+}
+
+function rejectedListing(row: Extract<ListingRow, { ok: false }>, config: IngestConfig): Outcome {
+  const { rejected } = row;
+  return {
+    kind: 'quarantine',
+    row: {
+      sourcePath: rejected.path,
+      studyId: rejected.studyId ?? null,
+      subjectId: rejected.subjectId ?? null,
+      file: relative(config.source, config.recordListPath) || basename(config.recordListPath),
+      record: basename(rejected.path),
+      field: `line ${rejected.line} ${rejected.field}`,
+      problem: rejected.field === 'path' ? 'unsafe-path' : 'bad-listing',
+      reason: rejected.reason,
+      contentSha256: null,
+      ingestRunId: config.runId,
+    },
+  };
+}
+
+/** Reads, hashes, and (when new or changed) decodes and checks one listed record. */
+async function examineRecord(
+  listed: ListedRecord,
+  config: IngestConfig,
+  state: ShardState,
+  seenStudies: Set<number>,
+): Promise<Outcome> {
+  const headerRelative = `${listed.path}.hea`;
+  const recordName = basename(listed.path);
+  const hash = createHash('sha256');
+  let hashedAnything = false;
+  // Until every file is read, a quarantine row carries the hash of what could be read.
+  const quarantine = (
+    problem: string,
+    file: string,
+    field: string,
+    reason: string,
+    contentSha256 = hashedAnything ? hash.copy().digest('hex') : null,
+  ): Outcome => ({
+    kind: 'quarantine',
+    row: {
+      sourcePath: listed.path,
+      studyId: listed.studyId,
+      subjectId: listed.subjectId,
+      file,
+      record: recordName,
+      field,
+      problem,
+      reason,
+      contentSha256,
+      ingestRunId: config.runId,
+    },
+  });
+  if (seenStudies.has(listed.studyId)) {
+    return quarantine(
+      'duplicate-study',
+      headerRelative,
+      'study_id',
+      `study ${listed.studyId} is listed twice`,
+    );
+  }
+  seenStudies.add(listed.studyId);
+
+  const readInside = async (relativePath: string): Promise<Uint8Array | string> => {
+    const absolute = join(config.source, relativePath);
+    let real: string;
+    try {
+      real = await realpath(absolute);
+    } catch {
+      return 'missing';
+    }
+    if (!real.startsWith(config.source + sep)) return 'outside';
+    return readFile(real);
+  };
+
+  const headerBytes = await readInside(headerRelative);
+  if (headerBytes === 'missing') {
+    return quarantine('missing-header', headerRelative, 'path', `header ${headerRelative} does not exist`);
+  }
+  if (headerBytes === 'outside') {
+    return quarantine(
+      'unsafe-path',
+      headerRelative,
+      'path',
+      `${headerRelative} links outside the source folder`,
+    );
+  }
+  hash.update(headerBytes as Uint8Array);
+  hashedAnything = true;
+  const files = new Map<string, Uint8Array>();
+  let header: ReturnType<typeof parseWfdbHeader>;
+  try {
+    header = parseWfdbHeader(Buffer.from(headerBytes as Uint8Array).toString('latin1'), headerRelative);
+    const folder = dirname(headerRelative);
+    for (const name of signalFileNames(header, headerRelative)) {
+      const fileRelative = join(folder, name);
+      const bytes = await readInside(fileRelative);
+      if (bytes === 'missing') {
+        return quarantine(
+          'missing-signal-file',
+          fileRelative,
+          'signal file',
+          `signal file ${name} named by ${headerRelative} does not exist`,
+        );
+      }
+      if (bytes === 'outside') {
+        return quarantine(
+          'unsafe-path',
+          fileRelative,
+          'signal file',
+          `${fileRelative} links outside the source folder`,
+        );
+      }
+      hash.update(bytes as Uint8Array);
+      files.set(name, bytes as Uint8Array);
+    }
+  } catch (error) {
+    if (error instanceof WfdbInputError) {
+      return quarantine(error.problem, headerRelative, error.location.field ?? 'header', error.reason);
+    }
+    throw error;
+  }
+  // Checked after the files so that a header naming wrong files reports the missing file first.
+  if (header.recordName !== recordName) {
+    return quarantine(
+      'header-mismatch',
+      headerRelative,
+      'record name',
+      `header names record ${JSON.stringify(header.recordName)}, the listed path names ${JSON.stringify(recordName)}`,
+    );
+  }
+
+  const contentSha256 = hash.digest('hex');
+  const stored = state.stored.get(listed.studyId);
+  if (stored?.contentSha256 === contentSha256) {
+    return stored.ingestRunId === config.runId ? { kind: 'ingested-earlier-in-run' } : { kind: 'unchanged' };
+  }
+  let decoded: ReturnType<typeof decodeWfdbRecord>;
+  try {
+    decoded = decodeWfdbRecord(header, files, headerRelative);
+  } catch (error) {
+    if (error instanceof WfdbInputError) {
+      return quarantine(
+        error.problem,
+        headerRelative,
+        error.location.field ?? 'signal file',
+        error.reason,
+        contentSha256,
+      );
+    }
+    throw error;
+  }
+  const verdict = toStoredWaveform(decoded, listed, config.rules);
+  if (!verdict.ok) {
+    const { problem, field, reason } = verdict.refusal;
+    return quarantine(problem, headerRelative, field, reason, contentSha256);
+  }
+  return {
+    kind: 'ingest',
+    waveform: verdict.waveform,
+    catalog: {
+      studyId: listed.studyId,
+      subjectId: listed.subjectId,
+      ecgTime: listed.ecgTime === '' ? null : listed.ecgTime,
+      samplingRate: verdict.waveform.samplingRate,
+      sampleCount: verdict.waveform.sampleCount,
+      leadNames: verdict.waveform.leadNames,
+      sourcePath: listed.path,
+      contentSha256,
+      ingestRunId: config.runId,
+      version: (stored?.version ?? 0) + 1,
+    },
+  };
+}
+
+/** Maps with at most `limit` promises in flight, keeping input order. */
+async function mapConcurrently<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
