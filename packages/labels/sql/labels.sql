@@ -218,7 +218,11 @@ SELECT
     WHEN e.rr_interval < getvariable('rr_min_ms') OR e.rr_interval > getvariable('rr_max_ms') THEN NULL
     ELSE e.rr_interval
   END AS rr_interval,
-  CAST(least(p.anchor_age + (year(e.ecg_time) - p.anchor_year), getvariable('age_cap')) AS INTEGER) AS age,
+  -- (least() would skip a NULL age and return the cap)
+  CAST(CASE
+    WHEN p.anchor_age + (year(e.ecg_time) - p.anchor_year) > getvariable('age_cap') THEN getvariable('age_cap')
+    ELSE p.anchor_age + (year(e.ecg_time) - p.anchor_year)
+  END AS INTEGER) AS age,
   CAST(CASE upper(trim(p.gender)) WHEN 'M' THEN 0 WHEN 'F' THEN 1 END AS INTEGER) AS gender,
   CAST(k.flag AS INTEGER) AS flag,
   CAST(k.potassium_class AS INTEGER) AS potassium_class,

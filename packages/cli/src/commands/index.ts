@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerIngestCommand } from './ingest.ts';
+import { registerLabelsCommand } from './labels.ts';
 import { registerPipelineCommands } from './pipeline.ts';
 import { registerRunCommands } from './runs.ts';
 import { registerScheduleCommands } from './schedule.ts';
@@ -13,6 +14,7 @@ const registrations: ReadonlyArray<(program: Command) => void> = [
   registerScheduleCommands,
   registerSynthCommand,
   registerIngestCommand,
+  registerLabelsCommand,
   registerSetupCommands,
 ];
 
