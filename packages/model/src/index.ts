@@ -17,6 +17,23 @@ export type {
 export { TASKS } from './evaluation-types.ts';
 export { createExpert, expertFactories, expertNames, getExpertFactory } from './experts/registry.ts';
 export type { Expert, ExpertFactory, ExpertOptions } from './experts/types.ts';
+export type {
+  CacheFeaturesOptions,
+  FeatureMatrix,
+  FeatureProgress,
+  FeatureSetManifest,
+  FeatureSummary,
+  ReadFeaturesOptions,
+  RecordSource,
+} from './features/index.ts';
+export {
+  cacheFeatures,
+  cacheFeaturesFrom,
+  featureSetDir,
+  featureSetKey,
+  readFeatures,
+  readManifest,
+} from './features/index.ts';
 export type { PreprocessConfig, StlOptions, StlResult } from './preprocess/index.ts';
 export {
   leadIndex,

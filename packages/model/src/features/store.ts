@@ -1,0 +1,93 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConfigError, InputError, warehouseLayout, withDuckDB } from '@enecg/common';
+import { readFeatureMatrix } from './parquet.ts';
+
+/**
+ * Feature sets live under features/<expert>/<weights>-<preprocessing>/ : one folder per (expert, weights
+ * hash, preprocessing hash), holding part-NNNNNN.parquet files keyed by study_id and a feature-set.json
+ * manifest. The folder name is the feature set's key; `<expert>/<key>` is its id.
+ */
+export const MANIFEST_FILE = 'feature-set.json';
+
+export interface FeatureSetManifest {
+  featureSetId: string;
+  expert: string;
+  weightsId: string;
+  preprocessingHash: string;
+  embeddingSize: number;
+  /** The expert's options as given (config and seed), for reading the set back without guessing. */
+  expertOptions: { seed: number; config?: Record<string, unknown>; weightsPath?: string };
+}
+
+export function shortWeightsId(weightsId: string): string {
+  if (weightsId.startsWith('random-init:')) return `random-init-${weightsId.slice('random-init:'.length)}`;
+  return weightsId.slice(0, 12);
+}
+
+export function featureSetKey(weightsId: string, preprocessingHash: string): string {
+  return `${shortWeightsId(weightsId)}-${preprocessingHash.slice(0, 12)}`;
+}
+
+export function featureSetDir(warehouse: string, expert: string, key: string): string {
+  return join(warehouseLayout(warehouse).features, expert, key);
+}
+
+/** The Parquet files of a folder, sorted (also used for the records catalog). */
+export async function listFeatureParts(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir))
+      .filter((name) => name.endsWith('.parquet'))
+      .sort()
+      .map((name) => join(dir, name));
+  } catch {
+    return [];
+  }
+}
+
+export async function readManifest(dir: string): Promise<FeatureSetManifest | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8')) as FeatureSetManifest;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new InputError(`unreadable manifest (${(error as Error).message})`, {
+      file: join(dir, MANIFEST_FILE),
+    });
+  }
+}
+
+export type ReadFeaturesOptions =
+  | { warehouse: string; expert: string; weightsId: string; preprocessingHash: string }
+  | { warehouse: string; featureSetId: string };
+
+export interface FeatureMatrix {
+  featureSetId: string;
+  /** Sorted ascending; row i of `matrix` belongs to studyIds[i]. */
+  studyIds: number[];
+  dim: number;
+  /** Row-major [studyIds.length x dim]. */
+  matrix: Float32Array;
+}
+
+/** Every cached embedding of one feature set, ordered by study_id. */
+export async function readFeatures(options: ReadFeaturesOptions): Promise<FeatureMatrix> {
+  let expert: string;
+  let key: string;
+  if ('featureSetId' in options) {
+    const parts = options.featureSetId.split('/');
+    if (parts.length !== 2 || !parts[0] || !parts[1]) {
+      throw new ConfigError(`${JSON.stringify(options.featureSetId)} is not <expert>/<key>`, 'featureSetId');
+    }
+    [expert, key] = parts as [string, string];
+  } else {
+    expert = options.expert;
+    key = featureSetKey(options.weightsId, options.preprocessingHash);
+  }
+  const dir = featureSetDir(options.warehouse, expert, key);
+  const files = await listFeatureParts(dir);
+  if (files.length === 0) {
+    throw new InputError('no cached features (run `enecg features` for this expert first)', { file: dir });
+  }
+  const read = await withDuckDB((connection) => readFeatureMatrix(connection, files, dir));
+  return { featureSetId: `${expert}/${key}`, ...read };
+}

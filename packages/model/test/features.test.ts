@@ -1,0 +1,183 @@
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EcgRecord } from '@enecg/common';
+import { ConfigError, queryRows, withDuckDB } from '@enecg/common';
+import { describe, expect, it } from 'vitest';
+import { createExpert } from '../src/experts/registry.ts';
+import { cacheFeaturesFrom, readFeatures } from '../src/features/index.ts';
+import { syntheticRecords } from './support/records.ts';
+
+const records = syntheticRecords(11, 5);
+
+async function* inBatches(
+  list: readonly EcgRecord[],
+  size: number,
+  failAfter?: number,
+): AsyncIterable<EcgRecord[]> {
+  for (let start = 0, n = 0; start < list.length; start += size, n++) {
+    if (failAfter !== undefined && n === failAfter)
+      throw new Error('simulated crash while reading waveforms');
+    yield list.slice(start, start + size);
+  }
+}
+
+const warehouse = () => mkdtemp(join(tmpdir(), 'enecg-features-'));
+const dlinear = { expert: 'dlinear', backend: 'wasm' as const, expertOptions: { seed: 9 } };
+
+describe('cacheFeaturesFrom', () => {
+  it('caches every record once, keyed by study_id, with the backend recorded in Parquet and lineage', async () => {
+    const root = await warehouse();
+    const progress: number[] = [];
+    const summary = await cacheFeaturesFrom(() => inBatches(records, 4), {
+      warehouse: root,
+      ...dlinear,
+      batchSize: 3,
+      partRows: 5,
+      onProgress: (p) => progress.push(p.seen),
+    });
+    expect(summary).toMatchObject({ seen: 11, computed: 11, skipped: 0, quarantined: 0, totalRows: 11 });
+    expect(summary.weightsId).toBe('random-init:9');
+    expect(summary.backend.tfBackend).toBe('wasm');
+    expect(summary.parts.map((p) => p.rows)).toEqual([5, 5, 1]);
+    expect(summary.dir).toBe(join(root, 'features', 'dlinear', summary.featureSetId.split('/')[1]!));
+    expect(progress).toEqual([4, 8, 11]);
+
+    const features = await readFeatures({ warehouse: root, featureSetId: summary.featureSetId });
+    expect(features.studyIds).toEqual(records.map((r) => r.studyId));
+    expect(features.dim).toBe(500);
+    const expert = await createExpert('dlinear', { seed: 9 });
+    const direct = await expert.embed(records.slice(0, 2));
+    expect(Array.from(features.matrix.subarray(500, 1000))).toEqual(Array.from(direct[1]!));
+    const byKey = await readFeatures({
+      warehouse: root,
+      expert: 'dlinear',
+      weightsId: expert.weightsId,
+      preprocessingHash: expert.preprocessingHash,
+    });
+    expect(byKey.featureSetId).toBe(summary.featureSetId);
+    expert.dispose();
+
+    await withDuckDB(async (connection) => {
+      const kv = await queryRows(
+        connection,
+        `SELECT key::VARCHAR AS k, value::VARCHAR AS v FROM parquet_kv_metadata('${summary.parts[0]!.path}')`,
+      );
+      expect(Object.fromEntries(kv.map((r) => [r.k, r.v]))).toMatchObject({
+        backend: 'wasm',
+        feature_set: summary.featureSetId,
+      });
+      const [row] = await queryRows(
+        connection,
+        `SELECT expert, weights_id, len(embedding)::INTEGER AS n FROM read_parquet('${summary.parts[0]!.path}') LIMIT 1`,
+      );
+      expect(row).toEqual({ expert: 'dlinear', weights_id: 'random-init:9', n: 500 });
+    });
+    const events = await readdir(join(root, 'lineage', 'events'));
+    expect(events.filter((e) => e.includes('_START_'))).toHaveLength(1);
+    const complete = events.find((e) => e.includes('_COMPLETE_'))!;
+    const event = JSON.parse(await readFile(join(root, 'lineage', 'events', complete), 'utf8'));
+    expect(event.job.name).toBe('features/dlinear');
+    expect(event.facets.backend.tfBackend).toBe('wasm');
+    expect(event.outputs).toHaveLength(3);
+    expect(event.outputs[0].sha256).toMatch(/^[0-9a-f]{64}$/);
+
+    const again = await cacheFeaturesFrom(() => inBatches(records, 4), { warehouse: root, ...dlinear });
+    expect(again).toMatchObject({ computed: 0, skipped: 11, totalRows: 11, parts: [] });
+  });
+
+  it('resumes after a crash without recomputing or duplicating, ending with the same features', async () => {
+    const root = await warehouse();
+    const options = { warehouse: root, ...dlinear, batchSize: 2, partRows: 2 };
+    await expect(cacheFeaturesFrom(() => inBatches(records, 3, 2), options)).rejects.toThrow(
+      /simulated crash/,
+    );
+    const afterCrash = await readFeatures({
+      warehouse: root,
+      featureSetId: `dlinear/random-init-9-${(await createExpert('dlinear', { seed: 9 })).preprocessingHash.slice(0, 12)}`,
+    });
+    expect(afterCrash.studyIds.length).toBe(6);
+    const events = await readdir(join(root, 'lineage', 'events'));
+    expect(events.some((e) => e.includes('_FAIL_'))).toBe(true);
+
+    const resumed = await cacheFeaturesFrom(() => inBatches(records, 3), options);
+    expect(resumed).toMatchObject({ computed: 5, skipped: 6, totalRows: 11 });
+
+    const clean = await warehouse();
+    const reference = await cacheFeaturesFrom(() => inBatches(records, 11), {
+      ...options,
+      warehouse: clean,
+      batchSize: 11,
+      partRows: 100,
+    });
+    const a = await readFeatures({ warehouse: root, featureSetId: resumed.featureSetId });
+    const b = await readFeatures({ warehouse: clean, featureSetId: reference.featureSetId });
+    expect(a.studyIds).toEqual(b.studyIds);
+    expect(Array.from(a.matrix)).toEqual(Array.from(b.matrix));
+  });
+
+  it('quarantines a record the expert cannot use and caches the rest', async () => {
+    const root = await warehouse();
+    const broken: EcgRecord = {
+      ...records[3]!,
+      studyId: 49999999,
+      leadNames: records[3]!.leadNames.map((n) => (n === 'II' ? 'X' : n)),
+    };
+    const summary = await cacheFeaturesFrom(
+      () => inBatches([...records.slice(0, 3), broken, records[4]!], 5),
+      {
+        warehouse: root,
+        expert: 'raw-leads',
+        backend: 'wasm',
+        expertOptions: { config: { length: 100 } },
+      },
+    );
+    expect(summary).toMatchObject({ computed: 4, quarantined: 1 });
+    expect(summary.quarantinedRecords[0]).toMatchObject({ studyId: 49999999 });
+    expect(summary.quarantinedRecords[0]!.reason).toMatch(/record 49999999, field lead II/);
+  });
+
+  it('features do not depend on the batch size or batch-mates (TimesNet, per-record periods)', async () => {
+    const options = {
+      expert: 'timesnet',
+      backend: 'wasm' as const,
+      expertOptions: { seed: 1, config: { dModel: 8, dFf: 8, numKernels: 2 } },
+    };
+    const one = await cacheFeaturesFrom(() => inBatches(records, 11), {
+      ...options,
+      warehouse: await warehouse(),
+      batchSize: 1,
+    });
+    const shuffled = [...records].reverse();
+    const many = await cacheFeaturesFrom(() => inBatches(shuffled, 11), {
+      ...options,
+      warehouse: await warehouse(),
+      batchSize: 7,
+    });
+    const a = await readFeatures({
+      warehouse: one.dir.split('/features/')[0]!,
+      featureSetId: one.featureSetId,
+    });
+    const b = await readFeatures({
+      warehouse: many.dir.split('/features/')[0]!,
+      featureSetId: many.featureSetId,
+    });
+    expect(a.studyIds).toEqual(b.studyIds);
+    expect(Array.from(a.matrix)).toEqual(Array.from(b.matrix));
+  });
+
+  it('refuses bad configuration before doing any work', async () => {
+    const root = await warehouse();
+    await expect(
+      cacheFeaturesFrom(() => inBatches(records, 4), { warehouse: root, expert: 'dlinear', batchSize: 0 }),
+    ).rejects.toThrow(ConfigError);
+    await expect(
+      cacheFeaturesFrom(() => inBatches(records, 4), {
+        warehouse: root,
+        expert: 'dlinear',
+        backend: 'tpu' as never,
+      }),
+    ).rejects.toThrow(/^backend:/);
+    await expect(readdir(root)).resolves.toEqual([]);
+  });
+});
