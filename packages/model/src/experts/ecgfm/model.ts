@@ -155,7 +155,7 @@ export interface EcgfmParams {
 
 export function prepareEcgfm(weights: WeightMap, config: EcgfmConfig, source: string): EcgfmParams {
   const prefix = ecgfmPrefix(weights);
-  const w = resolveWeights(weights, ecgfmWeightSpecs(config, prefix), source);
+  const w = resolveWeights(weights, ecgfmWeightSpecs(config, prefix), source, isUnusedEcgfmTensor);
   const get = (name: string) => w.get(`${prefix}${name}`)!;
   const linear = (name: string) => denseFromLinear(get(`${name}.weight`), get(`${name}.bias`));
   const norm = (name: string): Norm => ({

@@ -1,5 +1,6 @@
-import { InputError } from '@enecg/common';
+import { InputError, sha256 } from '@enecg/common';
 import * as tf from '@tensorflow/tfjs-core';
+import { readSafetensors } from '../../safetensors/index.ts';
 
 /** Tensors by their reference (PyTorch state_dict) names, in PyTorch layout. */
 export type WeightMap = ReadonlyMap<string, tf.Tensor>;
@@ -20,14 +21,18 @@ export interface WeightSpec {
 
 /**
  * Resolves every spec against a weight map, refusing a missing or mis-shaped tensor with an InputError
- * that names the tensor. Returns the tensors keyed by the spec's canonical name.
+ * that names the tensor, and refusing tensors that no spec took unless `unused` declares them (a
+ * checkpoint for another architecture or size must not half-load). Returns the tensors keyed by the
+ * spec's canonical name.
  */
 export function resolveWeights(
   weights: WeightMap,
   specs: readonly WeightSpec[],
   source: string,
+  unused: (name: string) => boolean,
 ): Map<string, tf.Tensor> {
   const resolved = new Map<string, tf.Tensor>();
+  const taken = new Set<string>();
   for (const spec of specs) {
     const candidates = [spec.name, ...(spec.aliases ?? [])];
     const found = candidates.find((name) => weights.has(name));
@@ -43,6 +48,14 @@ export function resolveWeights(
       );
     }
     resolved.set(spec.name, tensor);
+    taken.add(found);
+  }
+  const leftover = [...weights.keys()].filter((name) => !taken.has(name) && !unused(name)).sort();
+  if (leftover.length > 0) {
+    throw new InputError(`unexpected tensor(s) for this architecture and size: ${leftover.join(', ')}`, {
+      file: source,
+      field: leftover[0]!,
+    });
   }
   return resolved;
 }
@@ -56,10 +69,13 @@ function shapeMatches(actual: readonly number[], spec: WeightSpec): boolean {
   });
 }
 
-/** Seeded random weights with the reference names, for running an expert without a checkpoint. */
+/**
+ * Seeded random weights with the reference names, for running an expert without a checkpoint. Each
+ * tensor's stream derives from (seed, name), so it does not depend on the other tensors.
+ */
 export function randomWeights(specs: readonly WeightSpec[], seed: number): Map<string, tf.Tensor> {
   const weights = new Map<string, tf.Tensor>();
-  specs.forEach((spec, index) => {
+  for (const spec of specs) {
     const shape = [...spec.shape];
     const tensor =
       typeof spec.init === 'function'
@@ -68,9 +84,17 @@ export function randomWeights(specs: readonly WeightSpec[], seed: number): Map<s
           ? tf.ones(shape)
           : spec.init === 'zeros'
             ? tf.zeros(shape)
-            : tf.randomNormal(shape, 0, 0.02, 'float32', seed * 100_003 + index);
+            : tf.randomNormal(shape, 0, 0.02, 'float32', Number.parseInt(sha256(`${seed}:${spec.name}`).slice(0, 8), 16));
     weights.set(spec.name, tensor);
-  });
+  }
+  return weights;
+}
+
+/** A safetensors checkpoint as tensors by name (float32, PyTorch layout). */
+export async function readWeightMap(path: string): Promise<Map<string, tf.Tensor>> {
+  const contents = await readSafetensors(path);
+  const weights = new Map<string, tf.Tensor>();
+  for (const [name, tensor] of contents.tensors) weights.set(name, tf.tensor(tensor.data, tensor.shape, 'float32'));
   return weights;
 }
 

@@ -86,6 +86,11 @@ export function momentWeightSpecs(config: MomentConfig): WeightSpec[] {
   return specs;
 }
 
+/** T5's token embedding table (carried by T5Stack, never used on time series) and the pretraining head. */
+export function isUnusedMomentTensor(name: string): boolean {
+  return name === 'encoder.embed_tokens.weight' || name.startsWith('head.');
+}
+
 interface T5Block {
   attentionNorm: tf.Tensor1D;
   q: Dense;
@@ -111,7 +116,7 @@ export interface MomentParams {
 
 /** Validates names and shapes (refusing a bad checkpoint by tensor name) and lays weights out for tfjs. */
 export function prepareMoment(weights: WeightMap, config: MomentConfig, source: string): MomentParams {
-  const w = resolveWeights(weights, momentWeightSpecs(config), source);
+  const w = resolveWeights(weights, momentWeightSpecs(config), source, isUnusedMomentTensor);
   const get = (name: string) => w.get(name)!;
   const patches = momentPatchCount(config);
   const blocks: T5Block[] = [];

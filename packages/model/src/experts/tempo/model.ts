@@ -180,7 +180,7 @@ export interface TempoParams {
 
 /** Validates the checkpoint, and merges each LoRA adapter into its c_attn kernel (W + (B A)^T alpha/r). */
 export function prepareTempo(weights: WeightMap, config: TempoConfig, source: string): TempoParams {
-  const w = resolveWeights(weights, tempoWeightSpecs(config), source);
+  const w = resolveWeights(weights, tempoWeightSpecs(config), source, isUnusedTempoTensor);
   const get = (name: string) => w.get(name)!;
   const linear = (name: string) => denseFromLinear(get(`${name}.weight`), get(`${name}.bias`));
   const conv1d = (name: string) => denseFromConv1D(get(`${name}.weight`), get(`${name}.bias`));
