@@ -41,11 +41,16 @@ export function expectClose(actual: tf.Tensor, expected: tf.Tensor, tolerance: n
       at = i;
     }
   }
-  expect(worst, `max |diff| ${worst} at ${at} (actual ${a[at]}, expected ${e[at]})`).toBeLessThanOrEqual(tolerance);
+  expect(worst, `max |diff| ${worst} at ${at} (actual ${a[at]}, expected ${e[at]})`).toBeLessThanOrEqual(
+    tolerance,
+  );
 }
 
 /** Renames the tensors of a weight map (to exercise other published namings of the same tensors). */
-export function renamed(weights: ReadonlyMap<string, tf.Tensor>, rename: (name: string) => string): Map<string, tf.Tensor> {
+export function renamed(
+  weights: ReadonlyMap<string, tf.Tensor>,
+  rename: (name: string) => string,
+): Map<string, tf.Tensor> {
   return new Map([...weights].map(([name, tensor]) => [rename(name), tensor]));
 }
 

@@ -8,7 +8,7 @@ import {
   prepareMoment,
   relativePositionBuckets,
 } from '../src/experts/moment/model.ts';
-import { edited, expectClose, type ExpertFixture, ioTensor, loadExpertFixture } from './expert-fixtures.ts';
+import { type ExpertFixture, edited, expectClose, ioTensor, loadExpertFixture } from './expert-fixtures.ts';
 
 describe.each(['cpu', 'wasm'] as const)('MOMENT port against momentfm (%s backend)', (backend) => {
   let fixture: ExpertFixture<MomentConfig>;
@@ -36,7 +36,9 @@ describe.each(['cpu', 'wasm'] as const)('MOMENT port against momentfm (%s backen
     );
     const wrong = edited(fixture.weights, name, tf.zeros([63, 32]));
     expect(() => prepareMoment(wrong, fixture.config, 'ckpt.safetensors')).toThrow(InputError);
-    expect(() => prepareMoment(wrong, fixture.config, 'ckpt.safetensors')).toThrow(/shape \[63, 32\], expected \[64, 32\]/);
+    expect(() => prepareMoment(wrong, fixture.config, 'ckpt.safetensors')).toThrow(
+      /shape \[63, 32\], expected \[64, 32\]/,
+    );
   });
 
   it('refuses a checkpoint of a bigger model (left-over layers)', () => {

@@ -1,8 +1,21 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend/index.ts';
-import { prepareTempo, type TempoConfig, tempoForward, tempoPatchCount, TEMPO_PRESETS } from '../src/experts/tempo/model.ts';
-import { edited, expectClose, type ExpertFixture, ioTensor, loadExpertFixture, renamed } from './expert-fixtures.ts';
+import {
+  prepareTempo,
+  TEMPO_PRESETS,
+  type TempoConfig,
+  tempoForward,
+  tempoPatchCount,
+} from '../src/experts/tempo/model.ts';
+import {
+  type ExpertFixture,
+  edited,
+  expectClose,
+  ioTensor,
+  loadExpertFixture,
+  renamed,
+} from './expert-fixtures.ts';
 
 describe.each(['cpu', 'wasm'] as const)('TEMPO port against timeagi (%s backend)', (backend) => {
   let fixture: ExpertFixture<TempoConfig>;
@@ -21,7 +34,11 @@ describe.each(['cpu', 'wasm'] as const)('TEMPO port against timeagi (%s backend)
   it('loads the older peft naming (no .base_layer.) to the same result', () => {
     const older = renamed(fixture.weights, (name) => name.replace('.c_attn.base_layer.', '.c_attn.'));
     const params = prepareTempo(older, fixture.config, 'TEMPO-80M_v1.safetensors');
-    expectClose(tempoForward(params, ioTensor(fixture, 'x') as tf.Tensor2D).forecast, ioTensor(fixture, 'forecast'), 1e-4);
+    expectClose(
+      tempoForward(params, ioTensor(fixture, 'x') as tf.Tensor2D).forecast,
+      ioTensor(fixture, 'forecast'),
+      1e-4,
+    );
   });
 
   it('applies the LoRA adapters: zeroing lora_B changes the forecast', () => {
@@ -39,7 +56,9 @@ describe.each(['cpu', 'wasm'] as const)('TEMPO port against timeagi (%s backend)
       new RegExp(`missing tensor ${lora.replaceAll('.', '\\.')}`),
     );
     const head = edited(fixture.weights, 'out_layer_noise.weight', tf.zeros([8, 10]));
-    expect(() => prepareTempo(head, fixture.config, 'ckpt')).toThrow(/out_layer_noise\.weight has shape \[8, 10\]/);
+    expect(() => prepareTempo(head, fixture.config, 'ckpt')).toThrow(
+      /out_layer_noise\.weight has shape \[8, 10\]/,
+    );
   });
 });
 

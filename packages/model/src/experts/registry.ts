@@ -1,9 +1,12 @@
 import { ConfigError } from '@enecg/common';
+import { ecgfmExpert } from './ecgfm/index.ts';
+import { momentExpert } from './moment/index.ts';
 import { rawLeadsExpert } from './raw-leads/index.ts';
+import { tempoExpert } from './tempo/index.ts';
 import type { Expert, ExpertFactory, ExpertOptions } from './types.ts';
 
 /** Every expert the pipeline knows. Adding one: its folder under experts/, plus one entry here. */
-const FACTORIES: readonly ExpertFactory[] = [rawLeadsExpert];
+const FACTORIES: readonly ExpertFactory[] = [rawLeadsExpert, momentExpert, tempoExpert, ecgfmExpert];
 
 export function expertFactories(): readonly ExpertFactory[] {
   return FACTORIES;

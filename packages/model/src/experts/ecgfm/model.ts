@@ -83,8 +83,13 @@ export function ecgfmWeightSpecs(config: EcgfmConfig, prefix = ''): WeightSpec[]
   const specs: WeightSpec[] = [];
   let inDim = config.inChannels;
   config.convLayers.forEach(([dim, kernel], i) => {
-    specs.push({ name: `${p}feature_extractor.conv_layers.${i}.0.weight`, shape: [dim, inDim, kernel], init: 'normal' });
-    if (config.convBias) specs.push({ name: `${p}feature_extractor.conv_layers.${i}.0.bias`, shape: [dim], init: 'zeros' });
+    specs.push({
+      name: `${p}feature_extractor.conv_layers.${i}.0.weight`,
+      shape: [dim, inDim, kernel],
+      init: 'normal',
+    });
+    if (config.convBias)
+      specs.push({ name: `${p}feature_extractor.conv_layers.${i}.0.bias`, shape: [dim], init: 'zeros' });
     inDim = dim;
   });
   const embed = inDim;
@@ -188,7 +193,9 @@ export function prepareEcgfm(weights: WeightMap, config: EcgfmConfig, source: st
   }
   return {
     config,
-    convFilters: config.convLayers.map((_, i) => conv1dFilters(get(`feature_extractor.conv_layers.${i}.0.weight`), 1)[0]!),
+    convFilters: config.convLayers.map(
+      (_, i) => conv1dFilters(get(`feature_extractor.conv_layers.${i}.0.weight`), 1)[0]!,
+    ),
     convBiases: config.convLayers.map((_, i) =>
       config.convBias ? (get(`feature_extractor.conv_layers.${i}.0.bias`) as tf.Tensor1D) : undefined,
     ),

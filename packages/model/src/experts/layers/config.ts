@@ -22,7 +22,11 @@ export function mergeConfig<T extends object>(
         typeof value === 'number' &&
         Number.isFinite(value) &&
         (fractional.includes(key as keyof T) ? value > 0 : Number.isInteger(value) && value > 0);
-      if (!ok) throw new ConfigError(`must be a positive ${fractional.includes(key as keyof T) ? 'number' : 'integer'}`, `${expert}.${key}`);
+      if (!ok)
+        throw new ConfigError(
+          `must be a positive ${fractional.includes(key as keyof T) ? 'number' : 'integer'}`,
+          `${expert}.${key}`,
+        );
     } else if (typeof expected === 'string' && typeof value !== 'string') {
       throw new ConfigError('must be a string', `${expert}.${key}`);
     } else if (Array.isArray(expected) && !Array.isArray(value)) {
@@ -36,7 +40,20 @@ export function mergeConfig<T extends object>(
 /** Picks a named preset, naming the valid ones when the name is unknown. */
 export function pickPreset<T>(expert: string, presets: Record<string, T>, name: unknown): T {
   if (typeof name !== 'string' || !(name in presets)) {
-    throw new ConfigError(`unknown size ${String(name)}; one of ${Object.keys(presets).join(', ')}`, `${expert}.size`);
+    throw new ConfigError(
+      `unknown size ${String(name)}; one of ${Object.keys(presets).join(', ')}`,
+      `${expert}.size`,
+    );
   }
   return presets[name]!;
+}
+
+/** The 12 standard leads in ECG-FM's order (I, II, III, aVR, aVL, aVF, V1-V6); leads are matched by name. */
+export const STANDARD_LEADS = ['I', 'II', 'III', 'aVR', 'aVL', 'aVF', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6'];
+
+export function positiveBatch(value: number, expert: string): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new ConfigError(`${value} is not a positive integer`, `${expert}.batchSize`);
+  }
+  return value;
 }

@@ -14,7 +14,9 @@ export function denseFromLinear(weight: tf.Tensor, bias?: tf.Tensor): Dense {
 
 /** From a GPT-2 `Conv1D` weight, already [in, out]. */
 export function denseFromConv1D(weight: tf.Tensor, bias?: tf.Tensor): Dense {
-  return bias ? { kernel: weight as tf.Tensor2D, bias: bias as tf.Tensor1D } : { kernel: weight as tf.Tensor2D };
+  return bias
+    ? { kernel: weight as tf.Tensor2D, bias: bias as tf.Tensor1D }
+    : { kernel: weight as tf.Tensor2D };
 }
 
 export function dense(x: tf.Tensor, layer: Dense): tf.Tensor {
@@ -112,6 +114,8 @@ export function conv1dFilters(weight: tf.Tensor, groups: number): tf.Tensor3D[] 
 export function groupedConv1d(x: tf.Tensor3D, filters: readonly tf.Tensor3D[], stride: number): tf.Tensor3D {
   if (filters.length === 1) return tf.conv1d(x, filters[0]!, stride, 'valid');
   const inputs = tf.split(x, filters.length, 2);
-  const outputs = inputs.map((input, group) => tf.conv1d(input as tf.Tensor3D, filters[group]!, stride, 'valid'));
+  const outputs = inputs.map((input, group) =>
+    tf.conv1d(input as tf.Tensor3D, filters[group]!, stride, 'valid'),
+  );
   return tf.concat(outputs, 2);
 }

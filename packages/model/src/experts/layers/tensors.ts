@@ -14,3 +14,14 @@ export function disposeAll(...values: unknown[]): void {
   for (const value of values) for (const tensor of tensorsOf(value)) unique.add(tensor);
   for (const tensor of unique) tensor.dispose();
 }
+
+/** Concatenates typed arrays end to end (record-major batch buffers). */
+export function concat(arrays: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
+  let offset = 0;
+  for (const a of arrays) {
+    out.set(a, offset);
+    offset += a.length;
+  }
+  return out;
+}

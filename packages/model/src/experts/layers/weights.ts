@@ -84,7 +84,13 @@ export function randomWeights(specs: readonly WeightSpec[], seed: number): Map<s
           ? tf.ones(shape)
           : spec.init === 'zeros'
             ? tf.zeros(shape)
-            : tf.randomNormal(shape, 0, 0.02, 'float32', Number.parseInt(sha256(`${seed}:${spec.name}`).slice(0, 8), 16));
+            : tf.randomNormal(
+                shape,
+                0,
+                0.02,
+                'float32',
+                Number.parseInt(sha256(`${seed}:${spec.name}`).slice(0, 8), 16),
+              );
     weights.set(spec.name, tensor);
   }
   return weights;
@@ -94,7 +100,8 @@ export function randomWeights(specs: readonly WeightSpec[], seed: number): Map<s
 export async function readWeightMap(path: string): Promise<Map<string, tf.Tensor>> {
   const contents = await readSafetensors(path);
   const weights = new Map<string, tf.Tensor>();
-  for (const [name, tensor] of contents.tensors) weights.set(name, tf.tensor(tensor.data, tensor.shape, 'float32'));
+  for (const [name, tensor] of contents.tensors)
+    weights.set(name, tf.tensor(tensor.data, tensor.shape, 'float32'));
   return weights;
 }
 

@@ -217,7 +217,10 @@ export function momentEmbed(params: MomentParams, x: tf.Tensor3D, inputMask: tf.
     const patchMask = patchView(inputMask, config.patchLen, length); // [B, P]
     const observed = tf.reshape(patchMask, [batch, 1, patches, 1]);
     const embedded = tf.add(
-      tf.add(tf.mul(observed, dense(patched, params.valueEmbedding)), tf.mul(tf.sub(1, observed), params.maskEmbedding)),
+      tf.add(
+        tf.mul(observed, dense(patched, params.valueEmbedding)),
+        tf.mul(tf.sub(1, observed), params.maskEmbedding),
+      ),
       params.positionTable,
     );
     const tokens = tf.reshape(embedded, [batch * channels, patches, d]);

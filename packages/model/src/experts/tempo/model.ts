@@ -197,7 +197,10 @@ export function prepareTempo(weights: WeightMap, config: TempoConfig, source: st
         get(`${h}.attn.c_attn.lora_B.default.weight`),
         get(`${h}.attn.c_attn.lora_A.default.weight`),
       );
-      return tf.add(get(`${h}.attn.c_attn.weight`), tf.mul(tf.transpose(delta), config.loraAlpha / config.loraRank));
+      return tf.add(
+        get(`${h}.attn.c_attn.weight`),
+        tf.mul(tf.transpose(delta), config.loraAlpha / config.loraRank),
+      );
     });
     blocks.push({
       ln1: norm(`${h}.ln_1`),
@@ -275,7 +278,10 @@ export function tempoForward(params: TempoParams, x: tf.Tensor2D): TempoOutputs 
       const start = index * (promptLength + patches) + promptLength;
       const states = tf.slice(hidden, [0, start, 0], [batch, patches, d]);
       patchStates.push(states);
-      forecast = tf.add(forecast, dense(tf.reshape(states, [batch, patches * d]), params.components[part].outLayer));
+      forecast = tf.add(
+        forecast,
+        dense(tf.reshape(states, [batch, patches * d]), params.components[part].outLayer),
+      );
     });
     const denormalized = tf.add(
       tf.mul(tf.div(tf.sub(forecast, params.revinBias), tf.add(params.revinWeight, eps * eps)), stdev),
