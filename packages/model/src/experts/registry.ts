@@ -1,11 +1,21 @@
 import { ConfigError } from '@enecg/common';
 import { dlinearExpert } from './dlinear/index.ts';
+import { ecgfmExpert } from './ecgfm/index.ts';
+import { momentExpert } from './moment/index.ts';
 import { rawLeadsExpert } from './raw-leads/index.ts';
+import { tempoExpert } from './tempo/index.ts';
 import { timesnetExpert } from './timesnet/index.ts';
 import type { Expert, ExpertFactory, ExpertOptions } from './types.ts';
 
 /** Every expert the pipeline knows. Adding one: its folder under experts/, plus one entry here. */
-const FACTORIES: readonly ExpertFactory[] = [dlinearExpert, timesnetExpert, rawLeadsExpert];
+const FACTORIES: readonly ExpertFactory[] = [
+  momentExpert,
+  tempoExpert,
+  ecgfmExpert,
+  dlinearExpert,
+  timesnetExpert,
+  rawLeadsExpert,
+];
 
 export function expertFactories(): readonly ExpertFactory[] {
   return FACTORIES;

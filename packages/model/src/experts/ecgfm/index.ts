@@ -1,0 +1,86 @@
+import { ConfigError } from '@enecg/common';
+import * as tf from '@tensorflow/tfjs-core';
+import { preprocessPart, resolveExpertConfig } from '../config.ts';
+import { mergeConfig, pickPreset, positiveBatch, STANDARD_LEADS } from '../layers/config.ts';
+import { createBackboneExpert } from '../layers/expert.ts';
+import { concat } from '../layers/tensors.ts';
+import type { ExpertFactory } from '../types.ts';
+import { ECGFM_PRESETS, type EcgfmConfig, ecgfmEmbed, ecgfmWeightSpecs, prepareEcgfm } from './model.ts';
+
+/**
+ * ECG-FM's inference preprocessing: leads in its order by name, per-lead standardisation (flat leads to
+ * zero), 500 Hz (10 s records -> 5000 samples), non-overlapping 5 s segments (a trailing partial segment
+ * is dropped); segment embeddings are aggregated per record by `aggregate` (mean or max), as the reference
+ * aggregates its per-segment predictions.
+ */
+export const ECGFM_DEFAULTS = {
+  size: 'tiny',
+  model: {} as Record<string, unknown>,
+  leads: STANDARD_LEADS,
+  length: 5000,
+  normalization: 'lead',
+  aggregate: 'mean',
+  batchSize: 4,
+};
+
+export const ecgfmExpert: ExpertFactory = {
+  name: 'ecgfm',
+  description: 'ECG-FM (wav2vec 2.0 conv extractor + post-LN transformer) over 5 s segments of 12 leads',
+  async create(options) {
+    const settings = resolveExpertConfig('ecgfm', options.config, ECGFM_DEFAULTS);
+    const model = mergeConfig(
+      'ecgfm.model',
+      pickPreset('ecgfm', ECGFM_PRESETS, settings.size),
+      settings.model,
+    );
+    const preprocess = preprocessPart('ecgfm', settings);
+    if (preprocess.leads.length !== model.inChannels) {
+      throw new ConfigError(
+        `${preprocess.leads.length} leads for a model with ${model.inChannels} input channels`,
+        'ecgfm.leads',
+      );
+    }
+    const segments = Math.floor(preprocess.length / model.segmentLength);
+    if (segments < 1)
+      throw new ConfigError(`shorter than one ${model.segmentLength}-sample segment`, 'ecgfm.length');
+    if (settings.aggregate !== 'mean' && settings.aggregate !== 'max') {
+      throw new ConfigError('must be mean or max', 'ecgfm.aggregate');
+    }
+    if (model.dModel % model.convPosGroups !== 0 || model.dModel % model.heads !== 0) {
+      throw new ConfigError('dModel must be divisible by heads and convPosGroups', 'ecgfm.model');
+    }
+    return createBackboneExpert(options, {
+      name: 'ecgfm',
+      specs: ecgfmWeightSpecs(model),
+      prepare: (weights, source) => prepareEcgfm(weights, model, source),
+      embeddingSize: model.dModel,
+      preprocess,
+      settings: { model, aggregate: settings.aggregate },
+      batchSize: positiveBatch(settings.batchSize, 'ecgfm'),
+      forward: (params, inputs) =>
+        tf.tidy(() => {
+          const pooled = ecgfmEmbed(params, segmentsChannelsLast(inputs, model, preprocess.length, segments));
+          const perRecord = tf.reshape(pooled, [inputs.length, segments, model.dModel]);
+          return (settings.aggregate === 'max' ? tf.max(perRecord, 1) : tf.mean(perRecord, 1)) as tf.Tensor2D;
+        }),
+    });
+  },
+};
+
+/** Records [leads x length] -> [records * segments, segmentLength, leads] (record-major, then segment). */
+function segmentsChannelsLast(
+  inputs: readonly Float32Array[],
+  model: EcgfmConfig,
+  length: number,
+  segments: number,
+): tf.Tensor3D {
+  const leads = model.inChannels;
+  const x = tf.tensor3d(concat(inputs), [inputs.length, leads, length]);
+  const used = tf.slice(x, [0, 0, 0], [inputs.length, leads, segments * model.segmentLength]);
+  const split = tf.reshape(used, [inputs.length, leads, segments, model.segmentLength]);
+  return tf.reshape(tf.transpose(split, [0, 2, 3, 1]), [
+    inputs.length * segments,
+    model.segmentLength,
+    leads,
+  ]);
+}
