@@ -6,6 +6,8 @@ export {
   selectBackend,
   withKernelFallback,
 } from './backend/index.ts';
+export type { EvaluateStageOptions, EvaluateSummary } from './evaluate/stage.ts';
+export { evaluate } from './evaluate/stage.ts';
 export type {
   EvaluationReport,
   MetricSet,
@@ -17,6 +19,8 @@ export type {
 export { TASKS } from './evaluation-types.ts';
 export { createExpert, expertFactories, expertNames, getExpertFactory } from './experts/registry.ts';
 export type { Expert, ExpertFactory, ExpertOptions } from './experts/types.ts';
+export type { Predictor, PredictorOptions, PredictResult, TaskPrediction } from './predict/predict.ts';
+export { loadPredictor, predict } from './predict/predict.ts';
 export type { PreprocessConfig, StlOptions, StlResult } from './preprocess/index.ts';
 export {
   leadIndex,
@@ -44,3 +48,8 @@ export {
   WeightReader,
   writeSafetensors,
 } from './safetensors/index.ts';
+export type { TrainConfig, TrainConfigInput } from './train/config.ts';
+export { resolveTrainConfig } from './train/config.ts';
+export type { FeatureMatrix, TrainingSet } from './train/dataset.ts';
+export type { TrainOptions, TrainSummary } from './train/stage.ts';
+export { train } from './train/stage.ts';
