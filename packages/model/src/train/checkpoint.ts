@@ -9,11 +9,13 @@ import type { ModelShape, TargetScale, Weights } from './model.ts';
 
 export const MODEL_FORMAT = 'enecg-moe-lora/1';
 
-/** model.json: everything needed to rebuild and audit a checkpoint besides the tensors. */
+/**
+ * model.json: everything needed to rebuild and audit a checkpoint besides the tensors. No run id or
+ * time: the same config and data give a byte-identical file (lineage events say which run wrote it).
+ */
 export interface ModelManifest {
   format: typeof MODEL_FORMAT;
   modelId: string;
-  runId: string;
   config: TrainConfig;
   shape: ModelShape;
   targetScale: TargetScale;

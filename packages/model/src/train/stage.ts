@@ -69,7 +69,6 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   const modelDir = join(warehouseLayout(options.warehouse).models, modelId);
   const manifest = await saveCheckpoint(modelDir, fitted.weights, {
     modelId,
-    runId,
     config,
     shape: fitted.shape,
     targetScale: fitted.targetScale,
