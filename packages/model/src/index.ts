@@ -6,6 +6,8 @@ export {
   selectBackend,
   withKernelFallback,
 } from './backend/index.ts';
+export type { EvaluateStageOptions, EvaluateSummary } from './evaluate/stage.ts';
+export { evaluate } from './evaluate/stage.ts';
 export type {
   EvaluationReport,
   MetricSet,
@@ -34,6 +36,8 @@ export {
   readFeatures,
   readManifest,
 } from './features/index.ts';
+export type { Predictor, PredictorOptions, PredictResult, TaskPrediction } from './predict/predict.ts';
+export { loadPredictor, predict } from './predict/predict.ts';
 export type { PreprocessConfig, StlOptions, StlResult } from './preprocess/index.ts';
 export {
   leadIndex,
@@ -61,3 +65,8 @@ export {
   WeightReader,
   writeSafetensors,
 } from './safetensors/index.ts';
+export type { TrainConfig, TrainConfigInput } from './train/config.ts';
+export { resolveTrainConfig } from './train/config.ts';
+export type { FeatureMatrix, TrainingSet } from './train/dataset.ts';
+export type { TrainOptions, TrainSummary } from './train/stage.ts';
+export { train } from './train/stage.ts';

@@ -14,7 +14,7 @@ import { loadCheckpoint } from '../train/checkpoint.ts';
 import { rowsOfSplit } from '../train/dataset.ts';
 import { disposeWeights } from '../train/fit.ts';
 import { parameterCounts } from '../train/model.ts';
-import { loadWarehouseSet, resolveFeatureSources } from '../train/warehouse-set.ts';
+import { GATE_INPUT_EXPERT, loadWarehouseSet, resolveFeatureSources } from '../train/warehouse-set.ts';
 import { evaluateOnSplit } from './evaluate-model.ts';
 
 export interface EvaluateStageOptions {
@@ -49,7 +49,8 @@ export async function evaluate(options: EvaluateStageOptions): Promise<EvaluateS
   const { manifest, weights } = await loadCheckpoint(modelDir);
   const sources = await resolveFeatureSources(
     options.warehouse,
-    Object.entries(manifest.featureCaches).map(([expert, key]) => `${expert}/${key}`),
+    manifest.shape.experts.map(({ name }) => `${name}/${manifest.featureCaches[name]}`),
+    manifest.featureCaches[GATE_INPUT_EXPERT],
   );
   const loaded = await loadWarehouseSet(options.warehouse, sources);
   const model = toInferenceModel(manifest.shape, weights, manifest.targetScale);

@@ -1,26 +1,18 @@
-import * as tf from '@tensorflow/tfjs-core';
 // The union package registers every kernel's gradient (tfjs-core alone registers none).
 import '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-backend-wasm';
-
-let ready: Promise<string> | undefined;
+import { activeBackend, type BackendInfo, selectBackend } from '../backend/index.ts';
 
 /**
- * Training needs the gradient kernels of dense layers only (MatMul, Relu/Step, Softmax, elementwise),
- * which the wasm backend has; it is ~30x faster than the pure-JS cpu backend for matmuls. The cpu
- * backend remains the fallback when wasm cannot start.
+ * Training needs only the gradient kernels of dense layers (MatMul, Relu/Step, Softmax, elementwise),
+ * which the wasm backend has; ENECG_TF_BACKEND overrides, the cpu backend is the fallback.
  */
-export function ensureTrainingBackend(): Promise<string> {
-  ready ??= (async () => {
-    const wanted = process.env.ENECG_TF_BACKEND ?? 'wasm';
-    try {
-      if (!(await tf.setBackend(wanted))) throw new Error(`backend ${wanted} did not start`);
-    } catch {
-      await tf.setBackend('cpu');
-    }
-    await tf.ready();
-    return tf.getBackend();
-  })();
-  return ready;
+export async function ensureTrainingBackend(): Promise<BackendInfo> {
+  const current = activeBackend();
+  if (current) return current;
+  const wanted = process.env.ENECG_TF_BACKEND ?? 'wasm';
+  try {
+    return await selectBackend(wanted as Parameters<typeof selectBackend>[0]);
+  } catch {
+    return selectBackend('cpu');
+  }
 }

@@ -46,7 +46,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   const config = resolveTrainConfig(options.config);
   const runId = options.runId ?? newRunId();
   const sources = await resolveFeatureSources(options.warehouse, options.experts);
-  const backend = await ensureTrainingBackend();
+  const backend = (await ensureTrainingBackend()).tfBackend;
   const loaded = await loadWarehouseSet(options.warehouse, sources);
   validateTrainingSet(loaded.set, warehouseLayout(options.warehouse).labels);
   const { set } = loaded;
@@ -69,7 +69,6 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   const modelDir = join(warehouseLayout(options.warehouse).models, modelId);
   const manifest = await saveCheckpoint(modelDir, fitted.weights, {
     modelId,
-    runId,
     config,
     shape: fitted.shape,
     targetScale: fitted.targetScale,

@@ -21,6 +21,8 @@ export interface FeatureSource {
   /** `<weightsHash>-<prepHash>` folder under features/<expert>/. */
   key: string;
   dir: string;
+  /** Its features feed task heads (every named expert); otherwise it is only the gate's input. */
+  feedsHeads: boolean;
 }
 
 export interface WarehouseSet {
@@ -34,12 +36,14 @@ export interface WarehouseSet {
 
 /**
  * Picks each expert's feature cache. `experts` may name `expert` or `expert/key`; absent means every
- * cached expert. An expert with several caches must be named with its key. The gate input
- * (`raw-leads`) is always included; name it with a key to pin its cache.
+ * cached expert but the gate input. An expert with several caches must be named with its key. The
+ * gate input (`raw-leads`, pinned with `gateCache`) is always included; naming `raw-leads` among the
+ * experts also feeds the raw leads to task heads.
  */
 export async function resolveFeatureSources(
   warehouse: string,
   experts?: readonly string[],
+  gateCache?: string,
 ): Promise<FeatureSource[]> {
   const root = warehouseLayout(warehouse).features;
   const listDirs = async (dir: string) => {
@@ -52,13 +56,11 @@ export async function resolveFeatureSources(
       return [];
     }
   };
-  const cached = await listDirs(root);
-  const wanted = experts ?? cached.filter((name) => name !== GATE_INPUT_EXPERT);
-  if (wanted.length === 0) throw new ConfigError(`no cached expert features under ${root}`, 'experts');
-  const sources: FeatureSource[] = [];
-  const pinsGate = wanted.some((entry) => entry.split('/')[0] === GATE_INPUT_EXPERT);
-  for (const entry of pinsGate ? wanted : [...wanted, GATE_INPUT_EXPERT]) {
-    const [expert, key] = entry.split('/') as [string, string | undefined];
+  const resolve = async (
+    expert: string,
+    key: string | undefined,
+    feedsHeads: boolean,
+  ): Promise<FeatureSource> => {
     const keys = await listDirs(join(root, expert));
     const chosen = key ?? (keys.length === 1 ? keys[0] : undefined);
     if (!chosen || !keys.includes(chosen)) {
@@ -69,7 +71,19 @@ export async function resolveFeatureSources(
         'experts',
       );
     }
-    sources.push({ expert, key: chosen, dir: join(root, expert, chosen) });
+    return { expert, key: chosen, dir: join(root, expert, chosen), feedsHeads };
+  };
+  const wanted = experts ?? (await listDirs(root)).filter((name) => name !== GATE_INPUT_EXPERT);
+  if (wanted.length === 0) throw new ConfigError(`no cached expert features under ${root}`, 'experts');
+  const sources: FeatureSource[] = [];
+  for (const entry of wanted) {
+    const [expert, key] = entry.split('/') as [string, string | undefined];
+    sources.push(await resolve(expert, key, true));
+  }
+  const gate = sources.find(({ expert }) => expert === GATE_INPUT_EXPERT);
+  if (!gate) sources.push(await resolve(GATE_INPUT_EXPERT, gateCache, false));
+  else if (gateCache !== undefined && gate.key !== gateCache) {
+    throw new ConfigError(`raw-leads feeds both heads and gate, so one cache: ${gateCache}`, 'experts');
   }
   return sources;
 }

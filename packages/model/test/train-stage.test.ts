@@ -1,0 +1,94 @@
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, sqlString, withDuckDB } from '@enecg/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EvaluationReport } from '../src/evaluation-types.ts';
+import { evaluate } from '../src/evaluate/stage.ts';
+import { TASKS } from '../src/evaluation-types.ts';
+import type { TrainingSet } from '../src/train/dataset.ts';
+import { train } from '../src/train/stage.ts';
+import { syntheticTrainingSet } from './synthetic-training-set.ts';
+
+/** Writes the set as the warehouse holds it: labels/*.parquet and features/<expert>/<key>/*.parquet. */
+async function writeWarehouse(root: string, set: TrainingSet): Promise<void> {
+  const staging = join(root, 'staging');
+  await mkdir(staging, { recursive: true });
+  await mkdir(join(root, 'labels'), { recursive: true });
+  const labelRows = set.studyIds.map((studyId, i) => ({
+    study_id: studyId,
+    subject_id: set.subjectIds[i],
+    ...Object.fromEntries(TASKS.map((task) => [task, Number.isFinite(set.labels[task]?.[i]) ? set.labels[task]?.[i] : null])),
+    potassium_class: null,
+    split: set.split[i],
+    fold: set.fold[i],
+    label_version: 'test-v1',
+  }));
+  await writeFile(join(staging, 'labels.json'), JSON.stringify(labelRows));
+  const caches: Record<string, { dim: number; matrix: Float32Array }> = { ...set.expertFeatures, 'raw-leads': set.gateInput };
+  await withDuckDB(async (connection) => {
+    await connection.run(
+      `COPY (SELECT study_id::BIGINT AS study_id, subject_id::BIGINT AS subject_id, rr_interval::DOUBLE AS rr_interval, age::DOUBLE AS age, gender::INTEGER AS gender, flag::INTEGER AS flag, potassium_class::INTEGER AS potassium_class, report_label::INTEGER AS report_label, split, fold::INTEGER AS fold, label_version FROM read_json(${sqlString(join(staging, 'labels.json'))})) TO ${sqlString(join(root, 'labels', 'labels.parquet'))} (FORMAT parquet)`,
+    );
+    for (const [expert, { dim, matrix }] of Object.entries(caches)) {
+      const rows = set.studyIds.map((studyId, i) => ({ study_id: studyId, embedding: Array.from(matrix.subarray(i * dim, (i + 1) * dim)) }));
+      const json = join(staging, `${expert}.json`);
+      await writeFile(json, JSON.stringify(rows));
+      const dir = join(root, 'features', expert, `w${expert.length}-p${dim}`);
+      await mkdir(dir, { recursive: true });
+      await connection.run(
+        `COPY (SELECT study_id::BIGINT AS study_id, embedding::FLOAT[] AS embedding FROM read_json(${sqlString(json)})) TO ${sqlString(join(dir, 'part-0.parquet'))} (FORMAT parquet)`,
+      );
+    }
+  });
+  await rm(staging, { recursive: true });
+}
+
+describe('train and evaluate stages over a Parquet warehouse', () => {
+  let warehouse: string;
+  const config = { hiddenSize: 16, gate: { length: 32 }, maxEpochs: 3 };
+  beforeAll(async () => {
+    warehouse = await mkdtemp(join(tmpdir(), 'enecg-train-'));
+    await writeWarehouse(warehouse, syntheticTrainingSet({ studies: 300, seed: 9 }));
+  }, 60_000);
+  afterAll(async () => {
+    await rm(warehouse, { recursive: true, force: true });
+  });
+
+  it('trains, writes safetensors + model.json, evaluates into evaluation.json, with lineage', async () => {
+    const summary = await train({ warehouse, config, crossValidate: true, runId: 'run-1' });
+    expect(summary.experts).toEqual(['alpha', 'beta', 'noise']);
+    expect(summary.folds?.map((fold) => fold.fold)).toEqual([0, 1, 2]);
+    expect(summary.trainRows + summary.valRows).toBeLessThan(300);
+    const files = await readdir(summary.modelDir);
+    expect(files.sort()).toEqual(['model.json', 'model.safetensors']);
+    const manifest = JSON.parse(await readFile(join(summary.modelDir, 'model.json'), 'utf8'));
+    expect(manifest.inputs.map((input: { name: string }) => input.name)).toContain('features/raw-leads');
+    expect(manifest.config.seed).toBe(42);
+
+    const evaluation = await evaluate({ warehouse, modelId: summary.modelId, replicates: 50, runId: 'run-1' });
+    const report = JSON.parse(await readFile(evaluation.evaluationPath, 'utf8')) as EvaluationReport;
+    expect(report.modelId).toBe(summary.modelId);
+    expect(Object.keys(report.tasks).sort()).toEqual([...TASKS].sort());
+    expect(report.trainableParameters).toBe(summary.trainableParameters);
+    expect(report.trainingCurve).toHaveLength(summary.epochsRun);
+
+    const events = await readdir(join(warehouse, 'lineage', 'events'));
+    expect(events.filter((name) => name.includes('_train_COMPLETE_'))).toHaveLength(1);
+    expect(events.filter((name) => name.includes('_evaluate_COMPLETE_'))).toHaveLength(1);
+  }, 120_000);
+
+  it('same config and data name the same model with byte-identical weights', async () => {
+    const first = await train({ warehouse, config });
+    const second = await train({ warehouse, config });
+    expect(second.modelId).toBe(first.modelId);
+    expect(second.weightsSha256).toBe(first.weightsSha256);
+    const other = await train({ warehouse, config: { ...config, preset: 'faithful' } });
+    expect(other.modelId).not.toBe(first.modelId);
+  }, 120_000);
+
+  it('refuses a bad config before work starts, and an unknown expert', async () => {
+    await expect(train({ warehouse, config: { batchSize: 0 } })).rejects.toThrow(ConfigError);
+    await expect(train({ warehouse, experts: ['moment'] })).rejects.toThrow(/no cached features for "moment"/);
+  });
+});
