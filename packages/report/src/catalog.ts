@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { DuckDBConnection, DuckDBInstance as DuckDBInstanceType } from '@duckdb/node-api';
 import { DuckDBInstance, StatementType } from '@duckdb/node-api';
-import { ConfigError, sqlString, warehouseLayout, writeFileAtomic } from '@enecg/common';
+import { ConfigError, InputError, sqlString, warehouseLayout, writeFileAtomic } from '@enecg/common';
 
 /** One documented view: what it answers, which files it needs, and how it is defined. */
 interface ViewDefinition {
@@ -246,7 +246,7 @@ export async function openCatalog(warehouse: string): Promise<Catalog> {
   }
   return {
     views,
-    query: (sql) => runSelect(connection, sql),
+    query: (sql) => runSelect(connection, root, sql),
     close: () => {
       connection.closeSync();
       instance.closeSync();
@@ -255,7 +255,11 @@ export async function openCatalog(warehouse: string): Promise<Catalog> {
 }
 
 /** Runs `sql` only if DuckDB's own parser says it is exactly one SELECT. */
-async function runSelect(connection: DuckDBConnection, sql: string): Promise<Record<string, unknown>[]> {
+async function runSelect(
+  connection: DuckDBConnection,
+  warehouse: string,
+  sql: string,
+): Promise<Record<string, unknown>[]> {
   let extracted: Awaited<ReturnType<DuckDBConnection['extractStatements']>>;
   try {
     extracted = await connection.extractStatements(sql);
@@ -277,8 +281,13 @@ async function runSelect(connection: DuckDBConnection, sql: string): Promise<Rec
       'sql',
     );
   }
-  const reader = await prepared.runAndReadAll();
-  return reader.getRowObjectsJson() as Record<string, unknown>[];
+  try {
+    const reader = await prepared.runAndReadAll();
+    return reader.getRowObjectsJson() as Record<string, unknown>[];
+  } catch (error) {
+    // The statement was valid, so a failure here is the stored data's (DuckDB names the file).
+    throw new InputError((error as Error).message, { file: warehouse });
+  }
 }
 
 /** Opens the catalog, runs one SELECT, closes it. */

@@ -61,19 +61,24 @@ export async function lineageUpstream(warehouse: string, modelId: string): Promi
   }
   const visitedEvents = new Set<StoredEvent>(seeds);
   const datasets = new Map<string, DatasetSummary>();
-  const queue: DatasetRef[] = seeds.flatMap((event) => event.inputs);
+  const queue = seeds.flatMap((event) =>
+    event.inputs.map((input) => ({ wanted: input, readAt: event.eventTime })),
+  );
   while (queue.length > 0) {
-    const wanted = queue.shift()!;
-    const key = `${normalizeDatasetPath(warehouse, wanted.path)}@${wanted.sha256 ?? ''}`;
+    const { wanted, readAt } = queue.shift()!;
+    // The data a run read came from the last run that wrote it before the read (others may rewrite it later).
+    const producer = events
+      .filter(
+        (event) =>
+          event.eventTime <= readAt && event.outputs.some((output) => sameData(warehouse, output, wanted)),
+      )
+      .at(-1);
+    const key = `${normalizeDatasetPath(warehouse, wanted.path)}@${wanted.sha256 ?? ''}@${producer?.run.runId ?? ''}`;
     if (datasets.has(key)) continue;
-    const producers = events.filter((event) =>
-      event.outputs.some((output) => sameData(warehouse, output, wanted)),
-    );
-    datasets.set(key, { ...wanted, producedBy: producers.at(-1)?.run.runId ?? null });
-    for (const producer of producers) {
-      if (visitedEvents.has(producer)) continue;
+    datasets.set(key, { ...wanted, producedBy: producer?.run.runId ?? null });
+    if (producer && !visitedEvents.has(producer)) {
       visitedEvents.add(producer);
-      queue.push(...producer.inputs);
+      queue.push(...producer.inputs.map((input) => ({ wanted: input, readAt: producer.eventTime })));
     }
   }
   const all = [...datasets.values()];
@@ -257,11 +262,23 @@ function datasetsByName(datasets: DatasetRef[]): Map<string, unknown> {
   return map;
 }
 
-/** The last completed event of each job in a run's family. */
+/**
+ * Each job of a run's family as its last completed event, with the facets of all the run's events merged
+ * (a run may state its config when it starts and its results when it completes).
+ */
 function jobsOf(events: StoredEvent[], runId: string): Map<string, StoredEvent> {
   const family = runFamily(events, runId);
+  const facets = new Map<string, LineageFacets>();
+  for (const event of events) {
+    if (family.has(event.run.runId)) {
+      facets.set(event.run.runId, { ...facets.get(event.run.runId), ...event.facets });
+    }
+  }
   const jobs = new Map<string, StoredEvent>();
-  for (const event of completed(events)) if (family.has(event.run.runId)) jobs.set(event.job.name, event);
+  for (const event of completed(events)) {
+    if (family.has(event.run.runId))
+      jobs.set(event.job.name, { ...event, facets: facets.get(event.run.runId)! });
+  }
   return jobs;
 }
 

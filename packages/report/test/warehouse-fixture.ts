@@ -178,7 +178,8 @@ export async function buildWarehouse(root: string, options: { seed?: number; stu
   const kept = rows.slice(0, -1);
   await rawRecordFiles(rawRoot, rows);
   const values = (list: typeof rows) => list.map((row) => `(${row.studyId}, ${row.subjectId})`).join(', ');
-  const base = Date.parse('2026-11-20T02:00:00.000Z');
+  // Pipelines with different seeds get different nominal times, so several can share one warehouse.
+  const base = Date.parse('2026-11-20T00:00:00.000Z') + seed * 3_600_000;
   const at = (minutes: number) => new Date(base + minutes * 60_000).toISOString();
   const pipelineRunId = `pipeline-${seed}`;
   const runIds = {
@@ -199,6 +200,13 @@ export async function buildWarehouse(root: string, options: { seed?: number; stu
                     'files/p' || left(subject_id::VARCHAR, 4) || '/p' || subject_id || '/s' || study_id || '/' || study_id AS path,
                     500 AS sampling_rate, 5000 AS n_samples FROM s ORDER BY study_id)
          TO ${sqlString(join(layout.records, 'part-0.parquet'))} (FORMAT parquet)`,
+    );
+    await mkdir(layout.waveforms, { recursive: true });
+    await c.run(
+      `COPY (SELECT study_id::BIGINT AS study_id, lead,
+                    list_transform(range(250), i -> sin(i / 8.0 + study_id % 7))::FLOAT[] AS signal
+               FROM s, (VALUES ('I'), ('II')) l(lead) ORDER BY study_id, lead)
+         TO ${sqlString(join(layout.waveforms, 'part-0.parquet'))} (FORMAT parquet)`,
     );
     await mkdir(layout.quarantine, { recursive: true });
     await c.run(
@@ -244,6 +252,7 @@ export async function buildWarehouse(root: string, options: { seed?: number; stu
   const code = await codeVersion();
   const rawFiles = await describeDataset(warehouse, 'mimic-iv-ecg/files', join(rawRoot, 'files'));
   const records = await describeDataset(warehouse, 'records', layout.records, kept.length);
+  const waveforms = await describeDataset(warehouse, 'waveforms', layout.waveforms, kept.length * 2);
   const quarantine = await describeDataset(warehouse, 'quarantine', layout.quarantine, 1);
   const labels = await describeDataset(warehouse, 'labels', labelFile, kept.length);
   const features = await describeDataset(warehouse, 'features/dlinear', featureFolder, kept.length);
@@ -286,12 +295,15 @@ export async function buildWarehouse(root: string, options: { seed?: number; stu
     outputs: [],
     facets: { codeVersion: code, config: { seed } },
   });
-  await stage('ingest', 1, [rawFiles], [records, quarantine], { config: { chunkSize: 256 } });
+  await stage('ingest', 1, [rawFiles], [records, waveforms, quarantine], { config: { chunkSize: 256 } });
   await stage('labels', 3, [records], [labels], {
     config: { potassiumWindowHours: 6 },
     labelSql: { version: 'rules-v1', sha256: sha256(LABEL_SQL), text: LABEL_SQL },
   });
-  await stage('features', 5, [records], [features], { backend: 'tfjs-cpu', config: { expert: 'dlinear' } });
+  await stage('features', 5, [records, waveforms], [features], {
+    backend: 'tfjs-cpu',
+    config: { expert: 'dlinear' },
+  });
   await stage('train', 7, [labels, features], [weights, modelJson], {
     config: { lr: 1e-4, epochs: 5, batchSize: 16, loraRank: 8 },
     seeds: { split: seed, init: seed + 1, shuffle: seed + 2 },

@@ -1,10 +1,13 @@
 import type { Command } from 'commander';
 import { registerIngestCommand } from './ingest.ts';
 import { registerLabelsCommand } from './labels.ts';
+import { registerLineageCommand } from './lineage.ts';
 import { registerPipelineCommands } from './pipeline.ts';
+import { registerReportCommand } from './report.ts';
 import { registerRunCommands } from './runs.ts';
 import { registerScheduleCommands } from './schedule.ts';
 import { registerSetupCommands } from './setup.ts';
+import { registerSqlCommand } from './sql.ts';
 import { registerSynthCommand } from './synth.ts';
 
 /** Each stage contributes one module that adds its command(s); the order here is the help order. */
@@ -15,6 +18,9 @@ const registrations: ReadonlyArray<(program: Command) => void> = [
   registerSynthCommand,
   registerIngestCommand,
   registerLabelsCommand,
+  registerReportCommand,
+  registerSqlCommand,
+  registerLineageCommand,
   registerSetupCommands,
 ];
 

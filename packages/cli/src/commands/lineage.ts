@@ -1,0 +1,118 @@
+import { ConfigError, IntegrityError } from '@enecg/common';
+import { lineageDiff, lineageDownstream, lineageUpstream, lineageVerify } from '@enecg/report';
+import type { Command } from 'commander';
+import { printSummary } from '../output.ts';
+import { requireWarehouse } from './sql.ts';
+
+interface Options {
+  warehouse: string;
+  json?: boolean;
+}
+
+export function registerLineageCommand(program: Command): void {
+  const lineage = program
+    .command('lineage')
+    .description('Answer lineage questions from the append-only events in <warehouse>/lineage/events');
+
+  lineage
+    .command('upstream')
+    .description('Which runs, code, config, label rules and raw data produced a model')
+    .requiredOption('--model <id>', 'model id (folder under <warehouse>/models)')
+    .requiredOption('--warehouse <dir>', 'warehouse folder')
+    .option('--json', 'print the full answer as JSON')
+    .action(async (options: Options & { model: string }) => {
+      const answer = await lineageUpstream(requireWarehouse(options.warehouse), options.model);
+      if (options.json) return printSummary({ ...answer }, options);
+      const labelRules = answer.runs.flatMap((run) =>
+        run.facets.labelSql ? [run.facets.labelSql.version] : [],
+      );
+      const commits = new Set(answer.runs.map((run) => run.facets.codeVersion?.gitCommit).filter(Boolean));
+      printSummary(
+        {
+          model: answer.modelId,
+          runs: answer.runs.map((run) => `${run.job} ${run.runId}`),
+          datasets: answer.datasets.length,
+          rawInputs: answer.rawInputs.map((input) => `${input.path} sha256 ${input.sha256 ?? '?'}`),
+          labelRules,
+          gitCommits: [...commits],
+        },
+        options,
+      );
+    });
+
+  lineage
+    .command('downstream')
+    .description('Where a record is stored and every run and model that used it')
+    .requiredOption('--study-id <id>', 'study id of the record')
+    .requiredOption('--warehouse <dir>', 'warehouse folder')
+    .option('--json', 'print the full answer as JSON')
+    .action(async (options: Options & { studyId: string }) => {
+      const studyId = Number(options.studyId);
+      if (!Number.isSafeInteger(studyId))
+        throw new ConfigError(`not an integer: ${options.studyId}`, 'study-id');
+      const answer = await lineageDownstream(requireWarehouse(options.warehouse), studyId);
+      if (options.json) return printSummary({ ...answer }, options);
+      printSummary(
+        {
+          studyId: answer.studyId,
+          foundIn: answer.foundIn.map((found) => `${found.folder}: ${found.path}`),
+          runs: answer.runs.map((run) => `${run.job} ${run.runId}`),
+          outputs: answer.datasets.length,
+          models: answer.models,
+        },
+        options,
+      );
+    });
+
+  lineage
+    .command('diff')
+    .description('What changed between two runs: config, code, seeds, rules, dataset hashes and metrics')
+    .argument('<runA>')
+    .argument('<runB>')
+    .requiredOption('--warehouse <dir>', 'warehouse folder')
+    .option('--json', 'print the full answer as JSON')
+    .action(async (runA: string, runB: string, options: Options) => {
+      const answer = await lineageDiff(requireWarehouse(options.warehouse), runA, runB);
+      if (options.json) return printSummary({ ...answer }, options);
+      const lines: Record<string, unknown> = { a: answer.a, b: answer.b };
+      for (const job of answer.jobs) {
+        lines[job.job] = job.onlyIn
+          ? `only in run ${job.onlyIn}`
+          : [...job.facets, ...job.inputs.map((c) => ({ ...c, key: `input ${c.key}` }))]
+              .concat(job.outputs.map((c) => ({ ...c, key: `output ${c.key}` })))
+              .map((change) => `${change.key}: ${JSON.stringify(change.a)} -> ${JSON.stringify(change.b)}`);
+      }
+      lines.metrics = answer.metrics
+        .filter((change) => change.source === 'ensemble')
+        .map((change) => `${change.task} ${change.metric}: ${change.a} -> ${change.b}`);
+      printSummary(lines, options);
+    });
+
+  lineage
+    .command('verify')
+    .description('Recompute the hash of every recorded artifact and name any that changed or vanished')
+    .requiredOption('--warehouse <dir>', 'warehouse folder')
+    .option('--json', 'print the full answer as JSON')
+    .action(async (options: Options) => {
+      const warehouse = requireWarehouse(options.warehouse);
+      const answer = await lineageVerify(warehouse);
+      printSummary(
+        options.json
+          ? { ...answer }
+          : {
+              checked: answer.checked,
+              unchanged: answer.unchanged,
+              changed: answer.changed.map((a) => `${a.path} (written by ${a.job} ${a.runId})`),
+              missing: answer.missing.map((a) => `${a.path} (written by ${a.job} ${a.runId})`),
+            },
+        options,
+      );
+      const bad = [...answer.changed, ...answer.missing].map((artifact) => artifact.path);
+      if (bad.length > 0) {
+        throw new IntegrityError(
+          `stored artifacts differ from their recorded hashes: ${bad.join(', ')}`,
+          warehouse,
+        );
+      }
+    });
+}

@@ -1,0 +1,17 @@
+import { renderReport } from '@enecg/report';
+import type { Command } from 'commander';
+import { printSummary } from '../output.ts';
+import { requireWarehouse } from './sql.ts';
+
+export function registerReportCommand(program: Command): void {
+  program
+    .command('report')
+    .description('Render <warehouse>/runs/<run>/report.html (self-contained, with plots) and report.md')
+    .argument('<run>', 'run id (a pipeline run covers its stage runs)')
+    .requiredOption('--warehouse <dir>', 'warehouse folder')
+    .option('--json', 'print the summary as JSON')
+    .action(async (runId: string, options: { warehouse: string; json?: boolean }) => {
+      const summary = await renderReport({ warehouse: requireWarehouse(options.warehouse), runId });
+      printSummary({ ...summary }, options);
+    });
+}

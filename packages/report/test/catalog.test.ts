@@ -1,0 +1,129 @@
+import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, sqlString, withDuckDB } from '@enecg/common';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DOCUMENTED_VIEWS, openCatalog, queryCatalog, refreshCatalog } from '../src/index.ts';
+import { buildWarehouse, evaluationFixture, type WarehouseFixture } from './warehouse-fixture.ts';
+
+/** What `.read catalog.sql` does in a DuckDB shell: run every statement of the file in a fresh database. */
+async function readCatalogSqlLikeAShell(catalogSql: string, query: string) {
+  return withDuckDB(async (connection) => {
+    const text = await readFile(catalogSql, 'utf8');
+    const statements = await connection.extractStatements(text);
+    for (let index = 0; index < statements.count; index++) {
+      await (await statements.prepare(index)).run();
+    }
+    return (await connection.runAndReadAll(query)).getRowObjectsJson();
+  });
+}
+
+describe('catalog over an empty or partial warehouse', () => {
+  it('defines only the views whose files exist, and still writes a readable catalog.sql', async () => {
+    const warehouse = await mkdtemp(join(tmpdir(), 'enecg-catalog-empty-'));
+    const empty = await refreshCatalog(warehouse);
+    expect(empty.views).toEqual([]);
+    expect(await readFile(empty.path, 'utf8')).toContain('Not defined yet (no files): records');
+    await mkdir(join(warehouse, 'records'), { recursive: true });
+    await withDuckDB((c) =>
+      c.run(
+        `COPY (SELECT 40000001::BIGINT AS study_id, 10000001::BIGINT AS subject_id)
+           TO ${sqlString(join(warehouse, 'records', 'part-0.parquet'))} (FORMAT parquet)`,
+      ),
+    );
+    const partial = await refreshCatalog(warehouse);
+    expect(partial.views).toEqual(['records']);
+    expect(await readCatalogSqlLikeAShell(partial.path, 'SELECT count(*)::INT AS n FROM records')).toEqual([
+      { n: 1 },
+    ]);
+  });
+});
+
+describe('catalog over a full pipeline run', () => {
+  let fixture: WarehouseFixture;
+  beforeAll(async () => {
+    fixture = await buildWarehouse(await mkdtemp(join(tmpdir(), 'enecg-catalog-')));
+    await refreshCatalog(fixture.warehouse);
+  });
+
+  it('catalog.sql defines and documents every view, and a shell session can query them', async () => {
+    const catalogSql = join(fixture.warehouse, 'catalog.sql');
+    const text = await readFile(catalogSql, 'utf8');
+    for (const view of DOCUMENTED_VIEWS) expect(text).toContain(`CREATE OR REPLACE VIEW ${view.name} AS`);
+    const documented = await readCatalogSqlLikeAShell(
+      catalogSql,
+      'SELECT view_name, comment FROM duckdb_views() WHERE NOT internal ORDER BY view_name',
+    );
+    expect(documented.map((row) => row.view_name)).toEqual(DOCUMENTED_VIEWS.map((v) => v.name).sort());
+    expect(documented.every((row) => typeof row.comment === 'string' && row.comment.length > 10)).toBe(true);
+  });
+
+  it('answers counts, splits, runs and artifacts from the real files', async () => {
+    const [counts] = await queryCatalog(
+      fixture.warehouse,
+      `SELECT (SELECT count(*) FROM records)::INT AS records, (SELECT count(*) FROM quarantine)::INT AS quarantined,
+              (SELECT count(*) FROM labels)::INT AS labels, (SELECT sum(studies) FROM splits)::INT AS split_studies,
+              (SELECT count(DISTINCT expert) FROM features)::INT AS experts`,
+    );
+    expect(counts).toEqual({ records: 89, quarantined: 1, labels: 89, split_studies: 89, experts: 1 });
+    const runs = await queryCatalog(fixture.warehouse, 'SELECT job, status FROM runs ORDER BY started_at');
+    expect(runs.map((run) => run.job)).toEqual([
+      'pipeline',
+      'ingest',
+      'labels',
+      'features',
+      'train',
+      'evaluate',
+    ]);
+    expect(new Set(runs.map((run) => run.status))).toEqual(new Set(['COMPLETE']));
+    const [weights] = await queryCatalog(
+      fixture.warehouse,
+      `SELECT job, "rows", bytes::INT AS bytes, length(sha256)::INT AS hash_length FROM artifacts WHERE name = 'model/weights'`,
+    );
+    expect(weights).toEqual({ job: 'train', rows: null, bytes: 4096, hash_length: 64 });
+  });
+
+  it('flattens evaluation.json into metrics with intervals, matching the file', async () => {
+    const expected = evaluationFixture(fixture.modelId, fixture.runIds.evaluate, 42);
+    const rows = await queryCatalog(
+      fixture.warehouse,
+      `SELECT task, source, metric, value, lo, hi FROM metrics
+        WHERE (task = 'rr_interval' AND metric = 'mae') OR (task = 'report_label' AND source = 'expert:ecgfm' AND metric = 'f1')
+        ORDER BY task, source`,
+    );
+    const rr = expected.tasks.rr_interval!;
+    expect(rows.find((r) => r.task === 'rr_interval' && r.source === 'ensemble')).toMatchObject(
+      rr.ensemble.mae!,
+    );
+    expect(rows.find((r) => r.source === 'baseline')).toMatchObject(rr.baseline.mae!);
+    expect(rows.find((r) => r.source === 'expert:ecgfm')).toMatchObject(
+      expected.tasks.report_label!.experts.ecgfm!.f1!,
+    );
+    const [count] = await queryCatalog(fixture.warehouse, 'SELECT count(*)::INT AS n FROM metrics');
+    // 5 tasks x (ensemble + baseline + 5 experts) x metrics (2 for regression, 5 for classification).
+    expect(count!.n).toBe(7 * (2 * 2 + 3 * 5));
+  });
+
+  it('refuses every statement that could write, attach, change settings or read outside the warehouse', async () => {
+    const catalog = await openCatalog(fixture.warehouse);
+    try {
+      const refused = [
+        'DELETE FROM records',
+        'INSERT INTO records VALUES (1, 2)',
+        'CREATE TABLE copy AS SELECT * FROM records',
+        `COPY records TO ${sqlString(join(fixture.warehouse, 'stolen.csv'))}`,
+        "ATTACH '/tmp/other.duckdb'",
+        'SET enable_external_access = true',
+        'DROP VIEW records',
+        'SELECT 1; DROP VIEW records',
+      ];
+      for (const sql of refused) await expect(catalog.query(sql), sql).rejects.toThrow(ConfigError);
+      await expect(catalog.query("SELECT * FROM read_csv('/etc/passwd')")).rejects.toThrow(
+        /Permission Error/,
+      );
+      expect(await catalog.query('SELECT count(*)::INT AS n FROM records')).toEqual([{ n: 89 }]);
+    } finally {
+      catalog.close();
+    }
+  });
+});

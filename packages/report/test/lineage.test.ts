@@ -1,0 +1,147 @@
+import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, codeVersion, datasetDigest, describeDataset } from '@enecg/common';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { lineageDiff, lineageDownstream, lineageUpstream, lineageVerify } from '../src/index.ts';
+import { runEnecg } from './cli.ts';
+import { buildWarehouse, LABEL_SQL, type WarehouseFixture } from './warehouse-fixture.ts';
+
+describe('lineage facets and dataset digests (common)', () => {
+  it('codeVersion names the git commit and the lockfile hash of this checkout', async () => {
+    const version = await codeVersion();
+    expect(version.gitCommit).toMatch(/^[0-9a-f]{40}$/);
+    expect(version.lockfileSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(typeof version.gitDirty).toBe('boolean');
+    expect(await codeVersion()).toBe(version);
+  });
+
+  it('a folder digest changes when any file is altered, added or renamed, and ignores temporary files', async () => {
+    const warehouse = await mkdtemp(join(tmpdir(), 'enecg-digest-'));
+    const folder = join(warehouse, 'features', 'x');
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, 'a.parquet'), 'first');
+    const ref = await describeDataset(warehouse, 'features/x', folder, 3);
+    expect(ref).toMatchObject({ name: 'features/x', path: 'features/x', rows: 3, bytes: 5 });
+    await writeFile(join(folder, 'b.parquet.tmp-1-abcd'), 'half written');
+    expect((await datasetDigest(folder)).sha256).toBe(ref.sha256);
+    await writeFile(join(folder, 'a.parquet'), 'firsT');
+    const altered = (await datasetDigest(folder)).sha256;
+    expect(altered).not.toBe(ref.sha256);
+    await writeFile(join(folder, 'b.parquet'), '');
+    expect((await datasetDigest(folder)).sha256).not.toBe(altered);
+  });
+});
+
+describe('lineage queries over two pipeline runs in one warehouse', () => {
+  let first: WarehouseFixture;
+  let second: WarehouseFixture;
+  beforeAll(async () => {
+    const root = await mkdtemp(join(tmpdir(), 'enecg-lineage-'));
+    first = await buildWarehouse(root, { seed: 42 });
+    second = await buildWarehouse(root, { seed: 7 });
+  });
+
+  it('upstream of a model: every stage run, its code and rules, back to the raw files', async () => {
+    const answer = await lineageUpstream(first.warehouse, first.modelId);
+    expect(answer.runs.map((run) => run.runId)).toEqual([
+      first.runIds.ingest,
+      first.runIds.labels,
+      first.runIds.features,
+      first.runIds.train,
+      first.runIds.evaluate,
+    ]);
+    const labels = answer.runs.find((run) => run.job === 'labels')!;
+    expect(labels.facets.labelSql?.text).toBe(LABEL_SQL);
+    expect(answer.runs.every((run) => /^[0-9a-f]{40}$/.test(run.facets.codeVersion?.gitCommit ?? ''))).toBe(
+      true,
+    );
+    expect(answer.runs.find((run) => run.job === 'train')!.facets.seeds).toEqual({
+      split: 42,
+      init: 43,
+      shuffle: 44,
+    });
+    expect(answer.rawInputs.map((input) => input.path)).toEqual([join(first.rawRoot, 'files')]);
+    expect(answer.datasets.map((d) => d.name).sort()).toEqual(
+      ['features/dlinear', 'labels', 'mimic-iv-ecg/files', 'model/weights', 'records', 'waveforms'].sort(),
+    );
+  });
+
+  it('upstream of an unknown model is a ConfigError naming the key', async () => {
+    await expect(lineageUpstream(first.warehouse, 'nope')).rejects.toThrow(ConfigError);
+    await expect(lineageUpstream(first.warehouse, 'nope')).rejects.toThrow(/^model: /);
+  });
+
+  it('downstream of a record: the files that hold it and every run and model that used it', async () => {
+    const studyId = first.studyIds[5]!;
+    const answer = await lineageDownstream(first.warehouse, studyId);
+    expect(answer.foundIn.map((found) => found.folder).sort()).toEqual([
+      'features',
+      'labels',
+      'records',
+      'waveforms',
+    ]);
+    const label = answer.foundIn.find((found) => found.folder === 'labels')!;
+    expect(label.rows).toHaveLength(1);
+    expect(label.rows![0]).toMatchObject({ study_id: String(studyId), label_version: 'rules-v1' });
+    // Both pipelines ingested the same bytes; the one with the earlier nominal time (seed 7) came first.
+    expect(answer.foundIn.find((found) => found.folder === 'records')!.writtenBy).toEqual([
+      second.runIds.ingest,
+      first.runIds.ingest,
+    ]);
+    expect(answer.models).toEqual([first.modelId, second.modelId].sort());
+    expect(answer.runs.map((run) => run.job)).toContain('train');
+  });
+
+  it('downstream of a quarantined record names the quarantine row and the ingest run that wrote it', async () => {
+    const answer = await lineageDownstream(first.warehouse, first.quarantinedStudyId);
+    expect(answer.foundIn).toHaveLength(1);
+    expect(answer.foundIn[0]).toMatchObject({
+      folder: 'quarantine',
+      writtenBy: [second.runIds.ingest, first.runIds.ingest],
+    });
+    expect(answer.foundIn[0]!.rows![0]).toMatchObject({ field: 'n_sig' });
+    expect(answer.models).toEqual([]);
+  });
+
+  it('diff of two runs names changed seeds, config, weights hashes and metrics, and nothing that stayed equal', async () => {
+    const diff = await lineageDiff(first.warehouse, first.pipelineRunId, second.pipelineRunId);
+    const train = diff.jobs.find((job) => job.job === 'train')!;
+    expect(train.facets).toContainEqual({ key: 'seeds.split', a: 42, b: 7 });
+    expect(train.outputs.map((change) => change.key)).toContain('model/weights.sha256');
+    expect(train.inputs).toEqual([]);
+    expect(diff.jobs.find((job) => job.job === 'labels')).toBeUndefined();
+    const pipeline = diff.jobs.find((job) => job.job === 'pipeline')!;
+    expect(pipeline.facets).toContainEqual({ key: 'config.seed', a: 42, b: 7 });
+    const mae = diff.metrics.find(
+      (m) => m.task === 'rr_interval' && m.source === 'ensemble' && m.metric === 'mae',
+    )!;
+    expect(mae.delta).toBeCloseTo(mae.b! - mae.a!, 12);
+  });
+
+  it('verify is clean on an untouched warehouse', async () => {
+    const answer = await lineageVerify(first.warehouse);
+    expect(answer).toMatchObject({ changed: [], missing: [] });
+    expect(answer.checked).toBeGreaterThanOrEqual(9);
+  });
+});
+
+describe('enecg lineage verify', () => {
+  it('names an altered artifact and a deleted one, and exits 1', async () => {
+    const fixture = await buildWarehouse(await mkdtemp(join(tmpdir(), 'enecg-verify-')));
+    const clean = await runEnecg(['lineage', 'verify', '--warehouse', fixture.warehouse]);
+    expect(clean.code, clean.stderr).toBe(0);
+    await appendFile(join(fixture.warehouse, 'labels', 'rules-v1', 'part-0.parquet'), 'x');
+    await rm(join(fixture.warehouse, 'models', fixture.modelId, 'model.json'));
+    const result = await runEnecg(['lineage', 'verify', '--warehouse', fixture.warehouse, '--json']);
+    expect(result.code).toBe(1);
+    const answer = JSON.parse(result.stdout);
+    expect(answer.changed.map((a: { path: string }) => a.path)).toEqual(['labels/rules-v1/part-0.parquet']);
+    expect(answer.changed[0]).toMatchObject({ job: 'labels', runId: fixture.runIds.labels });
+    expect(answer.missing.map((a: { path: string }) => a.path)).toEqual([
+      `models/${fixture.modelId}/model.json`,
+    ]);
+    expect(result.stderr).toContain('labels/rules-v1/part-0.parquet');
+    expect(result.stderr).toContain(`models/${fixture.modelId}/model.json`);
+  }, 60_000);
+});
