@@ -239,7 +239,7 @@ function buildSubject(rng: Rng, options: ResolvedSynthOptions, ids: CohortIds): 
     const last = episodeStudies[episodeStudies.length - 1]!.time;
     if (rng.chance(0.55)) admissions.push(admission(rng, ids, first, last));
   }
-  const farDraws = rng.int(0, 3);
+  const farDraws = rng.chance(0.4) ? rng.int(1, 2) : 0;
   for (let i = 0; i < farDraws; i++) {
     for (let attempt = 0; attempt < 20; attempt++) {
       const candidate =
