@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError, parseConfig } from '@enecg/common';
 import { parseLabelConfig } from '@enecg/labels';
-import { expertNames, resolveTrainConfig } from '@enecg/model';
+import { BACKEND_CHOICES, expertNames, resolveTrainConfig } from '@enecg/model';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -30,11 +30,12 @@ export const PipelineConfigSchema = z.strictObject({
     .array(ExpertEntry)
     .min(1)
     .default([{ name: 'dlinear' }, { name: 'timesnet' }]),
+  /** Settings of the `raw-leads` pseudo-expert that feeds the gate (default: lead II at 5000 samples). */
+  gateInput: z.record(z.string(), z.unknown()).optional(),
   features: z
     .strictObject({
       batchSize: z.number().int().positive().default(32),
-      backend: z.enum(['auto', 'wasm', 'cpu', 'tensorflow']).default('auto'),
-      shards: z.number().int().min(1).max(256).default(2),
+      backend: z.enum(BACKEND_CHOICES).default('auto'),
     })
     .prefault({}),
   /** Passed to the training stage; see packages/model. */

@@ -110,6 +110,11 @@ export async function selectBackend(requested: BackendChoice = 'auto'): Promise<
 }
 
 /** The backend selected last, or undefined before `selectBackend` ran. */
+/** How a backend is named in lineage and reports: `wasm (@tensorflow/tfjs-backend-wasm@4.22.0)`. */
+export function backendLabel(info: BackendInfo | undefined): string | undefined {
+  return info === undefined ? undefined : `${info.choice} (${info.package}@${info.version})`;
+}
+
 export function activeBackend(): BackendInfo | undefined {
   return active === undefined ? undefined : { ...active };
 }

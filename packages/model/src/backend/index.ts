@@ -2,6 +2,7 @@ export type { BackendChoice, BackendInfo } from './backend.ts';
 export {
   activeBackend,
   BACKEND_CHOICES,
+  backendLabel,
   parseBackendChoice,
   selectBackend,
   tf,

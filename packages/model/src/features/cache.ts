@@ -14,7 +14,7 @@ import {
   writeFileAtomic,
 } from '@enecg/common';
 import type { BackendChoice, BackendInfo } from '../backend/index.ts';
-import { activeBackend, parseBackendChoice, selectBackend } from '../backend/index.ts';
+import { activeBackend, backendLabel, parseBackendChoice, selectBackend } from '../backend/index.ts';
 import { createExpert } from '../experts/registry.ts';
 import type { Expert } from '../experts/types.ts';
 import { cachedStudyIds, type FeatureRows, writeFeaturePart } from './parquet.ts';
@@ -150,7 +150,7 @@ export async function cacheFeaturesFrom(
       job,
       inputs,
       outputs: [],
-      facets: { ...facets, backend: activeBackend() },
+      facets: { ...facets, backend: backendLabel(activeBackend()) },
     });
     try {
       const summary = await withDuckDB(async (connection) => {
@@ -208,7 +208,7 @@ export async function cacheFeaturesFrom(
         outputs: summary.parts.map((part) => ({ name: job.name, ...part })),
         facets: {
           ...facets,
-          backend,
+          backend: backendLabel(backend),
           computed: summary.computed,
           skipped: summary.skipped,
           quarantined: summary.quarantinedRecords,
@@ -239,7 +239,7 @@ export async function cacheFeaturesFrom(
         job,
         inputs,
         outputs: [],
-        facets: { ...facets, backend: activeBackend(), error: (error as Error).message },
+        facets: { ...facets, backend: backendLabel(activeBackend()), error: (error as Error).message },
       });
       throw error;
     }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { codeVersion, sha256File } from '@enecg/common';
 import { ingest } from '@enecg/ingest';
 import { deriveLabels } from '@enecg/labels';
-import { cacheFeatures, evaluate, train } from '@enecg/model';
+import { type BackendChoice, cacheFeatures, evaluate, train } from '@enecg/model';
 import { refreshCatalog, renderReport } from '@enecg/report';
 import { Context } from '@temporalio/activity';
 import { GPU_TASK_QUEUE } from '../task-queues.ts';
@@ -34,8 +34,7 @@ export interface FeaturesInput extends StageInput {
   expertConfig?: Record<string, unknown>;
   seed: number;
   batchSize: number;
-  backend: string;
-  shard: { index: number; count: number };
+  backend: BackendChoice;
 }
 
 export interface TrainInput extends StageInput {
@@ -118,7 +117,6 @@ export function createActivities() {
           expertOptions: { weightsPath: input.weights, seed: input.seed, config: input.expertConfig },
           batchSize: input.batchSize,
           backend: input.backend,
-          shard: input.shard,
           runId: input.runId,
           onProgress: heartbeatProgress(),
         });

@@ -1,7 +1,7 @@
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { PipelineActivities } from '../activities/index.ts';
 import type { PipelineConfig } from '../config.ts';
-import { CPU_TASK_QUEUE } from '../task-queues.ts';
+import { CPU_TASK_QUEUE, GATE_INPUT_EXPERT } from '../task-queues.ts';
 
 export interface PipelineInput {
   /** Validated by the client before the workflow starts (see validatePipelineConfig). */
@@ -62,24 +62,24 @@ export async function enecgPipeline({ config }: PipelineInput): Promise<Pipeline
     config: config.labels,
   });
 
+  // The gate's input (sampled raw leads) is cached like any expert's features.
   const featureQueue = await cpuQuick.chooseFeatureQueue(CPU_TASK_QUEUE);
   const featureActivities = proxyActivities<PipelineActivities>({ taskQueue: featureQueue, ...long });
-  const featureJobs = config.experts.flatMap((expert) =>
-    range(config.features.shards).map((index) =>
-      featureActivities.cacheFeatures({
-        runId,
-        warehouse,
-        expert: expert.name,
-        weights: expert.weights,
-        expertConfig: expert.config,
-        seed: config.seed,
-        batchSize: config.features.batchSize,
-        backend: config.features.backend,
-        shard: { index, count: config.features.shards },
-      }),
+  const features = await Promise.all(
+    [...config.experts, { name: GATE_INPUT_EXPERT, weights: undefined, config: config.gateInput }].map(
+      (expert) =>
+        featureActivities.cacheFeatures({
+          runId,
+          warehouse,
+          expert: expert.name,
+          weights: expert.weights,
+          expertConfig: expert.config,
+          seed: config.seed,
+          batchSize: config.features.batchSize,
+          backend: config.features.backend,
+        }),
     ),
   );
-  const features = await Promise.all(featureJobs);
 
   const model = await cpu.trainModel({
     runId,
@@ -88,7 +88,7 @@ export async function enecgPipeline({ config }: PipelineInput): Promise<Pipeline
     experts: config.experts.map((e) => e.name),
     inputHashes: {
       labels: labels.output.sha256,
-      ...Object.fromEntries(features.map((f) => [`${f.expert}/${f.shard.index}`, f.featureSetId])),
+      ...Object.fromEntries(features.map((f) => [f.featureSetId, `${f.totalRows}`])),
     },
   });
 
@@ -112,14 +112,7 @@ export async function enecgPipeline({ config }: PipelineInput): Promise<Pipeline
       quarantined: sum(shards.map((s) => s.quarantined)),
     },
     labels: { rows: labels.output.rows, sha256: labels.output.sha256, cacheHit: labels.cache.hit },
-    features: config.experts.map((expert) => {
-      const own = features.filter((f) => f.expert === expert.name);
-      return {
-        expert: expert.name,
-        computed: sum(own.map((f) => f.computed)),
-        cached: sum(own.map((f) => f.cached)),
-      };
-    }),
+    features: features.map((f) => ({ expert: f.expert, computed: f.computed, cached: f.skipped })),
     model: { modelId: model.modelId, modelDir: model.modelDir, cacheHit: model.cache.hit },
     evaluationPath: evaluation.evaluationPath,
     report: { html: report.html, markdown: report.markdown },
