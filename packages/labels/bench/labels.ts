@@ -5,11 +5,12 @@
  *
  *   npx tsx packages/labels/bench/labels.ts [rows]
  */
+
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
 import { sqlString, withDuckDB } from '@enecg/common';
 import { deriveLabels } from '../src/index.ts';
 
@@ -48,7 +49,12 @@ function random(seed: number): () => number {
   };
 }
 
-async function writeLines(path: string, header: string, rows: number, line: (i: number) => string): Promise<void> {
+async function writeLines(
+  path: string,
+  header: string,
+  rows: number,
+  line: (i: number) => string,
+): Promise<void> {
   const out = createWriteStream(path);
   out.write(`${header}\n`);
   const chunk: string[] = [];
@@ -78,13 +84,21 @@ async function generate(root: string): Promise<{ source: string; hosp: string }>
   const subjectOf = (i: number) => 10_000_000 + Math.floor(i / ECGS_PER_SUBJECT);
   const studyOf = (i: number) => 40_000_000 + i;
   // ECG i of a subject is taken (i mod 5) * 30 days after the subject's first, at a seeded minute.
-  const ecgMinutes = Array.from({ length: ROWS }, (_, i) => (i % ECGS_PER_SUBJECT) * 43_200 + Math.floor(next() * 1440));
+  const ecgMinutes = Array.from(
+    { length: ROWS },
+    (_, i) => (i % ECGS_PER_SUBJECT) * 43_200 + Math.floor(next() * 1440),
+  );
 
-  await writeLines(join(source, 'record_list.csv'), 'subject_id,study_id,file_name,ecg_time,path', ROWS, (i) => {
-    const subject = subjectOf(i);
-    const study = studyOf(i);
-    return `${subject},${study},${study},${timestamp(ecgMinutes[i]!)},files/p${String(subject).slice(0, 4)}/p${subject}/s${study}/${study}`;
-  });
+  await writeLines(
+    join(source, 'record_list.csv'),
+    'subject_id,study_id,file_name,ecg_time,path',
+    ROWS,
+    (i) => {
+      const subject = subjectOf(i);
+      const study = studyOf(i);
+      return `${subject},${study},${study},${timestamp(ecgMinutes[i]!)},files/p${String(subject).slice(0, 4)}/p${subject}/s${study}/${study}`;
+    },
+  );
   const reportColumns = Array.from({ length: 18 }, (_, i) => `report_${i}`).join(',');
   await writeLines(
     join(source, 'machine_measurements.csv'),
@@ -101,9 +115,14 @@ async function generate(root: string): Promise<{ source: string; hosp: string }>
     },
   );
   const subjects = Math.ceil(ROWS / ECGS_PER_SUBJECT);
-  await writeLines(join(hosp, 'patients.csv'), 'subject_id,gender,anchor_age,anchor_year,anchor_year_group,dod', subjects, (s) => {
-    return `${10_000_000 + s},${next() < 0.5 ? 'M' : 'F'},${18 + Math.floor(next() * 73)},2150,2011 - 2013,`;
-  });
+  await writeLines(
+    join(hosp, 'patients.csv'),
+    'subject_id,gender,anchor_age,anchor_year,anchor_year_group,dod',
+    subjects,
+    (s) => {
+      return `${10_000_000 + s},${next() < 0.5 ? 'M' : 'F'},${18 + Math.floor(next() * 73)},2150,2011 - 2013,`;
+    },
+  );
   // Two lab rows per ECG: a potassium result within +-16 h (so some fall outside the 12 h window) and a
   // sodium result the rules must skip.
   await writeLines(
@@ -113,7 +132,8 @@ async function generate(root: string): Promise<{ source: string; hosp: string }>
     (j) => {
       const i = j >> 1;
       const charttime = timestamp(ecgMinutes[i]! + Math.floor((next() - 0.5) * 1920));
-      if (j % 2 === 1) return `${j},${subjectOf(i)},,${j},50983,,${charttime},,140,140,mEq/L,133,145,,ROUTINE,`;
+      if (j % 2 === 1)
+        return `${j},${subjectOf(i)},,${j},50983,,${charttime},,140,140,mEq/L,133,145,,ROUTINE,`;
       const value = (2.8 + next() * 3.2).toFixed(1);
       const abnormal = Number(value) < 3.3 || Number(value) > 5.1 ? 'abnormal' : '';
       const shown = next() < 0.05 ? '___' : value;
@@ -121,7 +141,11 @@ async function generate(root: string): Promise<{ source: string; hosp: string }>
     },
   );
   await writeLines(join(hosp, 'd_labitems.csv'), 'itemid,label,fluid,category', 3, (k) => {
-    return ['50971,Potassium,Blood,Chemistry', '50822,"Potassium, Whole Blood",Blood,Blood Gas', '50983,Sodium,Blood,Chemistry'][k]!;
+    return [
+      '50971,Potassium,Blood,Chemistry',
+      '50822,"Potassium, Whole Blood",Blood,Blood Gas',
+      '50983,Sodium,Blood,Chemistry',
+    ][k]!;
   });
   return { source, hosp };
 }
@@ -130,7 +154,9 @@ async function generate(root: string): Promise<{ source: string; hosp: string }>
 async function scanOnly(files: string[]): Promise<void> {
   await withDuckDB(async (connection) => {
     for (const [i, file] of files.entries()) {
-      await connection.run(`CREATE TEMP TABLE scan_${i} AS SELECT * FROM read_csv(${sqlString(file)}, header = true)`);
+      await connection.run(
+        `CREATE TEMP TABLE scan_${i} AS SELECT * FROM read_csv(${sqlString(file)}, header = true)`,
+      );
     }
   });
 }
@@ -151,7 +177,9 @@ const root = await mkdtemp(join(tmpdir(), 'enecg-labels-bench-'));
 try {
   const generationStart = performance.now();
   const { source, hosp } = await generate(root);
-  console.log(`generated ${ROWS} ECGs in ${((performance.now() - generationStart) / 1000).toFixed(1)} s under ${root}`);
+  console.log(
+    `generated ${ROWS} ECGs in ${((performance.now() - generationStart) / 1000).toFixed(1)} s under ${root}`,
+  );
   const files = [
     join(source, 'record_list.csv'),
     join(source, 'machine_measurements.csv'),

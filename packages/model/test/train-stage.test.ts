@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, sqlString, withDuckDB } from '@enecg/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EvaluationReport } from '../src/evaluation-types.ts';
 import { evaluate } from '../src/evaluate/stage.ts';
+import type { EvaluationReport } from '../src/evaluation-types.ts';
 import { TASKS } from '../src/evaluation-types.ts';
 import type { TrainingSet } from '../src/train/dataset.ts';
 import { train } from '../src/train/stage.ts';
@@ -18,20 +18,28 @@ async function writeWarehouse(root: string, set: TrainingSet): Promise<void> {
   const labelRows = set.studyIds.map((studyId, i) => ({
     study_id: studyId,
     subject_id: set.subjectIds[i],
-    ...Object.fromEntries(TASKS.map((task) => [task, Number.isFinite(set.labels[task]?.[i]) ? set.labels[task]?.[i] : null])),
+    ...Object.fromEntries(
+      TASKS.map((task) => [task, Number.isFinite(set.labels[task]?.[i]) ? set.labels[task]?.[i] : null]),
+    ),
     potassium_class: null,
     split: set.split[i],
     fold: set.fold[i],
     label_version: 'test-v1',
   }));
   await writeFile(join(staging, 'labels.json'), JSON.stringify(labelRows));
-  const caches: Record<string, { dim: number; matrix: Float32Array }> = { ...set.expertFeatures, 'raw-leads': set.gateInput };
+  const caches: Record<string, { dim: number; matrix: Float32Array }> = {
+    ...set.expertFeatures,
+    'raw-leads': set.gateInput,
+  };
   await withDuckDB(async (connection) => {
     await connection.run(
       `COPY (SELECT study_id::BIGINT AS study_id, subject_id::BIGINT AS subject_id, rr_interval::DOUBLE AS rr_interval, age::DOUBLE AS age, gender::INTEGER AS gender, flag::INTEGER AS flag, potassium_class::INTEGER AS potassium_class, report_label::INTEGER AS report_label, split, fold::INTEGER AS fold, label_version FROM read_json(${sqlString(join(staging, 'labels.json'))})) TO ${sqlString(join(root, 'labels', 'labels.parquet'))} (FORMAT parquet)`,
     );
     for (const [expert, { dim, matrix }] of Object.entries(caches)) {
-      const rows = set.studyIds.map((studyId, i) => ({ study_id: studyId, embedding: Array.from(matrix.subarray(i * dim, (i + 1) * dim)) }));
+      const rows = set.studyIds.map((studyId, i) => ({
+        study_id: studyId,
+        embedding: Array.from(matrix.subarray(i * dim, (i + 1) * dim)),
+      }));
       const json = join(staging, `${expert}.json`);
       await writeFile(json, JSON.stringify(rows));
       const dir = join(root, 'features', expert, `w${expert.length}-p${dim}`);
@@ -66,7 +74,12 @@ describe('train and evaluate stages over a Parquet warehouse', () => {
     expect(manifest.inputs.map((input: { name: string }) => input.name)).toContain('features/raw-leads');
     expect(manifest.config.seed).toBe(42);
 
-    const evaluation = await evaluate({ warehouse, modelId: summary.modelId, replicates: 50, runId: 'run-1' });
+    const evaluation = await evaluate({
+      warehouse,
+      modelId: summary.modelId,
+      replicates: 50,
+      runId: 'run-1',
+    });
     const report = JSON.parse(await readFile(evaluation.evaluationPath, 'utf8')) as EvaluationReport;
     expect(report.modelId).toBe(summary.modelId);
     expect(Object.keys(report.tasks).sort()).toEqual([...TASKS].sort());
@@ -89,6 +102,8 @@ describe('train and evaluate stages over a Parquet warehouse', () => {
 
   it('refuses a bad config before work starts, and an unknown expert', async () => {
     await expect(train({ warehouse, config: { batchSize: 0 } })).rejects.toThrow(ConfigError);
-    await expect(train({ warehouse, experts: ['moment'] })).rejects.toThrow(/no cached features for "moment"/);
+    await expect(train({ warehouse, experts: ['moment'] })).rejects.toThrow(
+      /no cached features for "moment"/,
+    );
   });
 });
