@@ -47,7 +47,9 @@ export async function createPipelineWorker(options: PipelineWorkerOptions): Prom
     taskQueue: options.taskQueue,
     workflowBundle: await workflowBundle(),
     activities: options.activities,
-    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities,
-    identity: options.identity,
+    ...(options.maxConcurrentActivities === undefined
+      ? {}
+      : { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities }),
+    ...(options.identity === undefined ? {} : { identity: options.identity }),
   });
 }

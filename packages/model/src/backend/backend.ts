@@ -88,8 +88,25 @@ export function parseBackendChoice(value: unknown, key = 'backend'): BackendChoi
   throw new ConfigError(`${JSON.stringify(value)} is not one of ${BACKEND_CHOICES.join(', ')}`, key);
 }
 
-/** Activates a backend (process-wide, as TensorFlow.js backends are) and says which one runs. */
-export async function selectBackend(requested: BackendChoice = 'auto'): Promise<BackendInfo> {
+let selection: Promise<unknown> = Promise.resolve();
+
+/**
+ * Activates a backend (process-wide, as TensorFlow.js backends are) and says which one runs. Calls are
+ * serialised: a worker runs several activities at once, and two concurrent switches would race in tfjs.
+ */
+export function selectBackend(requested: BackendChoice = 'auto'): Promise<BackendInfo> {
+  const next = selection.then(() => activateFirstAvailable(requested));
+  selection = next.catch(() => undefined);
+  return next;
+}
+
+async function activateFirstAvailable(requested: BackendChoice): Promise<BackendInfo> {
+  if (
+    active !== undefined &&
+    (requested === 'auto' ? active.requested === 'auto' : active.choice === requested)
+  ) {
+    return { ...active, requested };
+  }
   const order: Exclude<BackendChoice, 'auto'>[] =
     requested === 'auto' ? ['node-gpu', 'node', 'wasm', 'cpu'] : [requested];
   for (const choice of order) {
@@ -109,12 +126,12 @@ export async function selectBackend(requested: BackendChoice = 'auto'): Promise<
   );
 }
 
-/** The backend selected last, or undefined before `selectBackend` ran. */
 /** How a backend is named in lineage and reports: `wasm (@tensorflow/tfjs-backend-wasm@4.22.0)`. */
 export function backendLabel(info: BackendInfo | undefined): string | undefined {
   return info === undefined ? undefined : `${info.choice} (${info.package}@${info.version})`;
 }
 
+/** The backend selected last, or undefined before `selectBackend` ran. */
 export function activeBackend(): BackendInfo | undefined {
   return active === undefined ? undefined : { ...active };
 }
