@@ -30,8 +30,6 @@ export const PipelineConfigSchema = z.strictObject({
     .array(ExpertEntry)
     .min(1)
     .default([{ name: 'dlinear' }, { name: 'timesnet' }]),
-  /** Settings of the `raw-leads` pseudo-expert that feeds the gate (default: lead II at 5000 samples). */
-  gateInput: z.record(z.string(), z.unknown()).optional(),
   features: z
     .strictObject({
       batchSize: z.number().int().positive().default(32),
@@ -46,7 +44,13 @@ export const PipelineConfigSchema = z.strictObject({
   promotion: z.strictObject({ minImprovement: z.number().min(0).default(0) }).prefault({}),
 });
 
-export type PipelineConfig = z.output<typeof PipelineConfigSchema>;
+/**
+ * The validated configuration. `gateInput` is derived from `training.gate`, so the leads the gate is
+ * trained on are always the leads that were cached for it.
+ */
+export type PipelineConfig = z.output<typeof PipelineConfigSchema> & {
+  gateInput: { leads: string[]; length: number };
+};
 export type PipelineConfigInput = z.input<typeof PipelineConfigSchema>;
 
 /**
@@ -69,7 +73,7 @@ export function validatePipelineConfig(
     }
   });
   parseLabelConfig(config.labels);
-  resolveTrainConfig(config.training);
+  const { gate } = resolveTrainConfig(config.training);
   const absolute = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
   const resolved: PipelineConfig = {
     ...config,
@@ -77,6 +81,7 @@ export function validatePipelineConfig(
     hosp: absolute(config.hosp),
     warehouse: absolute(config.warehouse),
     experts: config.experts.map((e) => (e.weights ? { ...e, weights: absolute(e.weights) } : e)),
+    gateInput: { leads: gate.leads, length: gate.length },
   };
   for (const key of ['source', 'hosp'] as const) {
     if (!existsSync(resolved[key])) throw new ConfigError(`folder ${resolved[key]} does not exist`, key);

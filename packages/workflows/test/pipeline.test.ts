@@ -1,0 +1,77 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '@enecg/common';
+import type { EvaluationReport } from '@enecg/model';
+import { generateSynthetic } from '@enecg/synth';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { type PipelineConfig, runPipelineLocally, validatePipelineConfig } from '../src/index.ts';
+
+let root: string;
+let input: Record<string, unknown>;
+let config: PipelineConfig;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'enecg-pipeline-'));
+  const source = join(root, 'source');
+  await generateSynthetic({ subjects: 16, outDir: source, seed: 7, layout: 'v1' });
+  input = {
+    source,
+    hosp: join(source, 'hosp'),
+    warehouse: join(root, 'warehouse'),
+    training: { maxEpochs: 2 },
+    evaluation: { replicates: 20 },
+  };
+  config = validatePipelineConfig(input);
+});
+
+describe('the enecgPipeline workflow on a real Temporal server', () => {
+  it('runs every stage and leaves a model, its evaluation, a report and lineage', async () => {
+    const result = await runPipelineLocally({ config, address: inject('temporalAddress') });
+
+    expect(result.ingest.listed).toBeGreaterThan(16);
+    expect(result.ingest.listed).toBe(
+      result.ingest.ingested + result.ingest.unchanged + result.ingest.quarantined,
+    );
+    expect(result.labels.rows).toBe(result.ingest.listed);
+    expect(result.features.map((f) => f.expert).sort()).toEqual(['dlinear', 'raw-leads', 'timesnet']);
+    for (const features of result.features) expect(features.computed).toBe(result.ingest.ingested);
+
+    const evaluation = JSON.parse(await readFile(result.evaluationPath, 'utf8')) as EvaluationReport;
+    expect(evaluation.modelId).toBe(result.model.modelId);
+    expect(Object.keys(evaluation.tasks).sort()).toEqual([
+      'age',
+      'flag',
+      'gender',
+      'report_label',
+      'rr_interval',
+    ]);
+    expect(existsSync(result.report.html)).toBe(true);
+    expect(await readFile(result.report.html, 'utf8')).toContain(result.model.modelId);
+
+    const events = await readdir(join(config.warehouse, 'lineage', 'events'));
+    for (const job of ['ingest', 'labels', 'features', 'train', 'evaluate']) {
+      expect(events.some((name) => name.includes(`_${job}`))).toBe(true);
+    }
+  });
+
+  it('reuses every stage on an identical second run and gives the same model', async () => {
+    const first = await runPipelineLocally({ config, address: inject('temporalAddress') });
+    const second = await runPipelineLocally({ config, address: inject('temporalAddress') });
+    expect(second.ingest.ingested).toBe(0);
+    expect(second.ingest.unchanged).toBe(first.ingest.listed);
+    expect(second.labels.cacheHit).toBe(true);
+    for (const features of second.features) expect(features.computed).toBe(0);
+    expect(second.model).toEqual({ ...first.model, cacheHit: true });
+  });
+
+  it('refuses a bad configuration before any work starts, naming the key', () => {
+    expect(() => validatePipelineConfig({ ...input, experts: [{ name: 'resnet' }] })).toThrow(ConfigError);
+    expect(() => validatePipelineConfig({ ...input, experts: [{ name: 'resnet' }] })).toThrow(
+      /experts\.0\.name/,
+    );
+    expect(() => validatePipelineConfig({ ...input, ingest: { shards: 0 } })).toThrow(/ingest\.shards/);
+    expect(() => validatePipelineConfig({ ...input, source: join(root, 'nowhere') })).toThrow(/source/);
+  });
+});
