@@ -23,7 +23,13 @@ export const PipelineConfigSchema = z.strictObject({
   /** Where Parquet tables, features, models, reports and lineage go. */
   warehouse: z.string().min(1),
   seed: z.number().int().nonnegative().default(42),
-  ingest: z.strictObject({ shards: z.number().int().min(1).max(256).default(2) }).prefault({}),
+  ingest: z
+    .strictObject({
+      shards: z.number().int().min(1).max(256).default(2),
+      /** Records per Parquet part: the unit of resumption after a crash. */
+      batchSize: z.number().int().positive().default(256),
+    })
+    .prefault({}),
   /** Passed to the label stage; see packages/labels. */
   labels: z.record(z.string(), z.unknown()).default({}),
   experts: z
@@ -33,6 +39,8 @@ export const PipelineConfigSchema = z.strictObject({
   features: z
     .strictObject({
       batchSize: z.number().int().positive().default(32),
+      /** Embeddings per Parquet part: the unit of resumption after a crash (default: about 32 MB). */
+      partRows: z.number().int().positive().optional(),
       backend: z.enum(BACKEND_CHOICES).default('auto'),
     })
     .prefault({}),

@@ -20,6 +20,7 @@ export interface StageInput {
 export interface IngestShardInput extends StageInput {
   source: string;
   shard: { index: number; count: number };
+  batchSize: number;
 }
 
 export interface LabelsInput extends StageInput {
@@ -34,6 +35,7 @@ export interface FeaturesInput extends StageInput {
   expertConfig?: Record<string, unknown>;
   seed: number;
   batchSize: number;
+  partRows?: number;
   backend: BackendChoice;
 }
 
@@ -73,6 +75,7 @@ export function createActivities() {
           source: input.source,
           warehouse: input.warehouse,
           shard: input.shard,
+          batchSize: input.batchSize,
           runId: input.runId,
           onProgress: heartbeatProgress(),
         });
@@ -116,6 +119,7 @@ export function createActivities() {
           expert: input.expert,
           expertOptions: { weightsPath: input.weights, seed: input.seed, config: input.expertConfig },
           batchSize: input.batchSize,
+          partRows: input.partRows,
           backend: input.backend,
           runId: input.runId,
           onProgress: heartbeatProgress(),

@@ -20,10 +20,10 @@ export interface PipelineResult {
 }
 
 const quick = { startToCloseTimeout: '10 minutes', retry: { maximumAttempts: 3 } } as const;
-/** Long stages heartbeat; a worker that dies is noticed within a minute and the stage resumes elsewhere. */
+/** Long stages heartbeat per batch; a worker that dies is noticed within 30 s and the stage resumes elsewhere. */
 const long = {
   startToCloseTimeout: '6 hours',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
 } as const;
 
@@ -40,7 +40,8 @@ function range(count: number): number[] {
  * passes paths, hashes and counts; every stage is idempotent, so a retried or re-run stage reuses its work.
  */
 export async function enecgPipeline({ config }: PipelineInput): Promise<PipelineResult> {
-  const runId = workflowInfo().workflowId;
+  // Scheduled workflow ids carry an ISO timestamp; run ids name files, so keep them to [A-Za-z0-9._-].
+  const runId = workflowInfo().workflowId.replace(/[^A-Za-z0-9._-]/g, '-');
   const { warehouse } = config;
 
   const shards = await Promise.all(
@@ -50,6 +51,7 @@ export async function enecgPipeline({ config }: PipelineInput): Promise<Pipeline
         warehouse,
         source: config.source,
         shard: { index, count: config.ingest.shards },
+        batchSize: config.ingest.batchSize,
       }),
     ),
   );
