@@ -163,6 +163,8 @@ describe('label rules on hand-written MIMIC rows', () => {
     const sql = await readFile(join(import.meta.dirname, '../sql/labels.sql'), 'utf8');
     expect(event.facets.labelRules).toEqual({ version: LABEL_VERSION, sha256: sha256(sql), sql });
     expect(summary.rulesSha256).toBe(sha256(sql));
+    expect(event.facets.config).toEqual(summary.config);
+    expect(summary.config.potassium).toMatchObject({ windowHours: 12, itemIds: [50971, 50822] });
     expect(sql).toContain(`-- label_version: ${LABEL_VERSION}\n`);
     expect(event.outputs[0]).toMatchObject({ name: 'labels', sha256: summary.output.sha256 });
     expect(event.inputs.map((input: { name: string }) => input.name).sort()).toEqual(
