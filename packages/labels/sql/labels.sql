@@ -117,46 +117,41 @@ SELECT * FROM (VALUES
   (0, 14, 'sinus rhythm', '(normal )?sinus rhythm')
 ) AS rules(report_class, precedence, description, pattern);
 
--- Machine statements: every non-empty report_N cell (cells can be empty between filled ones).
--- Free-text notes (when given) are used only for ECGs whose machine report has no statement; a note
--- is split into statements at line breaks and semicolons.
+-- Statements: every report_N cell of machine_measurements (cells can be empty between filled ones) and,
+-- when a note table is given, each line (or ';'-separated part) of the notes linked to the ECG.
 CREATE TEMP TABLE report_statements AS
-WITH machine AS (
-  SELECT study_id, normalize_statement(raw_statement) AS statement
-  FROM (UNPIVOT (SELECT study_id, COLUMNS('^report_[0-9]+$') FROM src_machine_measurements)
-    ON COLUMNS('^report_[0-9]+$') INTO NAME report_column VALUE raw_statement)
-),
-machine_statements AS (
-  SELECT study_id, 'machine' AS source, statement FROM machine WHERE statement IS NOT NULL
-),
-note_statements AS (
-  SELECT study_id, 'note' AS source, statement
-  FROM (
-    SELECT l.study_id, normalize_statement(unnest(regexp_split_to_array(n.text, '[\r\n;]+'))) AS statement
-    FROM src_waveform_note_links l JOIN src_notes n ON n.note_id = l.note_id
-  )
-  WHERE statement IS NOT NULL
-    AND study_id NOT IN (SELECT study_id FROM machine_statements)
-)
-SELECT * FROM machine_statements
+SELECT study_id, 'machine' AS source, raw_statement AS statement
+FROM (UNPIVOT (SELECT study_id, COLUMNS('^report_[0-9]+$') FROM src_machine_measurements)
+  ON COLUMNS('^report_[0-9]+$') INTO NAME report_column VALUE raw_statement)
 UNION ALL
-SELECT * FROM note_statements;
+SELECT l.study_id, 'note' AS source, unnest(regexp_split_to_array(n.text, '[\r\n;]+')) AS statement
+FROM src_waveform_note_links l JOIN src_notes n ON n.note_id = l.note_id;
 
--- Each distinct statement is matched once, however many ECGs carry it.
+-- Each distinct statement is normalised and matched once, however many ECGs carry it.
 CREATE TEMP TABLE statement_classes AS
-SELECT s.statement, r.report_class, r.precedence
-FROM (SELECT DISTINCT statement FROM report_statements) s
-JOIN report_class_rules r ON regexp_full_match(s.statement, r.pattern);
+SELECT s.statement, s.normalised, r.report_class, r.precedence
+FROM (SELECT statement, normalize_statement(statement) AS normalised
+  FROM (SELECT DISTINCT statement FROM report_statements)) s
+LEFT JOIN report_class_rules r ON regexp_full_match(s.normalised, r.pattern);
 
-CREATE TEMP TABLE report_labels AS
+CREATE TEMP TABLE report_labels_by_source AS
 SELECT s.study_id,
-  any_value(s.source) AS report_source,
+  s.source AS report_source,
   coalesce(arg_min(c.report_class, c.precedence), 14) AS report_label,
-  coalesce(list(DISTINCT c.report_class ORDER BY c.report_class) FILTER (WHERE c.report_class IS NOT NULL),
-    [14]) AS report_labels
+  coalesce(nullif(list_sort(list_distinct(list(c.report_class))), []), [14]) AS report_labels
 FROM report_statements s
-LEFT JOIN statement_classes c ON c.statement = s.statement
-GROUP BY s.study_id;
+JOIN statement_classes c ON c.statement = s.statement
+-- A statement that normalises to nothing (blank, '***') is no statement at all.
+WHERE c.normalised IS NOT NULL
+GROUP BY s.study_id, s.source;
+
+-- The machine report decides; a linked note labels only an ECG whose machine report has no statement.
+CREATE TEMP TABLE report_labels AS
+SELECT * FROM report_labels_by_source WHERE report_source = 'machine'
+UNION ALL
+SELECT * FROM report_labels_by_source n
+WHERE n.report_source = 'note'
+  AND NOT EXISTS (SELECT 1 FROM report_labels_by_source m WHERE m.report_source = 'machine' AND m.study_id = n.study_id);
 
 -- Potassium nearest to the ECG -----------------------------------------------------------------------
 

@@ -43,6 +43,8 @@ export interface LabelSummary {
   runId: string;
   labelVersion: string;
   rulesSha256: string;
+  /** The validated configuration, defaults filled in (also in the lineage event). */
+  config: LabelConfig;
   output: { path: string; sha256: string; rows: number; bytes: number };
   /** Every source file read, with its hash; `null` for an optional table that was absent. */
   sources: Record<SourceName, SourceSummary | null>;
@@ -119,6 +121,7 @@ export async function deriveLabels(options: DeriveLabelsOptions): Promise<LabelS
       runId,
       labelVersion: rules.version,
       rulesSha256: rules.sha256,
+      config,
       output,
       sources: sourceSummaries,
       potassiumItems,

@@ -182,13 +182,13 @@ function splitCsvLine(line: string): string[] {
     } else field += c;
   }
   fields.push(field);
-  return fields.map((name) => name.trim());
+  return fields;
 }
 
 export function checkHeader(file: string, header: readonly string[], required: readonly string[]): void {
   const seen = new Set<string>();
   for (const [index, name] of header.entries()) {
-    if (name === '') {
+    if (name.trim() === '') {
       throw new InputError(`column ${index + 1} of the header has no name`, { file, line: 1 });
     }
     if (seen.has(name))

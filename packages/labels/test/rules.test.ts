@@ -72,6 +72,8 @@ const REPORT_CASES: Array<{ reports: string[]; label: number | null; labels: num
   // A statement that only contains a class statement is not that class (whole-statement match).
   { reports: ['Sinus rhythm with marked sinus arrhythmia'], label: 14, labels: [14] },
   { reports: [], label: null, labels: null },
+  // Cells that normalise to nothing are no statements.
+  { reports: ['***', '   ', '.'], label: null, labels: null },
 ];
 
 describe('label rules on hand-written MIMIC rows', () => {
@@ -144,8 +146,8 @@ describe('label rules on hand-written MIMIC rows', () => {
   it('reports class balance and missingness per task', () => {
     const { tasks } = summary.statistics;
     expect(summary.statistics.studies).toBe(REPORT_CASES.length + 8);
-    // Missing: the empty report and the three ECGs without measurements.
-    expect(tasks.report_label.missing).toBe(4);
+    // Missing: the two empty reports and the three ECGs without measurements.
+    expect(tasks.report_label.missing).toBe(5);
     expect(tasks.report_label.classes['14']).toBe(2);
     expect(tasks.report_labels.classes['0']).toBe(4 + 5);
     // Missing: sentinel, 199 ms, empty cell, and the three ECGs without measurements.
@@ -161,6 +163,8 @@ describe('label rules on hand-written MIMIC rows', () => {
     const sql = await readFile(join(import.meta.dirname, '../sql/labels.sql'), 'utf8');
     expect(event.facets.labelRules).toEqual({ version: LABEL_VERSION, sha256: sha256(sql), sql });
     expect(summary.rulesSha256).toBe(sha256(sql));
+    expect(event.facets.config).toEqual(summary.config);
+    expect(summary.config.potassium).toMatchObject({ windowHours: 12, itemIds: [50971, 50822] });
     expect(sql).toContain(`-- label_version: ${LABEL_VERSION}\n`);
     expect(event.outputs[0]).toMatchObject({ name: 'labels', sha256: summary.output.sha256 });
     expect(event.inputs.map((input: { name: string }) => input.name).sort()).toEqual(

@@ -1,0 +1,43 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { InputError } from '@enecg/common';
+import { describe, expect, it } from 'vitest';
+import { readHeader } from '../src/sources.ts';
+
+async function file(name: string, content: string | Uint8Array): Promise<string> {
+  const path = join(await mkdtemp(join(tmpdir(), 'enecg-labels-header-')), name);
+  await writeFile(path, content);
+  return path;
+}
+
+describe('readHeader', () => {
+  it('reads quoted names, a byte-order mark and CRLF line ends', async () => {
+    const path = await file('t.csv', '\uFEFFsubject_id,"study, id","say ""hi""",ecg_time\r\n1,2,3,4\r\n');
+    expect(await readHeader(path)).toEqual(['subject_id', 'study, id', 'say "hi"', 'ecg_time']);
+  });
+
+  it('reads the header of a large gzip-compressed file', async () => {
+    const body = Array.from({ length: 50_000 }, (_, i) => `${i},F,50,2150`).join('\n');
+    const path = await file(
+      'patients.csv.gz',
+      gzipSync(`subject_id,gender,anchor_age,anchor_year\n${body}\n`),
+    );
+    expect(await readHeader(path)).toEqual(['subject_id', 'gender', 'anchor_age', 'anchor_year']);
+  });
+
+  it('keeps surrounding spaces, so that " study_id" is not taken for study_id', async () => {
+    expect(await readHeader(await file('t.csv', 'subject_id, study_id\n'))).toEqual([
+      'subject_id',
+      ' study_id',
+    ]);
+  });
+
+  it('refuses an empty file and a file that is not gzip, naming it', async () => {
+    const empty = await file('empty.csv', '');
+    await expect(readHeader(empty)).rejects.toMatchObject({ location: { file: empty } });
+    const fake = await file('fake.csv.gz', 'subject_id\n');
+    await expect(readHeader(fake)).rejects.toBeInstanceOf(InputError);
+  });
+});
