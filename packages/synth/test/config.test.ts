@@ -61,6 +61,26 @@ describe('determinism', () => {
   }, 60_000);
 });
 
+describe('lineage', () => {
+  it('appends one event naming every table it wrote with its sha256', async () => {
+    const warehouse = join(scratch, 'warehouse');
+    const summary = await generateSynthetic({
+      subjects: 2,
+      outDir: join(scratch, 'lineage'),
+      seed: 2,
+      warehouse,
+    });
+    const events = await readdir(join(warehouse, 'lineage', 'events'));
+    expect(events).toHaveLength(1);
+    const event = JSON.parse(await readFile(join(warehouse, 'lineage', 'events', events[0]!), 'utf8'));
+    expect(event.job.name).toBe('synth');
+    expect(event.facets.options.seed).toBe(2);
+    const outputs = new Map(event.outputs.map((o: { name: string; sha256: string }) => [o.name, o.sha256]));
+    expect(outputs.get('synth/groundTruth')).toBe(summary.sha256.groundTruth);
+    expect(outputs.size).toBe(Object.keys(summary.sha256).length);
+  });
+});
+
 describe('bad arguments', () => {
   async function refusal(options: Partial<SynthOptions>): Promise<ConfigError> {
     const outDir = options.outDir ?? join(scratch, `refused-${Math.random().toString(36).slice(2)}`);
