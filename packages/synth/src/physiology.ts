@@ -294,11 +294,31 @@ function sinusRhythm(rng: Rng, options: SinusOptions): Rhythm {
 
 function fibrillation(rng: Rng, heartRate: number): Rhythm {
   const rr0 = 60 / heartRate;
+  const start = -rng.between(0.2, rr0 + 0.2);
+  const intervals: number[] = [];
+  for (let t = start; t < DURATION_S + 0.6; ) {
+    const interval = rr0 * clamp(1 + 0.24 * rng.normal(), 0.5, 1.8);
+    intervals.push(interval);
+    t += interval;
+  }
+  // Irregular intervals drift from the intended rate over ten seconds; rescale them so the rate
+  // inside the record is the drawn one and "rapid ventricular response" stays above 100/min.
+  let inside = 0;
+  let insideCount = 0;
+  for (let i = 0, t = start; i < intervals.length; t += intervals[i]!, i++) {
+    if (t >= 0 && t + intervals[i]! < DURATION_S) {
+      inside += intervals[i]!;
+      insideCount++;
+    }
+  }
+  const stretch = insideCount > 0 ? (rr0 * insideCount) / inside : 1;
   const beats: Beat[] = [];
-  let t = -rng.between(0.2, rr0 + 0.2);
-  while (t < DURATION_S + 0.4) {
+  for (
+    let i = 0, t = start;
+    t < DURATION_S + 0.4 && i < intervals.length;
+    t += intervals[i]! * stretch, i++
+  ) {
     beats.push({ qrsOnset: t, kind: 'normal', pr: null });
-    t += rr0 * clamp(1 + 0.24 * rng.normal(), 0.5, 1.8);
   }
   return {
     beats,
@@ -426,7 +446,8 @@ function planRhythm(rng: Rng, plan: EcgPlan): Rhythm {
       });
     case 8:
     case 12:
-      return sinus(sinusRate(rng, plan, 61, 98), normalPr(rng, plan), {
+      // Premature beats raise the measured rate; a base rate up to 88/min keeps it a sinus rhythm.
+      return sinus(sinusRate(rng, plan, 62, 88), normalPr(rng, plan), {
         ectopic: {
           kind: plan.arrhythmiaClass === 8 ? 'pac' : 'pvc',
           count: rng.int(1, 3),

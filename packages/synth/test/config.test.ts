@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { ConfigError } from '@enecg/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSynthetic, type SynthOptions } from '../src/index.ts';
-import { readTable } from './helpers.ts';
+import { HAS_SHARED_DATA, NEEDS_SHARED_DATA, readTable, SHARED_DATA, type Table } from './helpers.ts';
 
 async function fileHashes(root: string): Promise<Map<string, string>> {
   const hashes = new Map<string, string>();
@@ -51,15 +51,31 @@ describe('determinism', () => {
     expect((await readdir(out)).sort()).toEqual(['files', 'ground_truth.csv', 'hosp', 'record_list.csv']);
     expect(Object.keys(summary.paths).sort()).toEqual(Object.keys(summary.sha256).sort());
     const records = await readTable(join(out, 'record_list.csv'));
-    expect(records.header).toEqual(['subject_id', 'study_id', 'file_name', 'ecg_time', 'path']);
-    for (const row of records.rows) {
-      expect(row.study_id).toMatch(/^10\d{7}$/);
-      expect(row.path).toBe(`files/p${row.subject_id}/s${row.study_id}/${row.study_id}`);
-      expect(row.ecg_time).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
-    }
+    expectDemoRecordList(records);
     expect(records.rows.some((r) => !r.ecg_time!.endsWith(':00'))).toBe(true);
   }, 60_000);
+
+  it.skipIf(!HAS_SHARED_DATA)(
+    `checks the demo patterns against the real demo excerpt ${NEEDS_SHARED_DATA}`,
+    async () => {
+      const real = await readTable(
+        join(SHARED_DATA, 'mimic-iv-ecg-demo-0.1-excerpt', 'record_list.excerpt.csv'),
+      );
+      expectDemoRecordList(real);
+    },
+  );
 });
+
+function expectDemoRecordList(records: Table): void {
+  expect(records.header).toEqual(['subject_id', 'study_id', 'file_name', 'ecg_time', 'path']);
+  for (const row of records.rows) {
+    expect(row.subject_id).toMatch(/^1\d{7}$/);
+    expect(row.study_id).toMatch(/^10\d{7}$/);
+    expect(row.file_name).toBe(row.study_id);
+    expect(row.path).toBe(`files/p${row.subject_id}/s${row.study_id}/${row.study_id}`);
+    expect(row.ecg_time).toMatch(/^2[12]\d\d-[01]\d-[0-3]\d [0-2]\d:[0-5]\d:[0-5]\d$/);
+  }
+}
 
 describe('lineage', () => {
   it('appends one event naming every table it wrote with its sha256', async () => {
