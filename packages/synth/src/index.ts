@@ -4,3 +4,4 @@ export { MIMIC_LEAD_ORDER } from './ecg-format.ts';
 export type { SynthSummary, SynthTable } from './generate.ts';
 export { generateSynthetic } from './generate.ts';
 export type { MissingRates, SynthLayout, SynthOptions } from './options.ts';
+export { DEFAULT_MISSING } from './options.ts';
