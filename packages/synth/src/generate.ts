@@ -147,7 +147,7 @@ const LAB_ITEMS: ReadonlyArray<[number, string, string, string]> = [
 ];
 
 /** Where a record lives under the dataset root, without extension. */
-export function recordPath(layout: SynthLayout, subjectId: number, studyId: number): string {
+function recordPath(layout: SynthLayout, subjectId: number, studyId: number): string {
   const subject = `p${subjectId}`;
   const group = layout === 'v1' ? `p${String(subjectId).slice(0, 4)}/` : '';
   return `files/${group}${subject}/s${studyId}/${studyId}`;
@@ -198,7 +198,7 @@ function measurementCell(rng: Rng, value: number | null, missingRate: number): n
 export async function generateSynthetic(options: SynthOptions): Promise<SynthSummary> {
   const resolved = resolveSynthOptions(options);
   await prepareOutDir(resolved);
-  const { outDir, layout, seed, missing } = resolved;
+  const { outDir, layout, seed } = resolved;
   const cohort = buildCohort(resolved);
 
   const rows: Record<SynthTable, string[]> = {
@@ -216,8 +216,7 @@ export async function generateSynthetic(options: SynthOptions): Promise<SynthSum
   const folders = new FolderCache();
   let labeventId = 1_000_000 + new Rng(seed, STREAM.ids, 1).int(0, 8_000_000);
 
-  for (let s = 0; s < cohort.length; s++) {
-    const subject = cohort[s]!;
+  for (const subject of cohort) {
     for (const study of subject.studies) {
       writeStudy(subject, study, resolved, rows, folders);
       classCounts[study.arrhythmiaClass]!++;
@@ -314,7 +313,7 @@ export async function generateSynthetic(options: SynthOptions): Promise<SynthSum
         sha256: hashes[table]!,
         rows: rows[table].length,
       })),
-      facets: { options: { ...resolved, warehouse: undefined, runId: undefined }, missing, records },
+      facets: { options: { ...resolved, warehouse: undefined, runId: undefined }, records },
     });
   }
   return summary;

@@ -1,4 +1,3 @@
-export type { ArrhythmiaClass } from './classes.ts';
 export { ARRHYTHMIA_CLASSES, CLASS_STATEMENTS, OTHER_RHYTHMS } from './classes.ts';
 export { MIMIC_LEAD_ORDER } from './ecg-format.ts';
 export type { SynthSummary, SynthTable } from './generate.ts';

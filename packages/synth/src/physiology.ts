@@ -69,9 +69,6 @@ export interface EcgMeasurements {
 
 /** Facts about the generated signal that secondary report statements describe. */
 export interface EcgFindings {
-  heartRateBpm: number;
-  prMs: number | null;
-  qrsMs: number;
   qtcMs: number;
   lowVoltageLimb: boolean;
   lowVoltagePrecordial: boolean;
@@ -823,9 +820,6 @@ export function synthesizeEcg(rng: Rng, plan: EcgPlan): SynthesizedEcg {
     samples,
     measurements: measure(rng, plan, rhythm, m, rPeaks),
     findings: {
-      heartRateBpm: rhythm.meanHeartRate,
-      prMs: rhythm.pr === null || rhythm.pr < 0 ? null : Math.round(rhythm.pr * 1000),
-      qrsMs: Math.round(m.qrsDuration * 1000),
       qtcMs: m.qtcMs,
       lowVoltageLimb: m.rAmplitude < 0.62,
       lowVoltagePrecordial: m.rAmplitude < 0.55,
