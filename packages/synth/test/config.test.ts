@@ -30,7 +30,7 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-describe('determinism', () => {
+describe('determinism', { timeout: 60_000 }, () => {
   it('writes byte-identical files for the same seed and different ones for another seed', async () => {
     const a = join(scratch, 'a');
     const b = join(scratch, 'b');
@@ -77,7 +77,7 @@ function expectDemoRecordList(records: Table): void {
   }
 }
 
-describe('lineage', () => {
+describe('lineage', { timeout: 60_000 }, () => {
   it('appends one event naming every table it wrote with its sha256', async () => {
     const warehouse = join(scratch, 'warehouse');
     const summary = await generateSynthetic({
@@ -97,7 +97,7 @@ describe('lineage', () => {
   });
 });
 
-describe('bad arguments', () => {
+describe('bad arguments', { timeout: 60_000 }, () => {
   async function refusal(options: Partial<SynthOptions>): Promise<ConfigError> {
     const outDir = options.outDir ?? join(scratch, `refused-${Math.random().toString(36).slice(2)}`);
     const error = await generateSynthetic({ subjects: 2, ...options, outDir }).then(

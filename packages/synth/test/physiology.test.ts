@@ -42,7 +42,7 @@ function plan(overrides: Partial<EcgPlan> & { seed: number; female?: boolean }):
   return { arrhythmiaClass: 0, ageYears: 55, potassium: 4.2, traits, ...overrides };
 }
 
-describe('the beat model', () => {
+describe('the beat model', { timeout: 60_000 }, () => {
   it('raises T waves with potassium: flat when low, peaked when high', () => {
     const heights = { low: [] as number[], normal: [] as number[], high: [] as number[] };
     for (let seed = 0; seed < 12; seed++) {
