@@ -110,8 +110,9 @@ describe('bad arguments', { timeout: 60_000 }, () => {
 
   it('refuses negative, zero and fractional counts, naming the key', async () => {
     expect((await refusal({ subjects: -5 })).message).toBe(
-      'subjects: must be an integer from 1 to 2000000, got -5',
+      'subjects: must be an integer from 1 to 1000000, got -5',
     );
+    expect((await refusal({ subjects: 900_000, maxEcgsPerSubject: 10 })).message).toContain('study id space');
     expect((await refusal({ subjects: 0 })).key).toBe('subjects');
     expect((await refusal({ subjects: 2.5 })).key).toBe('subjects');
     expect((await refusal({ maxEcgsPerSubject: -1 })).key).toBe('maxEcgsPerSubject');
