@@ -20,7 +20,6 @@ export const ARRHYTHMIA_CLASSES = [
   'other',
 ] as const;
 
-export type ArrhythmiaClass = number;
 export const CLASS_COUNT = ARRHYTHMIA_CLASSES.length;
 export const OTHER_CLASS = 14;
 export const ST_ELEVATION_CLASS = 10;

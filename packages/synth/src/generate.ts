@@ -1,6 +1,6 @@
 import { constants, mkdirSync, writeFileSync } from 'node:fs';
 import { access, mkdir, readdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { appendLineageEvent, ConfigError, newRunId, sha256, writeFileAtomic } from '@enecg/common';
 import { CLASS_COUNT, DATA_QUALITY_CLASS } from './classes.ts';
@@ -147,7 +147,7 @@ const LAB_ITEMS: ReadonlyArray<[number, string, string, string]> = [
 ];
 
 /** Where a record lives under the dataset root, without extension. */
-export function recordPath(layout: SynthLayout, subjectId: number, studyId: number): string {
+function recordPath(layout: SynthLayout, subjectId: number, studyId: number): string {
   const subject = `p${subjectId}`;
   const group = layout === 'v1' ? `p${String(subjectId).slice(0, 4)}/` : '';
   return `files/${group}${subject}/s${studyId}/${studyId}`;
@@ -174,6 +174,19 @@ async function prepareOutDir(options: ResolvedSynthOptions): Promise<void> {
   for (const entry of existing) await rm(join(outDir, entry), { recursive: true, force: true });
 }
 
+/** Creates each record folder once, without the per-level checks of a recursive mkdir. */
+class FolderCache {
+  private readonly made = new Set<string>();
+
+  ensure(folder: string): void {
+    if (this.made.has(folder)) return;
+    const parent = dirname(folder);
+    if (parent !== folder) this.ensure(parent);
+    mkdirSync(folder, { recursive: true });
+    this.made.add(folder);
+  }
+}
+
 function measurementCell(rng: Rng, value: number | null, missingRate: number): number {
   return value === null || rng.chance(missingRate) ? MISSING_MEASUREMENT : value;
 }
@@ -185,7 +198,7 @@ function measurementCell(rng: Rng, value: number | null, missingRate: number): n
 export async function generateSynthetic(options: SynthOptions): Promise<SynthSummary> {
   const resolved = resolveSynthOptions(options);
   await prepareOutDir(resolved);
-  const { outDir, layout, seed, missing } = resolved;
+  const { outDir, layout, seed } = resolved;
   const cohort = buildCohort(resolved);
 
   const rows: Record<SynthTable, string[]> = {
@@ -200,12 +213,12 @@ export async function generateSynthetic(options: SynthOptions): Promise<SynthSum
   };
   const classCounts = new Array<number>(CLASS_COUNT).fill(0);
   let records = 0;
+  const folders = new FolderCache();
   let labeventId = 1_000_000 + new Rng(seed, STREAM.ids, 1).int(0, 8_000_000);
 
-  for (let s = 0; s < cohort.length; s++) {
-    const subject = cohort[s]!;
+  for (const subject of cohort) {
     for (const study of subject.studies) {
-      writeStudy(subject, study, resolved, rows);
+      writeStudy(subject, study, resolved, rows, folders);
       classCounts[study.arrhythmiaClass]!++;
       records++;
       // Give the event loop a turn now and then so that a hosting worker can heartbeat.
@@ -300,7 +313,7 @@ export async function generateSynthetic(options: SynthOptions): Promise<SynthSum
         sha256: hashes[table]!,
         rows: rows[table].length,
       })),
-      facets: { options: { ...resolved, warehouse: undefined, runId: undefined }, missing, records },
+      facets: { options: { ...resolved, warehouse: undefined, runId: undefined }, records },
     });
   }
   return summary;
@@ -311,6 +324,7 @@ function writeStudy(
   study: Study,
   options: ResolvedSynthOptions,
   rows: Record<SynthTable, string[]>,
+  folders: FolderCache,
 ): void {
   const { studyId } = study;
   const { outDir, layout, seed, missing } = options;
@@ -326,7 +340,7 @@ function writeStudy(
   const ecg = synthesizeEcg(rng, plan);
   const path = recordPath(layout, subject.subjectId, studyId);
   const files = encodeWfdbRecord(String(studyId), subject.subjectId, new Date(study.time), ecg.samples);
-  mkdirSync(join(outDir, path, '..'), { recursive: true });
+  folders.ensure(join(outDir, path, '..'));
   writeFileSync(join(outDir, `${path}.hea`), files.header);
   writeFileSync(join(outDir, `${path}.dat`), files.dat);
 

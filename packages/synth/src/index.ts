@@ -1,6 +1,6 @@
-export type { ArrhythmiaClass } from './classes.ts';
 export { ARRHYTHMIA_CLASSES, CLASS_STATEMENTS, OTHER_RHYTHMS } from './classes.ts';
 export { MIMIC_LEAD_ORDER } from './ecg-format.ts';
 export type { SynthSummary, SynthTable } from './generate.ts';
 export { generateSynthetic } from './generate.ts';
 export type { MissingRates, SynthLayout, SynthOptions } from './options.ts';
+export { DEFAULT_MISSING } from './options.ts';

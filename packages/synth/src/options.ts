@@ -62,7 +62,9 @@ export const DEFAULT_MISSING: MissingRates = {
   potassium: 0.3,
   noteLink: 0.2,
 };
-const MAX_SUBJECTS = 2_000_000;
+const MAX_SUBJECTS = 1_000_000;
+/** Study ids are drawn without repetition from 10 million 8- or 9-digit values; stay well inside. */
+const MAX_STUDIES = 5_000_000;
 
 function positiveInteger(value: unknown, key: string, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
@@ -115,6 +117,14 @@ export function resolveSynthOptions(options: SynthOptions): ResolvedSynthOptions
       'hyperkalemiaFraction',
     );
   }
+  const maxEcgsPerSubject = positiveInteger(options.maxEcgsPerSubject ?? 8, 'maxEcgsPerSubject', 200);
+  if (subjects * maxEcgsPerSubject > MAX_STUDIES) {
+    throw new ConfigError(
+      `subjects x maxEcgsPerSubject (${subjects} x ${maxEcgsPerSubject}) must not exceed ${MAX_STUDIES}, ` +
+        'the share of the study id space that can be drawn without repetition',
+      'subjects',
+    );
+  }
   return {
     subjects,
     outDir: options.outDir,
@@ -122,7 +132,7 @@ export function resolveSynthOptions(options: SynthOptions): ResolvedSynthOptions
     layout,
     classWeights,
     multiEcgFraction: probability(options.multiEcgFraction ?? 0.45, 'multiEcgFraction'),
-    maxEcgsPerSubject: positiveInteger(options.maxEcgsPerSubject ?? 8, 'maxEcgsPerSubject', 200),
+    maxEcgsPerSubject,
     missing,
     hypokalemiaFraction,
     hyperkalemiaFraction,

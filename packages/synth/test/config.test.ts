@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { ConfigError } from '@enecg/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSynthetic, type SynthOptions } from '../src/index.ts';
-import { readTable } from './helpers.ts';
+import { HAS_SHARED_DATA, NEEDS_SHARED_DATA, readTable, SHARED_DATA, type Table } from './helpers.ts';
 
 async function fileHashes(root: string): Promise<Map<string, string>> {
   const hashes = new Map<string, string>();
@@ -30,7 +30,7 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-describe('determinism', () => {
+describe('determinism', { timeout: 60_000 }, () => {
   it('writes byte-identical files for the same seed and different ones for another seed', async () => {
     const a = join(scratch, 'a');
     const b = join(scratch, 'b');
@@ -51,17 +51,53 @@ describe('determinism', () => {
     expect((await readdir(out)).sort()).toEqual(['files', 'ground_truth.csv', 'hosp', 'record_list.csv']);
     expect(Object.keys(summary.paths).sort()).toEqual(Object.keys(summary.sha256).sort());
     const records = await readTable(join(out, 'record_list.csv'));
-    expect(records.header).toEqual(['subject_id', 'study_id', 'file_name', 'ecg_time', 'path']);
-    for (const row of records.rows) {
-      expect(row.study_id).toMatch(/^10\d{7}$/);
-      expect(row.path).toBe(`files/p${row.subject_id}/s${row.study_id}/${row.study_id}`);
-      expect(row.ecg_time).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
-    }
+    expectDemoRecordList(records);
     expect(records.rows.some((r) => !r.ecg_time!.endsWith(':00'))).toBe(true);
   }, 60_000);
+
+  it.skipIf(!HAS_SHARED_DATA)(
+    `checks the demo patterns against the real demo excerpt ${NEEDS_SHARED_DATA}`,
+    async () => {
+      const real = await readTable(
+        join(SHARED_DATA, 'mimic-iv-ecg-demo-0.1-excerpt', 'record_list.excerpt.csv'),
+      );
+      expectDemoRecordList(real);
+    },
+  );
 });
 
-describe('bad arguments', () => {
+function expectDemoRecordList(records: Table): void {
+  expect(records.header).toEqual(['subject_id', 'study_id', 'file_name', 'ecg_time', 'path']);
+  for (const row of records.rows) {
+    expect(row.subject_id).toMatch(/^1\d{7}$/);
+    expect(row.study_id).toMatch(/^10\d{7}$/);
+    expect(row.file_name).toBe(row.study_id);
+    expect(row.path).toBe(`files/p${row.subject_id}/s${row.study_id}/${row.study_id}`);
+    expect(row.ecg_time).toMatch(/^2[12]\d\d-[01]\d-[0-3]\d [0-2]\d:[0-5]\d:[0-5]\d$/);
+  }
+}
+
+describe('lineage', { timeout: 60_000 }, () => {
+  it('appends one event naming every table it wrote with its sha256', async () => {
+    const warehouse = join(scratch, 'warehouse');
+    const summary = await generateSynthetic({
+      subjects: 2,
+      outDir: join(scratch, 'lineage'),
+      seed: 2,
+      warehouse,
+    });
+    const events = await readdir(join(warehouse, 'lineage', 'events'));
+    expect(events).toHaveLength(1);
+    const event = JSON.parse(await readFile(join(warehouse, 'lineage', 'events', events[0]!), 'utf8'));
+    expect(event.job.name).toBe('synth');
+    expect(event.facets.options.seed).toBe(2);
+    const outputs = new Map(event.outputs.map((o: { name: string; sha256: string }) => [o.name, o.sha256]));
+    expect(outputs.get('synth/groundTruth')).toBe(summary.sha256.groundTruth);
+    expect(outputs.size).toBe(Object.keys(summary.sha256).length);
+  });
+});
+
+describe('bad arguments', { timeout: 60_000 }, () => {
   async function refusal(options: Partial<SynthOptions>): Promise<ConfigError> {
     const outDir = options.outDir ?? join(scratch, `refused-${Math.random().toString(36).slice(2)}`);
     const error = await generateSynthetic({ subjects: 2, ...options, outDir }).then(
@@ -74,8 +110,9 @@ describe('bad arguments', () => {
 
   it('refuses negative, zero and fractional counts, naming the key', async () => {
     expect((await refusal({ subjects: -5 })).message).toBe(
-      'subjects: must be an integer from 1 to 2000000, got -5',
+      'subjects: must be an integer from 1 to 1000000, got -5',
     );
+    expect((await refusal({ subjects: 900_000, maxEcgsPerSubject: 10 })).message).toContain('study id space');
     expect((await refusal({ subjects: 0 })).key).toBe('subjects');
     expect((await refusal({ subjects: 2.5 })).key).toBe('subjects');
     expect((await refusal({ maxEcgsPerSubject: -1 })).key).toBe('maxEcgsPerSubject');

@@ -95,7 +95,8 @@ function classOfReport(statements: string[]): number {
 const HOUR = 3_600_000;
 const parseTime = (text: string): number => Date.parse(`${text.replace(' ', 'T')}Z`);
 
-describe('a generated MIMIC-IV-ECG v1.0 dataset', () => {
+// Generous timeouts: the machine these run on is shared and often heavily loaded.
+describe('a generated MIMIC-IV-ECG v1.0 dataset', { timeout: 60_000 }, () => {
   let out: string;
   let summary: SynthSummary;
   const tables: Record<string, Table> = {};

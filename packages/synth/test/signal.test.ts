@@ -56,7 +56,7 @@ function leadII(samples: Int16Array): Float64Array {
   });
 }
 
-describe('the generated signal', () => {
+describe('the generated signal', { timeout: 60_000 }, () => {
   let out: string;
   let records: Table;
   let measurements: Table;
