@@ -184,14 +184,11 @@ async function availableViews(root: string): Promise<ViewDefinition[]> {
 }
 
 /** The statements of catalog.sql, one per array element (no trailing semicolons). */
-async function catalogStatements(warehouse: string): Promise<{ statements: string[]; views: string[] }> {
-  const root = resolve(warehouse);
-  const views = await availableViews(root);
-  const statements = views.flatMap((view) => [
+function viewStatements(view: ViewDefinition, root: string): string[] {
+  return [
     `CREATE OR REPLACE VIEW ${view.name} AS\n${view.body(root)}`,
     `COMMENT ON VIEW ${view.name} IS ${sqlString(view.description)}`,
-  ]);
-  return { statements, views: views.map((view) => view.name) };
+  ];
 }
 
 /**
@@ -199,7 +196,10 @@ async function catalogStatements(warehouse: string): Promise<{ statements: strin
  * stage ends, so that `.read catalog.sql` in any DuckDB shell sees the stage's output.
  */
 export async function refreshCatalog(warehouse: string): Promise<{ path: string; views: string[] }> {
-  const { statements, views } = await catalogStatements(warehouse);
+  const root = resolve(warehouse);
+  const defined = await availableViews(root);
+  const views = defined.map((view) => view.name);
+  const statements = defined.flatMap((view) => viewStatements(view, root));
   const missing = VIEWS.filter((view) => !views.includes(view.name)).map((view) => view.name);
   const header = [
     '-- EnECG warehouse catalog: `.read catalog.sql` in a DuckDB shell, then query the views below.',
@@ -216,6 +216,8 @@ export async function refreshCatalog(warehouse: string): Promise<{ path: string;
 /** A read-only DuckDB session over the warehouse's views. */
 export interface Catalog {
   views: string[];
+  /** Views whose files exist but could not be read (a corrupt file), with DuckDB's reason. */
+  unavailable: Array<{ view: string; reason: string }>;
   /** Runs one SELECT; any statement that could write or change settings is refused. */
   query(sql: string): Promise<Record<string, unknown>[]>;
   close(): void;
@@ -228,14 +230,24 @@ export interface Catalog {
  */
 export async function openCatalog(warehouse: string): Promise<Catalog> {
   const root = resolve(warehouse);
-  const { statements, views } = await catalogStatements(root);
   const instance: DuckDBInstanceType = await DuckDBInstance.create(':memory:', {
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',
   });
   const connection = await instance.connect();
+  const views: string[] = [];
+  const unavailable: Catalog['unavailable'] = [];
   try {
-    for (const statement of statements) await connection.run(statement);
+    // DuckDB reads Parquet footers when it defines a view: one corrupt file must not hide the other views.
+    for (const view of await availableViews(root)) {
+      if ((view.dependsOn ?? []).some((name) => !views.includes(name))) continue;
+      try {
+        for (const statement of viewStatements(view, root)) await connection.run(statement);
+        views.push(view.name);
+      } catch (error) {
+        unavailable.push({ view: view.name, reason: (error as Error).message });
+      }
+    }
     await connection.run(`SET allowed_directories = [${sqlString(`${root}/`)}]`);
     await connection.run('SET enable_external_access = false');
     await connection.run('SET lock_configuration = true');
@@ -246,6 +258,7 @@ export async function openCatalog(warehouse: string): Promise<Catalog> {
   }
   return {
     views,
+    unavailable,
     query: (sql) => runSelect(connection, root, sql),
     close: () => {
       connection.closeSync();

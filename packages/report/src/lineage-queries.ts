@@ -1,7 +1,14 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DatasetRef, LineageFacets } from '@enecg/common';
-import { ConfigError, datasetDigest, sqlString, warehouseLayout, withDuckDB } from '@enecg/common';
+import {
+  ConfigError,
+  datasetDigest,
+  InputError,
+  sqlString,
+  warehouseLayout,
+  withDuckDB,
+} from '@enecg/common';
 import type { EvaluationReport } from '@enecg/model';
 import {
   completed,
@@ -134,14 +141,21 @@ export async function lineageDownstream(warehouse: string, studyId: number): Pro
       const location = join(layout.root, folder);
       if (!(await hasParquet(location))) continue;
       const source = `read_parquet(${sqlString(join(location, '**', '*.parquet'))}, union_by_name = true, filename = true)`;
-      const described = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`);
-      if (!described.getRowObjectsJson().some((column) => column.column_name === 'study_id')) continue;
-      const columns = showRows ? '* EXCLUDE (filename), filename' : 'DISTINCT filename';
-      const reader = await connection.runAndReadAll(
-        `SELECT ${columns} FROM ${source} WHERE study_id = ${studyId} ORDER BY filename`,
-      );
+      let rows: Record<string, unknown>[];
+      try {
+        const described = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`);
+        if (!described.getRowObjectsJson().some((column) => column.column_name === 'study_id')) continue;
+        const columns = showRows ? '* EXCLUDE (filename), filename' : 'DISTINCT filename';
+        const reader = await connection.runAndReadAll(
+          `SELECT ${columns} FROM ${source} WHERE study_id = ${studyId} ORDER BY filename`,
+        );
+        rows = reader.getRowObjectsJson() as Record<string, unknown>[];
+      } catch (error) {
+        // DuckDB's message names the unreadable file.
+        throw new InputError((error as Error).message, { file: location, record: String(studyId) });
+      }
       const byFile = new Map<string, Record<string, unknown>[]>();
-      for (const row of reader.getRowObjectsJson() as Record<string, unknown>[]) {
+      for (const row of rows) {
         const { filename, ...rest } = row;
         const path = normalizeDatasetPath(warehouse, String(filename));
         if (!byFile.has(path)) byFile.set(path, []);

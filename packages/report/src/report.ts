@@ -332,6 +332,11 @@ async function dataSection(stats: DataStatistics, plots: Plot[]): Promise<Sectio
   ];
   html.push(`<p>${counts.map(escapeHtml).join(' · ')}</p>`);
   markdown.push(counts.join(' · '), '');
+  for (const { view, reason } of stats.unavailable) {
+    const warning = `The ${view} view could not be read, so its statistics are missing: ${reason}`;
+    html.push(`<p class="warning">${escapeHtml(warning)}</p>`);
+    markdown.push(`> ${warning}`, '');
+  }
   if (stats.splits.length > 0) {
     const table = bothTables(
       ['split', 'studies', 'subjects'],
@@ -467,7 +472,7 @@ th { background: #f3f6fa; } tbody tr:nth-child(even) { background: #fafafa; }
 .figures { display: flex; flex-wrap: wrap; gap: 1rem; align-items: flex-start; }
 figure.plot { margin: 0; border: 1px solid #e3e3e3; padding: 0.5rem; background: white; }
 figcaption { font-size: 0.85rem; font-weight: bold; margin-bottom: 0.3rem; }
-nav a { margin-right: 1rem; } code { background: #f3f3f3; padding: 0 0.2rem; }
+nav a { margin-right: 1rem; } .warning { color: #a61b1b; font-weight: bold; } code { background: #f3f3f3; padding: 0 0.2rem; }
 `;
 
 function htmlPage(runId: string, summary: string, sections: Section[]): string {
