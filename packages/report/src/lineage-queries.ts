@@ -296,6 +296,26 @@ function jobsOf(events: StoredEvent[], runId: string): Map<string, StoredEvent> 
   return jobs;
 }
 
+/** Checks the fields reports rely on; the full contract is `EvaluationReport` of @enecg/model. */
+function parseEvaluation(text: string, file: string): EvaluationReport {
+  let value: Partial<EvaluationReport>;
+  try {
+    value = JSON.parse(text) as Partial<EvaluationReport>;
+  } catch (error) {
+    throw new InputError(`not valid JSON (${(error as Error).message})`, { file });
+  }
+  for (const field of ['modelId', 'runId', 'split'] as const) {
+    if (typeof value[field] !== 'string') throw new InputError('missing or not a string', { file, field });
+  }
+  for (const field of ['experts', 'trainingCurve'] as const) {
+    if (!Array.isArray(value[field])) throw new InputError('missing or not an array', { file, field });
+  }
+  if (typeof value.tasks !== 'object' || value.tasks === null) {
+    throw new InputError('missing or not an object', { file, field: 'tasks' });
+  }
+  return value as EvaluationReport;
+}
+
 /** Models whose evaluation.json belongs to one of the runs, by model id. */
 export async function readEvaluations(warehouse: string, runIds: Set<string>): Promise<EvaluationReport[]> {
   const modelsFolder = warehouseLayout(warehouse).models;
@@ -314,7 +334,7 @@ export async function readEvaluations(warehouse: string, runIds: Set<string>): P
     } catch {
       continue;
     }
-    const report = JSON.parse(text) as EvaluationReport;
+    const report = parseEvaluation(text, file);
     if (runIds.has(report.runId)) reports.push(report);
   }
   return reports;

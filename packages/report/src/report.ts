@@ -438,11 +438,27 @@ function lineageSection(runs: RunRow[]): Section {
   }
   const factHtml =
     facts.length > 0 ? `<ul>${facts.map((fact) => `<li>${escapeHtml(fact)}</li>`).join('')}</ul>` : '';
+  const rules = runs.flatMap((run) => (run.facets.labelSql ? [run.facets.labelSql] : []));
+  const rulesHtml = rules
+    .map(
+      (rule) =>
+        `<details><summary>Label rules ${escapeHtml(rule.version)} (SQL text as run)</summary><pre>${escapeHtml(rule.text)}</pre></details>`,
+    )
+    .join('\n');
+  const rulesMarkdown = rules.flatMap((rule) => [
+    `### Label rules ${rule.version}`,
+    '',
+    '```sql',
+    rule.text,
+    '```',
+    '',
+  ]);
   return {
     title: 'Lineage',
     html: [
       '<p>Query it yourself: <code>.read catalog.sql</code> in a DuckDB shell, or <code>enecg lineage</code>.</p>',
       factHtml,
+      rulesHtml,
       '<h3>Runs</h3>',
       runTable.html,
       '<h3>Artifacts</h3>',
@@ -458,6 +474,8 @@ function lineageSection(runs: RunRow[]): Section {
       '### Artifacts',
       '',
       artifactTable.markdown,
+      '',
+      ...rulesMarkdown,
     ].join('\n'),
   };
 }
@@ -472,7 +490,7 @@ th { background: #f3f6fa; } tbody tr:nth-child(even) { background: #fafafa; }
 .figures { display: flex; flex-wrap: wrap; gap: 1rem; align-items: flex-start; }
 figure.plot { margin: 0; border: 1px solid #e3e3e3; padding: 0.5rem; background: white; }
 figcaption { font-size: 0.85rem; font-weight: bold; margin-bottom: 0.3rem; }
-nav a { margin-right: 1rem; } .warning { color: #a61b1b; font-weight: bold; } code { background: #f3f3f3; padding: 0 0.2rem; }
+nav a { margin-right: 1rem; } pre { background: #f6f6f6; padding: 0.5rem; overflow-x: auto; } .warning { color: #a61b1b; font-weight: bold; } code { background: #f3f3f3; padding: 0 0.2rem; }
 `;
 
 function htmlPage(runId: string, summary: string, sections: Section[]): string {
@@ -521,9 +539,11 @@ export async function renderReport(options: RenderReportOptions): Promise<Render
   const running = runs.filter((run) => run.status === 'RUNNING').map((run) => run.job);
   const status =
     failed.length > 0 ? `failed (${failed.join(', ')})` : running.length > 0 ? 'running' : 'complete';
+  const nominal = events.find((event) => event.run.runId === runId)?.run.nominalTime;
   const summary =
     `${runs.length} job runs, ${status}; started ${runs[0]?.startedAt ?? '?'}` +
-    `${ended.length > 0 ? `, last ended ${ended.sort().at(-1)}` : ''}; ` +
+    `${ended.length > 0 ? `, last ended ${ended.sort().at(-1)}` : ''}` +
+    `${nominal ? ` (scheduled for ${nominal})` : ''}; ` +
     `models: ${evaluations.map((evaluation) => evaluation.modelId).join(', ') || 'none evaluated'}.`;
 
   const html = htmlPage(runId, summary, sections);

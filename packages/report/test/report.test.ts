@@ -1,14 +1,14 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ConfigError } from '@enecg/common';
+import { ConfigError, InputError } from '@enecg/common';
 import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lineageVerify, type RenderReportSummary, renderReport } from '../src/index.ts';
 import { runEnecg } from './cli.ts';
-import { buildWarehouse, evaluationFixture, type WarehouseFixture } from './warehouse-fixture.ts';
+import { buildWarehouse, evaluationFixture, LABEL_SQL, type WarehouseFixture } from './warehouse-fixture.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT_DIR = fileURLToPath(new URL('../test-output/', import.meta.url));
@@ -56,6 +56,8 @@ describe('renderReport', () => {
       `| ensemble | ${mae.value.toFixed(1)} [${mae.lo.toFixed(1)}, ${mae.hi.toFixed(1)}]`,
     );
     expect(markdown).toContain('label rules rules-v1');
+    expect(markdown).toContain(LABEL_SQL);
+    expect(html).toContain('scheduled for 2026-11-21T18:00:00.000Z');
     expect(markdown).toContain('| header declares 12 signals, found 11 | 1 |');
   });
 
@@ -68,6 +70,16 @@ describe('renderReport', () => {
     // Eight stage artifacts, plus report.html and report.md.
     expect(verify.checked).toBe(10);
   }, 60_000);
+
+  it('names the file and field of a malformed evaluation.json', async () => {
+    const broken = await buildWarehouse(await mkdtemp(join(tmpdir(), 'enecg-report-broken-')));
+    const file = join(broken.warehouse, 'models', broken.modelId, 'evaluation.json');
+    const { runId: _, ...withoutRunId } = JSON.parse(await readFile(file, 'utf8'));
+    await writeFile(file, JSON.stringify(withoutRunId));
+    const attempt = renderReport({ warehouse: broken.warehouse, runId: broken.pipelineRunId });
+    await expect(attempt).rejects.toThrow(InputError);
+    await expect(attempt).rejects.toThrow(`${file}, field runId: missing or not a string`);
+  });
 
   it('refuses an unknown run with a ConfigError naming the key', async () => {
     await expect(renderReport({ warehouse: fixture.warehouse, runId: 'nope' })).rejects.toThrow(ConfigError);
