@@ -93,17 +93,17 @@ const VIEWS: ViewDefinition[] = [
   {
     name: 'runs',
     description:
-      'One row per run: job, parent run, nominal time, start, end and status (RUNNING until it ends).',
+      "One row per run and job (a pipeline's stages may share its run id): parent run, nominal time, start, end, status (RUNNING until it ends), git commit.",
     needs: { folder: join('lineage', 'events'), matches: JSON_FILE },
     dependsOn: ['lineage_events'],
     body: () =>
-      `SELECT run_id, any_value(job) AS job, any_value(parent_run_id) AS parent_run_id,
+      `SELECT run_id, job, any_value(parent_run_id) AS parent_run_id,
        any_value(nominal_time) AS nominal_time, min(event_time) AS started_at,
        max(event_time) FILTER (WHERE event_type IN ('COMPLETE', 'FAIL')) AS ended_at,
        CASE WHEN bool_or(event_type = 'FAIL') THEN 'FAIL'
             WHEN bool_or(event_type = 'COMPLETE') THEN 'COMPLETE' ELSE 'RUNNING' END AS status,
        any_value(facets->'codeVersion'->>'gitCommit') FILTER (WHERE (facets->'codeVersion') IS NOT NULL) AS git_commit
-  FROM lineage_events GROUP BY run_id`,
+  FROM lineage_events GROUP BY run_id, job`,
   },
   {
     name: 'lineage_edges',

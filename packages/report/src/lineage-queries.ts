@@ -5,6 +5,7 @@ import {
   ConfigError,
   datasetDigest,
   InputError,
+  sha256,
   sqlString,
   warehouseLayout,
   withDuckDB,
@@ -267,31 +268,42 @@ function changes(a: Map<string, unknown>, b: Map<string, unknown>): ValueChange[
     .map((key) => ({ key, a: shown(a.get(key) ?? null), b: shown(b.get(key) ?? null) }));
 }
 
+/** A dataset name's content: its hash, or for a name with several parts (shards) a hash over theirs. */
 function datasetsByName(datasets: DatasetRef[]): Map<string, unknown> {
+  const byName = new Map<string, DatasetRef[]>();
+  for (const dataset of datasets) byName.set(dataset.name, [...(byName.get(dataset.name) ?? []), dataset]);
   const map = new Map<string, unknown>();
-  for (const dataset of datasets) {
-    map.set(`${dataset.name}.sha256`, dataset.sha256 ?? null);
-    map.set(`${dataset.name}.rows`, dataset.rows ?? null);
+  for (const [name, parts] of byName) {
+    const hashes = parts.map((part) => part.sha256 ?? '').sort();
+    map.set(`${name}.sha256`, parts.length === 1 ? (parts[0]!.sha256 ?? null) : sha256(hashes.join('\n')));
+    const rows = parts.every((part) => part.rows !== undefined)
+      ? parts.reduce((sum, part) => sum + part.rows!, 0)
+      : null;
+    map.set(`${name}.rows`, rows);
   }
   return map;
 }
 
-/**
- * Each job of a run's family as its last completed event, with the facets of all the run's events merged
- * (a run may state its config when it starts and its results when it completes).
- */
-function jobsOf(events: StoredEvent[], runId: string): Map<string, StoredEvent> {
+/** What one job did within a run's family: its datasets over all its completed events (shards). */
+interface JobRecord {
+  inputs: DatasetRef[];
+  outputs: DatasetRef[];
+  /** Merged over all its events: a run may state its config when it starts and its counts when it ends. */
+  facets: LineageFacets;
+}
+
+function jobsOf(events: StoredEvent[], runId: string): Map<string, JobRecord> {
   const family = runFamily(events, runId);
-  const facets = new Map<string, LineageFacets>();
+  const jobs = new Map<string, JobRecord>();
   for (const event of events) {
-    if (family.has(event.run.runId)) {
-      facets.set(event.run.runId, { ...facets.get(event.run.runId), ...event.facets });
+    if (!family.has(event.run.runId)) continue;
+    const job = jobs.get(event.job.name) ?? { inputs: [], outputs: [], facets: {} };
+    job.facets = { ...job.facets, ...event.facets };
+    if (event.eventType === 'COMPLETE') {
+      job.inputs.push(...event.inputs);
+      job.outputs.push(...event.outputs);
     }
-  }
-  const jobs = new Map<string, StoredEvent>();
-  for (const event of completed(events)) {
-    if (family.has(event.run.runId))
-      jobs.set(event.job.name, { ...event, facets: facets.get(event.run.runId)! });
+    jobs.set(event.job.name, job);
   }
   return jobs;
 }

@@ -3,7 +3,7 @@ import type { DatasetRef, LineageFacets } from '@enecg/common';
 import {
   appendLineageEvent,
   ConfigError,
-  codeVersion,
+  canonicalJson,
   describeDataset,
   hashObject,
   newRunId,
@@ -139,11 +139,13 @@ function chartedMetrics(evaluation: TaskEvaluation): string[] {
   return metricNames(evaluation).filter((name) => wanted.includes(name));
 }
 
+/** One row per run and job; shards of a job (several COMPLETE events) add up their outputs. */
 function runRows(events: StoredEvent[], family: Set<string>): RunRow[] {
   const rows = new Map<string, RunRow>();
   for (const event of events) {
     if (!family.has(event.run.runId) || event.job.name === REPORT_JOB) continue;
-    let row = rows.get(event.run.runId);
+    const key = `${event.run.runId}\t${event.job.name}`;
+    let row = rows.get(key);
     if (!row) {
       row = {
         runId: event.run.runId,
@@ -154,12 +156,12 @@ function runRows(events: StoredEvent[], family: Set<string>): RunRow[] {
         outputs: [],
         facets: {},
       };
-      rows.set(event.run.runId, row);
+      rows.set(key, row);
     }
     if (event.eventType !== 'START') {
-      row.status = event.eventType;
+      if (row.status !== 'FAIL') row.status = event.eventType;
       row.endedAt = event.eventTime;
-      row.outputs = event.outputs;
+      row.outputs = [...row.outputs, ...event.outputs];
     }
     row.facets = { ...row.facets, ...event.facets };
   }
@@ -169,7 +171,7 @@ function runRows(events: StoredEvent[], family: Set<string>): RunRow[] {
 }
 
 function labelVersionOf(runs: RunRow[]): string | null {
-  for (const run of runs) if (run.facets.labelSql?.version) return run.facets.labelSql.version;
+  for (const run of runs) if (run.facets.labelRules?.version) return run.facets.labelRules.version;
   return null;
 }
 
@@ -425,31 +427,41 @@ function lineageSection(runs: RunRow[]): Section {
   if (lockfiles.size > 0)
     facts.push(`package-lock.json sha256: ${[...lockfiles].map((h) => shortHash(h!)).join(', ')}`);
   for (const run of runs) {
-    if (run.facets.labelSql) {
+    if (run.facets.labelRules) {
       facts.push(
-        `label rules ${run.facets.labelSql.version} (sha256 ${shortHash(run.facets.labelSql.sha256)})`,
+        `label rules ${run.facets.labelRules.version} (sha256 ${shortHash(run.facets.labelRules.sha256)})`,
       );
     }
-    if (run.facets.seeds) {
-      const seeds = Object.entries(run.facets.seeds).map(([key, seed]) => `${key}=${seed}`);
-      facts.push(`${run.job} seeds: ${seeds.join(', ')}`);
+    const seeds = {
+      ...(run.facets.seed === undefined ? {} : { seed: run.facets.seed }),
+      ...run.facets.seeds,
+    };
+    if (Object.keys(seeds).length > 0) {
+      facts.push(
+        `${run.job} seeds: ${Object.entries(seeds)
+          .map(([key, seed]) => `${key}=${seed}`)
+          .join(', ')}`,
+      );
     }
-    if (run.facets.backend) facts.push(`${run.job} backend: ${run.facets.backend}`);
+    if (run.facets.backend !== undefined) {
+      const backend = run.facets.backend;
+      facts.push(`${run.job} backend: ${typeof backend === 'string' ? backend : canonicalJson(backend)}`);
+    }
   }
   const factHtml =
     facts.length > 0 ? `<ul>${facts.map((fact) => `<li>${escapeHtml(fact)}</li>`).join('')}</ul>` : '';
-  const rules = runs.flatMap((run) => (run.facets.labelSql ? [run.facets.labelSql] : []));
+  const rules = runs.flatMap((run) => (run.facets.labelRules ? [run.facets.labelRules] : []));
   const rulesHtml = rules
     .map(
       (rule) =>
-        `<details><summary>Label rules ${escapeHtml(rule.version)} (SQL text as run)</summary><pre>${escapeHtml(rule.text)}</pre></details>`,
+        `<details><summary>Label rules ${escapeHtml(rule.version)} (SQL text as run)</summary><pre>${escapeHtml(rule.sql)}</pre></details>`,
     )
     .join('\n');
   const rulesMarkdown = rules.flatMap((rule) => [
     `### Label rules ${rule.version}`,
     '',
     '```sql',
-    rule.text,
+    rule.sql,
     '```',
     '',
   ]);
@@ -583,7 +595,7 @@ export async function renderReport(options: RenderReportOptions): Promise<Render
     job: { name: REPORT_JOB },
     inputs,
     outputs,
-    facets: { codeVersion: await codeVersion(), config: { runId } },
+    facets: { config: { runId } },
   });
   await refreshCatalog(warehouse);
   return {
