@@ -15,7 +15,7 @@ import type { EvaluationReport, MetricSet, TaskEvaluation } from '@enecg/model';
 import { openCatalog, refreshCatalog } from './catalog.ts';
 import { type DataStatistics, dataStatistics } from './data-statistics.ts';
 import { readEvaluations } from './lineage-queries.ts';
-import { readLineageEvents, runFamily, type StoredEvent } from './lineage-store.ts';
+import { normalizeDatasetPath, readLineageEvents, runFamily, type StoredEvent } from './lineage-store.ts';
 import {
   confusionChart,
   countChart,
@@ -395,7 +395,7 @@ async function dataSection(stats: DataStatistics, plots: Plot[]): Promise<Sectio
   return { title: 'Data and labels', html: html.join('\n'), markdown: markdown.join('\n') };
 }
 
-function lineageSection(runs: RunRow[]): Section {
+function lineageSection(warehouse: string, runs: RunRow[]): Section {
   const runTable = bothTables(
     ['job', 'run', 'status', 'started', 'duration', 'outputs', 'git commit', 'config'],
     runs.map((run) => [
@@ -415,7 +415,7 @@ function lineageSection(runs: RunRow[]): Section {
       run.outputs.map((output) => [
         run.job,
         output.name,
-        output.path,
+        normalizeDatasetPath(warehouse, output.path),
         output.rows === undefined ? '' : String(output.rows),
         formatBytes(output.bytes),
         shortHash(output.sha256),
@@ -544,7 +544,7 @@ export async function renderReport(options: RenderReportOptions): Promise<Render
     catalog.close();
   }
   sections.push(await dataSection(stats, plots));
-  sections.push(lineageSection(runs));
+  sections.push(lineageSection(warehouse, runs));
 
   const ended = runs.map((run) => run.endedAt).filter((time): time is string => time !== null);
   const failed = runs.filter((run) => run.status === 'FAIL').map((run) => run.job);
