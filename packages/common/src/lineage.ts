@@ -33,19 +33,22 @@ export interface CodeVersion {
 }
 
 /** Label rules are stored verbatim so that an auditor can rerun them. */
-export interface LabelSqlFacet {
+export interface LabelRulesFacet {
   version: string;
   sha256: string;
-  text: string;
+  sql: string;
 }
 
 /** Facets with an agreed meaning; stages may add their own keys. */
 export interface LineageFacets {
+  /** Filled in by `appendLineageEvent` when the stage does not set it. */
   codeVersion?: CodeVersion;
   config?: unknown;
+  seed?: number;
   seeds?: Record<string, number>;
-  backend?: string;
-  labelSql?: LabelSqlFacet;
+  /** A backend name, or a description of it (e.g. the TensorFlow.js backend and its flags). */
+  backend?: unknown;
+  labelRules?: LabelRulesFacet;
   [key: string]: unknown;
 }
 
@@ -65,13 +68,15 @@ export interface LineageEvent {
   facets: LineageFacets;
 }
 
+/** Writes one event file; every event records the code version that produced it. */
 export async function appendLineageEvent(warehouse: string, event: LineageEvent): Promise<string> {
+  const stored: LineageEvent = { ...event, facets: { codeVersion: await codeVersion(), ...event.facets } };
   const stamp = event.eventTime.replaceAll(':', '-');
   const file = join(
     warehouseLayout(warehouse).lineageEvents,
     `${stamp}_${event.job.name.replaceAll('/', '_')}_${event.eventType}_${randomUUID()}.json`,
   );
-  await writeFileAtomic(file, `${JSON.stringify(event)}\n`);
+  await writeFileAtomic(file, `${JSON.stringify(stored)}\n`);
   return file;
 }
 

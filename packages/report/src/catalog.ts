@@ -93,17 +93,17 @@ const VIEWS: ViewDefinition[] = [
   {
     name: 'runs',
     description:
-      'One row per run: job, parent run, nominal time, start, end and status (RUNNING until it ends).',
+      "One row per run and job (a pipeline's stages may share its run id): parent run, nominal time, start, end, status (RUNNING until it ends), git commit.",
     needs: { folder: join('lineage', 'events'), matches: JSON_FILE },
     dependsOn: ['lineage_events'],
     body: () =>
-      `SELECT run_id, any_value(job) AS job, any_value(parent_run_id) AS parent_run_id,
+      `SELECT run_id, job, any_value(parent_run_id) AS parent_run_id,
        any_value(nominal_time) AS nominal_time, min(event_time) AS started_at,
        max(event_time) FILTER (WHERE event_type IN ('COMPLETE', 'FAIL')) AS ended_at,
        CASE WHEN bool_or(event_type = 'FAIL') THEN 'FAIL'
             WHEN bool_or(event_type = 'COMPLETE') THEN 'COMPLETE' ELSE 'RUNNING' END AS status,
        any_value(facets->'codeVersion'->>'gitCommit') FILTER (WHERE (facets->'codeVersion') IS NOT NULL) AS git_commit
-  FROM lineage_events GROUP BY run_id`,
+  FROM lineage_events GROUP BY run_id, job`,
   },
   {
     name: 'lineage_edges',
@@ -184,14 +184,11 @@ async function availableViews(root: string): Promise<ViewDefinition[]> {
 }
 
 /** The statements of catalog.sql, one per array element (no trailing semicolons). */
-async function catalogStatements(warehouse: string): Promise<{ statements: string[]; views: string[] }> {
-  const root = resolve(warehouse);
-  const views = await availableViews(root);
-  const statements = views.flatMap((view) => [
+function viewStatements(view: ViewDefinition, root: string): string[] {
+  return [
     `CREATE OR REPLACE VIEW ${view.name} AS\n${view.body(root)}`,
     `COMMENT ON VIEW ${view.name} IS ${sqlString(view.description)}`,
-  ]);
-  return { statements, views: views.map((view) => view.name) };
+  ];
 }
 
 /**
@@ -199,7 +196,10 @@ async function catalogStatements(warehouse: string): Promise<{ statements: strin
  * stage ends, so that `.read catalog.sql` in any DuckDB shell sees the stage's output.
  */
 export async function refreshCatalog(warehouse: string): Promise<{ path: string; views: string[] }> {
-  const { statements, views } = await catalogStatements(warehouse);
+  const root = resolve(warehouse);
+  const defined = await availableViews(root);
+  const views = defined.map((view) => view.name);
+  const statements = defined.flatMap((view) => viewStatements(view, root));
   const missing = VIEWS.filter((view) => !views.includes(view.name)).map((view) => view.name);
   const header = [
     '-- EnECG warehouse catalog: `.read catalog.sql` in a DuckDB shell, then query the views below.',
@@ -216,6 +216,8 @@ export async function refreshCatalog(warehouse: string): Promise<{ path: string;
 /** A read-only DuckDB session over the warehouse's views. */
 export interface Catalog {
   views: string[];
+  /** Views whose files exist but could not be read (a corrupt file), with DuckDB's reason. */
+  unavailable: Array<{ view: string; reason: string }>;
   /** Runs one SELECT; any statement that could write or change settings is refused. */
   query(sql: string): Promise<Record<string, unknown>[]>;
   close(): void;
@@ -228,14 +230,24 @@ export interface Catalog {
  */
 export async function openCatalog(warehouse: string): Promise<Catalog> {
   const root = resolve(warehouse);
-  const { statements, views } = await catalogStatements(root);
   const instance: DuckDBInstanceType = await DuckDBInstance.create(':memory:', {
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',
   });
   const connection = await instance.connect();
+  const views: string[] = [];
+  const unavailable: Catalog['unavailable'] = [];
   try {
-    for (const statement of statements) await connection.run(statement);
+    // DuckDB reads Parquet footers when it defines a view: one corrupt file must not hide the other views.
+    for (const view of await availableViews(root)) {
+      if ((view.dependsOn ?? []).some((name) => !views.includes(name))) continue;
+      try {
+        for (const statement of viewStatements(view, root)) await connection.run(statement);
+        views.push(view.name);
+      } catch (error) {
+        unavailable.push({ view: view.name, reason: (error as Error).message });
+      }
+    }
     await connection.run(`SET allowed_directories = [${sqlString(`${root}/`)}]`);
     await connection.run('SET enable_external_access = false');
     await connection.run('SET lock_configuration = true');
@@ -246,6 +258,7 @@ export async function openCatalog(warehouse: string): Promise<Catalog> {
   }
   return {
     views,
+    unavailable,
     query: (sql) => runSelect(connection, root, sql),
     close: () => {
       connection.closeSync();

@@ -17,6 +17,8 @@ export interface LabelStatistic {
 }
 
 export interface DataStatistics {
+  /** Views whose files could not be read, with DuckDB's reason. */
+  unavailable: Array<{ view: string; reason: string }>;
   records: number | null;
   quarantined: number | null;
   quarantineReasons: Array<{ reason: string; count: number }>;
@@ -43,6 +45,7 @@ async function columnsOf(catalog: Catalog, view: string): Promise<Set<string>> {
  */
 export async function dataStatistics(catalog: Catalog, labelVersion: string | null): Promise<DataStatistics> {
   const stats: DataStatistics = {
+    unavailable: catalog.unavailable,
     records: null,
     quarantined: null,
     quarantineReasons: [],

@@ -1,7 +1,15 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DatasetRef, LineageFacets } from '@enecg/common';
-import { ConfigError, datasetDigest, sqlString, warehouseLayout, withDuckDB } from '@enecg/common';
+import {
+  ConfigError,
+  datasetDigest,
+  InputError,
+  sha256,
+  sqlString,
+  warehouseLayout,
+  withDuckDB,
+} from '@enecg/common';
 import type { EvaluationReport } from '@enecg/model';
 import {
   completed,
@@ -134,14 +142,21 @@ export async function lineageDownstream(warehouse: string, studyId: number): Pro
       const location = join(layout.root, folder);
       if (!(await hasParquet(location))) continue;
       const source = `read_parquet(${sqlString(join(location, '**', '*.parquet'))}, union_by_name = true, filename = true)`;
-      const described = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`);
-      if (!described.getRowObjectsJson().some((column) => column.column_name === 'study_id')) continue;
-      const columns = showRows ? '* EXCLUDE (filename), filename' : 'DISTINCT filename';
-      const reader = await connection.runAndReadAll(
-        `SELECT ${columns} FROM ${source} WHERE study_id = ${studyId} ORDER BY filename`,
-      );
+      let rows: Record<string, unknown>[];
+      try {
+        const described = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`);
+        if (!described.getRowObjectsJson().some((column) => column.column_name === 'study_id')) continue;
+        const columns = showRows ? '* EXCLUDE (filename), filename' : 'DISTINCT filename';
+        const reader = await connection.runAndReadAll(
+          `SELECT ${columns} FROM ${source} WHERE study_id = ${studyId} ORDER BY filename`,
+        );
+        rows = reader.getRowObjectsJson() as Record<string, unknown>[];
+      } catch (error) {
+        // DuckDB's message names the unreadable file.
+        throw new InputError((error as Error).message, { file: location, record: String(studyId) });
+      }
       const byFile = new Map<string, Record<string, unknown>[]>();
-      for (const row of reader.getRowObjectsJson() as Record<string, unknown>[]) {
+      for (const row of rows) {
         const { filename, ...rest } = row;
         const path = normalizeDatasetPath(warehouse, String(filename));
         if (!byFile.has(path)) byFile.set(path, []);
@@ -253,33 +268,64 @@ function changes(a: Map<string, unknown>, b: Map<string, unknown>): ValueChange[
     .map((key) => ({ key, a: shown(a.get(key) ?? null), b: shown(b.get(key) ?? null) }));
 }
 
+/** A dataset name's content: its hash, or for a name with several parts (shards) a hash over theirs. */
 function datasetsByName(datasets: DatasetRef[]): Map<string, unknown> {
+  const byName = new Map<string, DatasetRef[]>();
+  for (const dataset of datasets) byName.set(dataset.name, [...(byName.get(dataset.name) ?? []), dataset]);
   const map = new Map<string, unknown>();
-  for (const dataset of datasets) {
-    map.set(`${dataset.name}.sha256`, dataset.sha256 ?? null);
-    map.set(`${dataset.name}.rows`, dataset.rows ?? null);
+  for (const [name, parts] of byName) {
+    const hashes = parts.map((part) => part.sha256 ?? '').sort();
+    map.set(`${name}.sha256`, parts.length === 1 ? (parts[0]!.sha256 ?? null) : sha256(hashes.join('\n')));
+    const rows = parts.every((part) => part.rows !== undefined)
+      ? parts.reduce((sum, part) => sum + part.rows!, 0)
+      : null;
+    map.set(`${name}.rows`, rows);
   }
   return map;
 }
 
-/**
- * Each job of a run's family as its last completed event, with the facets of all the run's events merged
- * (a run may state its config when it starts and its results when it completes).
- */
-function jobsOf(events: StoredEvent[], runId: string): Map<string, StoredEvent> {
+/** What one job did within a run's family: its datasets over all its completed events (shards). */
+interface JobRecord {
+  inputs: DatasetRef[];
+  outputs: DatasetRef[];
+  /** Merged over all its events: a run may state its config when it starts and its counts when it ends. */
+  facets: LineageFacets;
+}
+
+function jobsOf(events: StoredEvent[], runId: string): Map<string, JobRecord> {
   const family = runFamily(events, runId);
-  const facets = new Map<string, LineageFacets>();
+  const jobs = new Map<string, JobRecord>();
   for (const event of events) {
-    if (family.has(event.run.runId)) {
-      facets.set(event.run.runId, { ...facets.get(event.run.runId), ...event.facets });
+    if (!family.has(event.run.runId)) continue;
+    const job = jobs.get(event.job.name) ?? { inputs: [], outputs: [], facets: {} };
+    job.facets = { ...job.facets, ...event.facets };
+    if (event.eventType === 'COMPLETE') {
+      job.inputs.push(...event.inputs);
+      job.outputs.push(...event.outputs);
     }
-  }
-  const jobs = new Map<string, StoredEvent>();
-  for (const event of completed(events)) {
-    if (family.has(event.run.runId))
-      jobs.set(event.job.name, { ...event, facets: facets.get(event.run.runId)! });
+    jobs.set(event.job.name, job);
   }
   return jobs;
+}
+
+/** Checks the fields reports rely on; the full contract is `EvaluationReport` of @enecg/model. */
+function parseEvaluation(text: string, file: string): EvaluationReport {
+  let value: Partial<EvaluationReport>;
+  try {
+    value = JSON.parse(text) as Partial<EvaluationReport>;
+  } catch (error) {
+    throw new InputError(`not valid JSON (${(error as Error).message})`, { file });
+  }
+  for (const field of ['modelId', 'runId', 'split'] as const) {
+    if (typeof value[field] !== 'string') throw new InputError('missing or not a string', { file, field });
+  }
+  for (const field of ['experts', 'trainingCurve'] as const) {
+    if (!Array.isArray(value[field])) throw new InputError('missing or not an array', { file, field });
+  }
+  if (typeof value.tasks !== 'object' || value.tasks === null) {
+    throw new InputError('missing or not an object', { file, field: 'tasks' });
+  }
+  return value as EvaluationReport;
 }
 
 /** Models whose evaluation.json belongs to one of the runs, by model id. */
@@ -300,7 +346,7 @@ export async function readEvaluations(warehouse: string, runIds: Set<string>): P
     } catch {
       continue;
     }
-    const report = JSON.parse(text) as EvaluationReport;
+    const report = parseEvaluation(text, file);
     if (runIds.has(report.runId)) reports.push(report);
   }
   return reports;

@@ -20,13 +20,25 @@ const CONFIG: Config = {
   range: { category: ['#4c78a8', '#f58518', '#54a24b', '#e45756', '#72b7b2', '#b279a2', '#9d755d'] },
 };
 
+/**
+ * Vega numbers gradient and clip ids with a process-wide counter: prefixing them with the plot id keeps ids
+ * unique among the page's inline SVGs and makes the output independent of what was rendered before.
+ */
+function scopeSvgIds(svg: string, plotId: string): string {
+  const ids = new Map<string, string>();
+  let next = 0;
+  return svg.replace(/(id="|url\(#|href="#)([^")]+)/g, (_, prefix: string, name: string) => {
+    if (!ids.has(name)) ids.set(name, `${plotId}-${next++}`);
+    return `${prefix}${ids.get(name)}`;
+  });
+}
+
 /** Compiles Vega-Lite and renders it headlessly (the `none` renderer needs no canvas). */
 export async function renderPlot(id: string, title: string, spec: ChartSpec): Promise<Plot> {
   const vega = compile({ ...spec, config: CONFIG }).spec;
   const view = new View(parse(vega), { renderer: 'none' });
   try {
-    const svg = await view.toSVG();
-    return { id, title, svg };
+    return { id, title, svg: scopeSvgIds(await view.toSVG(), id) };
   } finally {
     view.finalize();
   }

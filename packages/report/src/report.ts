@@ -3,7 +3,7 @@ import type { DatasetRef, LineageFacets } from '@enecg/common';
 import {
   appendLineageEvent,
   ConfigError,
-  codeVersion,
+  canonicalJson,
   describeDataset,
   hashObject,
   newRunId,
@@ -15,7 +15,7 @@ import type { EvaluationReport, MetricSet, TaskEvaluation } from '@enecg/model';
 import { openCatalog, refreshCatalog } from './catalog.ts';
 import { type DataStatistics, dataStatistics } from './data-statistics.ts';
 import { readEvaluations } from './lineage-queries.ts';
-import { readLineageEvents, runFamily, type StoredEvent } from './lineage-store.ts';
+import { normalizeDatasetPath, readLineageEvents, runFamily, type StoredEvent } from './lineage-store.ts';
 import {
   confusionChart,
   countChart,
@@ -139,11 +139,13 @@ function chartedMetrics(evaluation: TaskEvaluation): string[] {
   return metricNames(evaluation).filter((name) => wanted.includes(name));
 }
 
+/** One row per run and job; shards of a job (several COMPLETE events) add up their outputs. */
 function runRows(events: StoredEvent[], family: Set<string>): RunRow[] {
   const rows = new Map<string, RunRow>();
   for (const event of events) {
     if (!family.has(event.run.runId) || event.job.name === REPORT_JOB) continue;
-    let row = rows.get(event.run.runId);
+    const key = `${event.run.runId}\t${event.job.name}`;
+    let row = rows.get(key);
     if (!row) {
       row = {
         runId: event.run.runId,
@@ -154,12 +156,12 @@ function runRows(events: StoredEvent[], family: Set<string>): RunRow[] {
         outputs: [],
         facets: {},
       };
-      rows.set(event.run.runId, row);
+      rows.set(key, row);
     }
     if (event.eventType !== 'START') {
-      row.status = event.eventType;
+      if (row.status !== 'FAIL') row.status = event.eventType;
       row.endedAt = event.eventTime;
-      row.outputs = event.outputs;
+      row.outputs = [...row.outputs, ...event.outputs];
     }
     row.facets = { ...row.facets, ...event.facets };
   }
@@ -169,7 +171,7 @@ function runRows(events: StoredEvent[], family: Set<string>): RunRow[] {
 }
 
 function labelVersionOf(runs: RunRow[]): string | null {
-  for (const run of runs) if (run.facets.labelSql?.version) return run.facets.labelSql.version;
+  for (const run of runs) if (run.facets.labelRules?.version) return run.facets.labelRules.version;
   return null;
 }
 
@@ -332,6 +334,11 @@ async function dataSection(stats: DataStatistics, plots: Plot[]): Promise<Sectio
   ];
   html.push(`<p>${counts.map(escapeHtml).join(' · ')}</p>`);
   markdown.push(counts.join(' · '), '');
+  for (const { view, reason } of stats.unavailable) {
+    const warning = `The ${view} view could not be read, so its statistics are missing: ${reason}`;
+    html.push(`<p class="warning">${escapeHtml(warning)}</p>`);
+    markdown.push(`> ${warning}`, '');
+  }
   if (stats.splits.length > 0) {
     const table = bothTables(
       ['split', 'studies', 'subjects'],
@@ -388,7 +395,7 @@ async function dataSection(stats: DataStatistics, plots: Plot[]): Promise<Sectio
   return { title: 'Data and labels', html: html.join('\n'), markdown: markdown.join('\n') };
 }
 
-function lineageSection(runs: RunRow[]): Section {
+function lineageSection(warehouse: string, runs: RunRow[]): Section {
   const runTable = bothTables(
     ['job', 'run', 'status', 'started', 'duration', 'outputs', 'git commit', 'config'],
     runs.map((run) => [
@@ -408,7 +415,7 @@ function lineageSection(runs: RunRow[]): Section {
       run.outputs.map((output) => [
         run.job,
         output.name,
-        output.path,
+        normalizeDatasetPath(warehouse, output.path),
         output.rows === undefined ? '' : String(output.rows),
         formatBytes(output.bytes),
         shortHash(output.sha256),
@@ -420,24 +427,50 @@ function lineageSection(runs: RunRow[]): Section {
   if (lockfiles.size > 0)
     facts.push(`package-lock.json sha256: ${[...lockfiles].map((h) => shortHash(h!)).join(', ')}`);
   for (const run of runs) {
-    if (run.facets.labelSql) {
+    if (run.facets.labelRules) {
       facts.push(
-        `label rules ${run.facets.labelSql.version} (sha256 ${shortHash(run.facets.labelSql.sha256)})`,
+        `label rules ${run.facets.labelRules.version} (sha256 ${shortHash(run.facets.labelRules.sha256)})`,
       );
     }
-    if (run.facets.seeds) {
-      const seeds = Object.entries(run.facets.seeds).map(([key, seed]) => `${key}=${seed}`);
-      facts.push(`${run.job} seeds: ${seeds.join(', ')}`);
+    const seeds = {
+      ...(run.facets.seed === undefined ? {} : { seed: run.facets.seed }),
+      ...run.facets.seeds,
+    };
+    if (Object.keys(seeds).length > 0) {
+      facts.push(
+        `${run.job} seeds: ${Object.entries(seeds)
+          .map(([key, seed]) => `${key}=${seed}`)
+          .join(', ')}`,
+      );
     }
-    if (run.facets.backend) facts.push(`${run.job} backend: ${run.facets.backend}`);
+    if (run.facets.backend !== undefined) {
+      const backend = run.facets.backend;
+      facts.push(`${run.job} backend: ${typeof backend === 'string' ? backend : canonicalJson(backend)}`);
+    }
   }
   const factHtml =
     facts.length > 0 ? `<ul>${facts.map((fact) => `<li>${escapeHtml(fact)}</li>`).join('')}</ul>` : '';
+  const rules = runs.flatMap((run) => (run.facets.labelRules ? [run.facets.labelRules] : []));
+  const rulesHtml = rules
+    .map(
+      (rule) =>
+        `<details><summary>Label rules ${escapeHtml(rule.version)} (SQL text as run)</summary><pre>${escapeHtml(rule.sql)}</pre></details>`,
+    )
+    .join('\n');
+  const rulesMarkdown = rules.flatMap((rule) => [
+    `### Label rules ${rule.version}`,
+    '',
+    '```sql',
+    rule.sql,
+    '```',
+    '',
+  ]);
   return {
     title: 'Lineage',
     html: [
       '<p>Query it yourself: <code>.read catalog.sql</code> in a DuckDB shell, or <code>enecg lineage</code>.</p>',
       factHtml,
+      rulesHtml,
       '<h3>Runs</h3>',
       runTable.html,
       '<h3>Artifacts</h3>',
@@ -453,6 +486,8 @@ function lineageSection(runs: RunRow[]): Section {
       '### Artifacts',
       '',
       artifactTable.markdown,
+      '',
+      ...rulesMarkdown,
     ].join('\n'),
   };
 }
@@ -467,7 +502,7 @@ th { background: #f3f6fa; } tbody tr:nth-child(even) { background: #fafafa; }
 .figures { display: flex; flex-wrap: wrap; gap: 1rem; align-items: flex-start; }
 figure.plot { margin: 0; border: 1px solid #e3e3e3; padding: 0.5rem; background: white; }
 figcaption { font-size: 0.85rem; font-weight: bold; margin-bottom: 0.3rem; }
-nav a { margin-right: 1rem; } code { background: #f3f3f3; padding: 0 0.2rem; }
+nav a { margin-right: 1rem; } pre { background: #f6f6f6; padding: 0.5rem; overflow-x: auto; } .warning { color: #a61b1b; font-weight: bold; } code { background: #f3f3f3; padding: 0 0.2rem; }
 `;
 
 function htmlPage(runId: string, summary: string, sections: Section[]): string {
@@ -509,16 +544,18 @@ export async function renderReport(options: RenderReportOptions): Promise<Render
     catalog.close();
   }
   sections.push(await dataSection(stats, plots));
-  sections.push(lineageSection(runs));
+  sections.push(lineageSection(warehouse, runs));
 
   const ended = runs.map((run) => run.endedAt).filter((time): time is string => time !== null);
   const failed = runs.filter((run) => run.status === 'FAIL').map((run) => run.job);
   const running = runs.filter((run) => run.status === 'RUNNING').map((run) => run.job);
   const status =
     failed.length > 0 ? `failed (${failed.join(', ')})` : running.length > 0 ? 'running' : 'complete';
+  const nominal = events.find((event) => event.run.runId === runId)?.run.nominalTime;
   const summary =
     `${runs.length} job runs, ${status}; started ${runs[0]?.startedAt ?? '?'}` +
-    `${ended.length > 0 ? `, last ended ${ended.sort().at(-1)}` : ''}; ` +
+    `${ended.length > 0 ? `, last ended ${ended.sort().at(-1)}` : ''}` +
+    `${nominal ? ` (scheduled for ${nominal})` : ''}; ` +
     `models: ${evaluations.map((evaluation) => evaluation.modelId).join(', ') || 'none evaluated'}.`;
 
   const html = htmlPage(runId, summary, sections);
@@ -558,7 +595,7 @@ export async function renderReport(options: RenderReportOptions): Promise<Render
     job: { name: REPORT_JOB },
     inputs,
     outputs,
-    facets: { codeVersion: await codeVersion(), config: { runId } },
+    facets: { config: { runId } },
   });
   await refreshCatalog(warehouse);
   return {

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, sqlString, withDuckDB } from '@enecg/common';
@@ -102,6 +102,20 @@ describe('catalog over a full pipeline run', () => {
     const [count] = await queryCatalog(fixture.warehouse, 'SELECT count(*)::INT AS n FROM metrics');
     // 5 tasks x (ensemble + baseline + 5 experts) x metrics (2 for regression, 5 for classification).
     expect(count!.n).toBe(7 * (2 * 2 + 3 * 5));
+  });
+
+  it('a corrupt Parquet file makes its view unavailable without hiding the others', async () => {
+    const copy = await buildWarehouse(await mkdtemp(join(tmpdir(), 'enecg-catalog-corrupt-')));
+    await writeFile(join(copy.warehouse, 'labels', 'rules-v1', 'part-0.parquet'), 'not parquet');
+    const catalog = await openCatalog(copy.warehouse);
+    try {
+      expect(catalog.unavailable.map((entry) => entry.view)).toEqual(['labels']);
+      expect(catalog.unavailable[0]!.reason).toContain('labels/rules-v1/part-0.parquet');
+      expect(catalog.views).not.toContain('splits');
+      expect(await catalog.query('SELECT count(*)::INT AS n FROM records')).toEqual([{ n: 89 }]);
+    } finally {
+      catalog.close();
+    }
   });
 
   it('refuses every statement that could write, attach, change settings or read outside the warehouse', async () => {

@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, codeVersion, datasetDigest, describeDataset } from '@enecg/common';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { lineageDiff, lineageDownstream, lineageUpstream, lineageVerify } from '../src/index.ts';
+import {
+  lineageDiff,
+  lineageDownstream,
+  lineageUpstream,
+  lineageVerify,
+  queryCatalog,
+  refreshCatalog,
+} from '../src/index.ts';
 import { runEnecg } from './cli.ts';
 import { buildWarehouse, LABEL_SQL, type WarehouseFixture } from './warehouse-fixture.ts';
 
@@ -52,7 +59,7 @@ describe('lineage queries over two pipeline runs in one warehouse', () => {
       first.runIds.evaluate,
     ]);
     const labels = answer.runs.find((run) => run.job === 'labels')!;
-    expect(labels.facets.labelSql?.text).toBe(LABEL_SQL);
+    expect(labels.facets.labelRules?.sql).toBe(LABEL_SQL);
     expect(answer.runs.every((run) => /^[0-9a-f]{40}$/.test(run.facets.codeVersion?.gitCommit ?? ''))).toBe(
       true,
     );
@@ -144,4 +151,47 @@ describe('enecg lineage verify', () => {
     expect(result.stderr).toContain('labels/rules-v1/part-0.parquet');
     expect(result.stderr).toContain(`models/${fixture.modelId}/model.json`);
   }, 60_000);
+});
+
+describe('a pipeline whose stages share its run id (as the Temporal workflow runs them)', () => {
+  let first: WarehouseFixture;
+  let second: WarehouseFixture;
+  beforeAll(async () => {
+    const root = await mkdtemp(join(tmpdir(), 'enecg-shared-run-'));
+    first = await buildWarehouse(root, { seed: 42, sharedRunId: true });
+    second = await buildWarehouse(root, { seed: 7, sharedRunId: true });
+    await refreshCatalog(first.warehouse);
+  }, 60_000);
+
+  it('the runs view has one row per run and job, the ingest shards counted once', async () => {
+    const rows = await queryCatalog(
+      first.warehouse,
+      `SELECT job, status FROM runs WHERE run_id = '${first.pipelineRunId}' ORDER BY started_at`,
+    );
+    expect(rows).toEqual(
+      ['pipeline', 'ingest', 'labels', 'features', 'train', 'evaluate'].map((job) => ({
+        job,
+        status: 'COMPLETE',
+      })),
+    );
+  });
+
+  it('upstream and diff work per job; the diff adds up the outputs of ingest shards', async () => {
+    const upstream = await lineageUpstream(first.warehouse, first.modelId);
+    expect(upstream.runs.map((run) => run.job)).toEqual([
+      'ingest',
+      'ingest',
+      'labels',
+      'features',
+      'train',
+      'evaluate',
+    ]);
+    const diff = await lineageDiff(first.warehouse, second.pipelineRunId, first.pipelineRunId);
+    expect(diff.jobs.find((job) => job.job === 'ingest')).toBeUndefined();
+    expect(diff.jobs.find((job) => job.job === 'train')!.facets).toContainEqual({
+      key: 'seeds.split',
+      a: 7,
+      b: 42,
+    });
+  });
 });

@@ -168,7 +168,17 @@ async function rawRecordFiles(
  * A warehouse as a full pipeline run leaves it: real Parquet written by DuckDB, lineage events appended
  * by the real `appendLineageEvent`, an evaluation.json, and raw WFDB-named files outside the warehouse.
  */
-export async function buildWarehouse(root: string, options: { seed?: number; studyCount?: number } = {}) {
+export interface FixtureOptions {
+  seed?: number;
+  studyCount?: number;
+  /**
+   * As the Temporal pipeline does it: every stage appends under the pipeline's own run id, only COMPLETE
+   * events, and ingest in two shards. Otherwise each stage is a child run with START and COMPLETE.
+   */
+  sharedRunId?: boolean;
+}
+
+export async function buildWarehouse(root: string, options: FixtureOptions = {}) {
   const seed = options.seed ?? 42;
   const warehouse = join(root, 'warehouse');
   const rawRoot = join(root, 'raw');
@@ -182,12 +192,13 @@ export async function buildWarehouse(root: string, options: { seed?: number; stu
   const base = Date.parse('2026-11-20T00:00:00.000Z') + seed * 3_600_000;
   const at = (minutes: number) => new Date(base + minutes * 60_000).toISOString();
   const pipelineRunId = `pipeline-${seed}`;
+  const stageRunId = (job: string) => (options.sharedRunId ? pipelineRunId : `${job}-${seed}`);
   const runIds = {
-    ingest: `ingest-${seed}`,
-    labels: `labels-${seed}`,
-    features: `features-${seed}`,
-    train: `train-${seed}`,
-    evaluate: `evaluate-${seed}`,
+    ingest: stageRunId('ingest'),
+    labels: stageRunId('labels'),
+    features: stageRunId('features'),
+    train: stageRunId('train'),
+    evaluate: stageRunId('evaluate'),
   };
   const modelId = `moe-${seed}`;
   const featureFolder = join(layout.features, 'dlinear', 'w3f9a1-p77c2d0');
@@ -266,16 +277,20 @@ export async function buildWarehouse(root: string, options: { seed?: number; stu
     outputs: DatasetRef[],
     facets: LineageEvent['facets'],
   ) => {
-    const run = { runId: runIds[job], parentRunId: pipelineRunId, nominalTime: at(0) };
-    await appendLineageEvent(warehouse, {
-      eventType: 'START',
-      eventTime: at(minute),
-      run,
-      job: { name: job },
-      inputs,
-      outputs: [],
-      facets: {},
-    });
+    const run = options.sharedRunId
+      ? { runId: pipelineRunId, nominalTime: at(0) }
+      : { runId: runIds[job], parentRunId: pipelineRunId, nominalTime: at(0) };
+    if (!options.sharedRunId) {
+      await appendLineageEvent(warehouse, {
+        eventType: 'START',
+        eventTime: at(minute),
+        run,
+        job: { name: job },
+        inputs,
+        outputs: [],
+        facets: {},
+      });
+    }
     await appendLineageEvent(warehouse, {
       eventType: 'COMPLETE',
       eventTime: at(minute + 1),
@@ -295,13 +310,24 @@ export async function buildWarehouse(root: string, options: { seed?: number; stu
     outputs: [],
     facets: { codeVersion: code, config: { seed } },
   });
-  await stage('ingest', 1, [rawFiles], [records, waveforms, quarantine], { config: { chunkSize: 256 } });
+  if (options.sharedRunId) {
+    await stage('ingest', 1, [rawFiles], [records], {
+      config: { chunkSize: 256 },
+      shard: { index: 0, count: 2 },
+    });
+    await stage('ingest', 1.5, [rawFiles], [waveforms, quarantine], {
+      config: { chunkSize: 256 },
+      shard: { index: 1, count: 2 },
+    });
+  } else {
+    await stage('ingest', 1, [rawFiles], [records, waveforms, quarantine], { config: { chunkSize: 256 } });
+  }
   await stage('labels', 3, [records], [labels], {
     config: { potassiumWindowHours: 6 },
-    labelSql: { version: 'rules-v1', sha256: sha256(LABEL_SQL), text: LABEL_SQL },
+    labelRules: { version: 'rules-v1', sha256: sha256(LABEL_SQL), sql: LABEL_SQL },
   });
   await stage('features', 5, [records, waveforms], [features], {
-    backend: 'tfjs-cpu',
+    backend: { tfBackend: 'cpu' },
     config: { expert: 'dlinear' },
   });
   await stage('train', 7, [labels, features], [weights, modelJson], {

@@ -24,7 +24,7 @@ export function registerLineageCommand(program: Command): void {
       const answer = await lineageUpstream(requireWarehouse(options.warehouse), options.model);
       if (options.json) return printSummary({ ...answer }, options);
       const labelRules = answer.runs.flatMap((run) =>
-        run.facets.labelSql ? [run.facets.labelSql.version] : [],
+        run.facets.labelRules ? [run.facets.labelRules.version] : [],
       );
       const commits = new Set(answer.runs.map((run) => run.facets.codeVersion?.gitCommit).filter(Boolean));
       printSummary(

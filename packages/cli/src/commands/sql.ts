@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { ConfigError } from '@enecg/common';
-import { queryCatalog } from '@enecg/report';
+import { openCatalog } from '@enecg/report';
 import type { Command } from 'commander';
 
 function cell(value: unknown): string {
@@ -40,7 +40,15 @@ export function registerSqlCommand(program: Command): void {
     .requiredOption('--warehouse <dir>', 'warehouse folder')
     .option('--json', 'print the rows as JSON')
     .action(async (query: string, options: { warehouse: string; json?: boolean }) => {
-      const rows = await queryCatalog(requireWarehouse(options.warehouse), query);
-      process.stdout.write(options.json ? `${JSON.stringify(rows, null, 2)}\n` : formatRows(rows));
+      const catalog = await openCatalog(requireWarehouse(options.warehouse));
+      try {
+        for (const { view, reason } of catalog.unavailable) {
+          process.stderr.write(`enecg: view ${view} is unavailable: ${reason}\n`);
+        }
+        const rows = await catalog.query(query);
+        process.stdout.write(options.json ? `${JSON.stringify(rows, null, 2)}\n` : formatRows(rows));
+      } finally {
+        catalog.close();
+      }
     });
 }
