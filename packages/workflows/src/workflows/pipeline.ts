@@ -78,6 +78,7 @@ export async function enecgPipeline({ config }: PipelineInput): Promise<Pipeline
           expertConfig: expert.config,
           seed: config.seed,
           batchSize: config.features.batchSize,
+        partRows: config.features.partRows,
           backend: config.features.backend,
         }),
     ),
