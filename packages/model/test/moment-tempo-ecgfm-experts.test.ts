@@ -93,6 +93,17 @@ describe.skipIf(!hasPtb)('MOMENT, TEMPO and ECG-FM experts on a real 12-lead rec
   });
 });
 
+describe('expert settings', () => {
+  it('accept full sizes and fractional tolerances by key', async () => {
+    const expert = await createExpert('moment', {
+      seed: 1,
+      config: { length: 256, model: { layerNormEps: 1e-5, layers: 1 } },
+    });
+    expect(expert.embeddingSize).toBe(32);
+    expert.dispose();
+  });
+});
+
 describe('expert settings are refused before any work', () => {
   it.each([
     ['moment', { size: 'huge' }, /moment\.size/],
@@ -104,6 +115,10 @@ describe('expert settings are refused before any work', () => {
     ['ecgfm', { length: 2000 }, /ecgfm\.length/],
     ['ecgfm', { aggregate: 'median' }, /ecgfm\.aggregate/],
     ['ecgfm', { leads: ['I', 'II'] }, /ecgfm\.leads/],
+    ['ecgfm', { model: { convLayers: [[16, 0, 2]] } }, /ecgfm\.model\.convLayers/],
+    ['ecgfm', { model: { convBias: 1 } }, /ecgfm\.model\.convBias: must be true or false/],
+    ['tempo', { model: { promptTrend: [1.5] } }, /tempo\.model\.promptTrend/],
+    ['moment', { model: { layerNormEps: 0 } }, /moment\.model\.layerNormEps: must be a positive number/],
   ])('%s %j', async (name, config, message) => {
     await expect(createExpert(name, { seed: 1, config })).rejects.toThrow(ConfigError);
     await expect(createExpert(name, { seed: 1, config })).rejects.toThrow(message);

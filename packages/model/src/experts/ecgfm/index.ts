@@ -40,6 +40,12 @@ export const ecgfmExpert: ExpertFactory = {
         'ecgfm.leads',
       );
     }
+    if (model.convLayers.some((layer) => layer.length !== 3 || layer.some((n) => n < 1))) {
+      throw new ConfigError(
+        'each conv layer is [dim, kernel, stride] of positive integers',
+        'ecgfm.model.convLayers',
+      );
+    }
     const segments = Math.floor(preprocess.length / model.segmentLength);
     if (segments < 1)
       throw new ConfigError(`shorter than one ${model.segmentLength}-sample segment`, 'ecgfm.length');
