@@ -16,7 +16,10 @@ Usage:  .tools/venv/bin/python packages/model/tools/convert_checkpoints.py momen
         .tools/venv/bin/python packages/model/tools/convert_checkpoints.py tempo TEMPO-80M_v1.pth tempo.safetensors
         .tools/venv/bin/python packages/model/tools/convert_checkpoints.py ecgfm mimic_iv_ecg_physionet_pretrained.pt ecgfm.safetensors
         --config FILE.json takes the sizes from a JSON object with the TypeScript preset's keys instead.
-Then:   enecg features --expert moment --weights moment-small.safetensors --expert-config '{"size":"small"}'
+Then:   hand the output to the expert as its weights (ExpertOptions.weightsPath, the feature stage's
+        expertOptions.weightsPath) with the matching size, e.g. config {"size": "small"} for moment and
+        {"size": "full"} for tempo and ecgfm; for ecgfm the file's metadata "model" holds sizes read from
+        the fairseq cfg, to pass as config {"size": "full", "model": {...}} when they differ from the preset.
 """
 
 import argparse
