@@ -5,7 +5,7 @@
  * weights need (float32, from parameter counts) and what a loaded expert holds on the backend.
  *
  *   npx tsx bench/experts.ts [--backends wasm,cpu] [--full-backends wasm] [--sizes tiny,full]
- *                            [--records 8] [--full-records 2]
+ *                            [--experts moment,tempo,ecgfm] [--records 8] [--full-records 2]
  *
  * The cpu backend is the baseline: each row prints the wasm / cpu throughput ratio measured in this run.
  * Full-size models run on wasm only by default: the pure-JS cpu backend needs minutes per ECG there
@@ -23,7 +23,6 @@ import { TEMPO_PRESETS, tempoWeightSpecs } from '../src/experts/tempo/model.ts';
 import { mulberry32 } from '../src/safetensors/index.ts';
 
 const FULL_SIZE: Record<string, string> = { moment: 'small', tempo: 'full', ecgfm: 'full' };
-const EXPERTS = ['moment', 'tempo', 'ecgfm'] as const;
 
 function option(name: string, fallback: string): string {
   const at = process.argv.indexOf(`--${name}`);
@@ -104,6 +103,7 @@ async function main(): Promise<void> {
   const backends = option('backends', 'wasm,cpu').split(',');
   const fullBackends = option('full-backends', 'wasm').split(',');
   const sizes = option('sizes', 'tiny,full').split(',');
+  const experts = option('experts', 'moment,tempo,ecgfm').split(',');
   const tinyRecords = syntheticRecords(Number(option('records', '8')));
   const fullRecords = tinyRecords.slice(0, Number(option('full-records', '2')));
 
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
 
   const rows: Row[] = [];
   for (const size of sizes) {
-    for (const expertName of EXPERTS) {
+    for (const expertName of experts) {
       const modelSize = size === 'full' ? FULL_SIZE[expertName]! : 'tiny';
       for (const backend of size === 'full' ? fullBackends : backends) {
         const row = await measure(
