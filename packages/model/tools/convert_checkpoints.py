@@ -9,7 +9,8 @@ optimizer state) are dropped; everything is written as float32 under its referen
   moment  HF AutonLab/MOMENT-1-{small,base,large}: model.safetensors (PyTorchModelHubMixin)
   tempo   HF Melady/TEMPO: TEMPO-80M_v1.pth (a torch state_dict of the peft-wrapped model)
   ecgfm   HF wanglab/ecg-fm: mimic_iv_ecg_physionet_pretrained.pt or mimic_iv_ecg_finetuned.pt
-          (fairseq checkpoints: {"cfg", "model", optimizer state}; unpickling needs omegaconf)
+          (fairseq checkpoints: {"cfg", "model", optimizer state}; unpickling needs omegaconf); the
+          fine-tuned file's classifier head `proj` is kept (the expert's `logits` output, model.labels)
 
 Setup:  python3 -m venv .tools/venv && .tools/venv/bin/pip install torch safetensors numpy omegaconf
 Usage:  .tools/venv/bin/python packages/model/tools/convert_checkpoints.py moment model.safetensors moment-small.safetensors --size small
@@ -96,7 +97,7 @@ def tempo_keys(c, peft_base_layer):
     return keys, dropped, {f"{g}wpe.weight": 3 * (c["promptLength"] + patches)}
 
 
-def ecgfm_keys(c, prefix, weight_norm_names):
+def ecgfm_keys(c, prefix, weight_norm_names, labels):
     d, p = c["dModel"], prefix
     keys, in_d = {}, c["inChannels"]
     for i, (dim, k, _) in enumerate(c["convLayers"]):
@@ -126,7 +127,9 @@ def ecgfm_keys(c, prefix, weight_norm_names):
         })
         for norm in ("self_attn_layer_norm", "final_layer_norm"):
             keys.update({f"{layer}.{norm}.weight": [d], f"{layer}.{norm}.bias": [d]})
-    dropped = re.compile(r"^(encoder\.)?(mask_emb|quantizer\.|project_q\.|final_proj\.|layer_norm_target)|^proj\.")
+    if labels:  # the fine-tuned classifier's head, kept for the expert's `logits` output
+        keys.update({"proj.weight": [labels, d], "proj.bias": [labels]})
+    dropped = re.compile(r"^(encoder\.)?(mask_emb|quantizer\.|project_q\.|final_proj\.|layer_norm_target)")
     return keys, dropped, {}
 
 
@@ -191,9 +194,11 @@ def convert_ecgfm(args):
     old_weight_norm = f"{prefix}conv_pos.pos_conv.0.weight_g" in state
     names = ("weight_g", "weight_v") if old_weight_norm else ("parametrizations.weight.original0",
                                                               "parametrizations.weight.original1")
+    labels = state["proj.weight"].shape[0] if "proj.weight" in state else 0
     ts_config = {k: config[k] for k in ("dModel", "ffnDim", "layers", "convPos", "convPosGroups", "inChannels",
                                         "convLayers", "convBias")}
-    return check(state, *ecgfm_keys(config, prefix, names)), {"expert": "ecgfm", "model": json.dumps(ts_config)}
+    ts_config["labels"] = labels
+    return check(state, *ecgfm_keys(config, prefix, names, labels)), {"expert": "ecgfm", "model": json.dumps(ts_config)}
 
 
 def main(argv=None):

@@ -292,11 +292,18 @@ def ecgfm_fixture(full_dir=None):
         randomize(model, g)
     t = torch.arange(2500, dtype=torch.float32)
     x = torch.randn(2, 12, 2500, generator=g) * 0.3 + torch.sin(t / 40.0)[None, None]
+    # The fine-tuned classifier's head (ECGTransformerClassificationModel.proj) on the pooled state.
+    proj = nn.Linear(d, 5)
     with torch.no_grad():
         pooled = model(x)
+        proj.weight.copy_(0.2 * torch.randn(proj.weight.shape, generator=g))
+        proj.bias.copy_(0.1 * torch.randn(proj.bias.shape, generator=g))
+        logits = proj(pooled)
     ts_config = dict(inChannels=12, convLayers=[list(c) for c in conv_layers], convBias=False, dModel=d, ffnDim=ffn,
-                     heads=heads, layers=layers, convPos=conv_pos, convPosGroups=groups, segmentLength=2500)
-    write("ecgfm-full" if full_dir else "ecgfm-tiny", model.state_dict(), {"x": x.transpose(1, 2), "pooled": pooled},
+                     heads=heads, layers=layers, convPos=conv_pos, convPosGroups=groups, segmentLength=2500, labels=0)
+    io = {"x": x.transpose(1, 2), "pooled": pooled, "proj.weight": proj.weight, "proj.bias": proj.bias,
+          "logits": logits}
+    write("ecgfm-full" if full_dir else "ecgfm-tiny", model.state_dict(), io,
           ts_config, "torch re-statement of fairseq-signals ECGTransformerModel + classifier pooling", full_dir)
 
 
