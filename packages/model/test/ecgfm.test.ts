@@ -6,6 +6,7 @@ import {
   type EcgfmConfig,
   ecgfmEmbed,
   ecgfmFrameCount,
+  ecgfmLogits,
   prepareEcgfm,
 } from '../src/experts/ecgfm/model.ts';
 import {
@@ -49,6 +50,18 @@ describe.each(['cpu', 'wasm'] as const)(
         ioTensor(fixture, 'pooled'),
         1e-4,
       );
+    });
+
+    it('reproduces the fine-tuned classifier logits (proj on the pooled state)', () => {
+      const finetuned = renamed(fixture.weights, (name) => `encoder.${name}`);
+      finetuned.set('proj.weight', ioTensor(fixture, 'proj.weight'));
+      finetuned.set('proj.bias', ioTensor(fixture, 'proj.bias'));
+      const params = prepareEcgfm(finetuned, { ...fixture.config, labels: 5 }, 'finetuned.safetensors');
+      const pooled = ecgfmEmbed(params, ioTensor(fixture, 'x') as tf.Tensor3D);
+      expectClose(ecgfmLogits(params, pooled), ioTensor(fixture, 'logits'), 1e-4);
+      expect(() =>
+        prepareEcgfm(fixture.weights, { ...fixture.config, labels: 5 }, 'pretrained.safetensors'),
+      ).toThrow(/missing tensor proj\.weight/);
     });
 
     it('refuses a missing positional-convolution tensor and a mis-shaped conv layer, naming them', () => {

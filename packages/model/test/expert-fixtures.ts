@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'vitest';
@@ -13,8 +14,9 @@ export interface ExpertFixture<C> {
   config: C;
 }
 
-export async function loadExpertFixture<C>(name: string): Promise<ExpertFixture<C>> {
-  const base = fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+/** Reads `<name>.*` from the committed fixtures, or from `dir` (full-size fixtures are not committed). */
+export async function loadExpertFixture<C>(name: string, dir?: string): Promise<ExpertFixture<C>> {
+  const base = dir ? join(dir, name) : fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
   const weightsPath = `${base}.weights.safetensors`;
   const meta = JSON.parse(await readFile(`${base}.json`, 'utf8')) as { config: C };
   const io = (await readSafetensors(`${base}.io.safetensors`)).tensors;

@@ -6,6 +6,7 @@ import { ConfigError, InputError, sha256File } from '@enecg/common';
 import { physicalSignal, readWfdbRecord } from '@enecg/ingest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend/index.ts';
+import { STANDARD_LEADS } from '../src/experts/layers/config.ts';
 import { createExpert } from '../src/experts/registry.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -93,6 +94,38 @@ describe.skipIf(!hasPtb)('MOMENT, TEMPO and ECG-FM experts on a real 12-lead rec
   });
 });
 
+describe('expert settings', () => {
+  it('accept full sizes and fractional tolerances by key', async () => {
+    const expert = await createExpert('moment', {
+      seed: 1,
+      config: { length: 256, model: { layerNormEps: 1e-5, layers: 1 } },
+    });
+    expect(expert.embeddingSize).toBe(32);
+    expert.dispose();
+  });
+
+  it('ECG-FM hands out classifier logits when asked and the head is configured', async () => {
+    const expert = await createExpert('ecgfm', {
+      seed: 3,
+      config: { output: 'logits', model: { labels: 17 } },
+    });
+    expect(expert.embeddingSize).toBe(17);
+    const record: EcgRecord = {
+      studyId: 5,
+      subjectId: 5,
+      samplingRate: 500,
+      leadNames: STANDARD_LEADS,
+      signals: STANDARD_LEADS.map((_, lead) =>
+        Float32Array.from({ length: 5000 }, (_, i) => Math.sin(i / (30 + lead))),
+      ),
+    };
+    const [logits] = await expert.embed([record]);
+    expect(logits).toHaveLength(17);
+    expect(logits!.every(Number.isFinite)).toBe(true);
+    expert.dispose();
+  });
+});
+
 describe('expert settings are refused before any work', () => {
   it.each([
     ['moment', { size: 'huge' }, /moment\.size/],
@@ -104,6 +137,11 @@ describe('expert settings are refused before any work', () => {
     ['ecgfm', { length: 2000 }, /ecgfm\.length/],
     ['ecgfm', { aggregate: 'median' }, /ecgfm\.aggregate/],
     ['ecgfm', { leads: ['I', 'II'] }, /ecgfm\.leads/],
+    ['ecgfm', { output: 'logits' }, /ecgfm\.output: logits need the classifier head/],
+    ['ecgfm', { model: { convLayers: [[16, 0, 2]] } }, /ecgfm\.model\.convLayers/],
+    ['ecgfm', { model: { convBias: 1 } }, /ecgfm\.model\.convBias: must be true or false/],
+    ['tempo', { model: { promptTrend: [1.5] } }, /tempo\.model\.promptTrend/],
+    ['moment', { model: { layerNormEps: 0 } }, /moment\.model\.layerNormEps: must be a positive number/],
   ])('%s %j', async (name, config, message) => {
     await expect(createExpert(name, { seed: 1, config })).rejects.toThrow(ConfigError);
     await expect(createExpert(name, { seed: 1, config })).rejects.toThrow(message);

@@ -9,14 +9,18 @@ optimizer state) are dropped; everything is written as float32 under its referen
   moment  HF AutonLab/MOMENT-1-{small,base,large}: model.safetensors (PyTorchModelHubMixin)
   tempo   HF Melady/TEMPO: TEMPO-80M_v1.pth (a torch state_dict of the peft-wrapped model)
   ecgfm   HF wanglab/ecg-fm: mimic_iv_ecg_physionet_pretrained.pt or mimic_iv_ecg_finetuned.pt
-          (fairseq checkpoints: {"cfg", "model", optimizer state}; unpickling needs omegaconf)
+          (fairseq checkpoints: {"cfg", "model", optimizer state}; unpickling needs omegaconf); the
+          fine-tuned file's classifier head `proj` is kept (the expert's `logits` output, model.labels)
 
 Setup:  python3 -m venv .tools/venv && .tools/venv/bin/pip install torch safetensors numpy omegaconf
 Usage:  .tools/venv/bin/python packages/model/tools/convert_checkpoints.py moment model.safetensors moment-small.safetensors --size small
         .tools/venv/bin/python packages/model/tools/convert_checkpoints.py tempo TEMPO-80M_v1.pth tempo.safetensors
         .tools/venv/bin/python packages/model/tools/convert_checkpoints.py ecgfm mimic_iv_ecg_physionet_pretrained.pt ecgfm.safetensors
         --config FILE.json takes the sizes from a JSON object with the TypeScript preset's keys instead.
-Then:   enecg features --expert moment --weights moment-small.safetensors --expert-config '{"size":"small"}'
+Then:   hand the output to the expert as its weights (ExpertOptions.weightsPath, the feature stage's
+        expertOptions.weightsPath) with the matching size, e.g. config {"size": "small"} for moment and
+        {"size": "full"} for tempo and ecgfm; for ecgfm the file's metadata "model" holds sizes read from
+        the fairseq cfg, to pass as config {"size": "full", "model": {...}} when they differ from the preset.
 """
 
 import argparse
@@ -93,7 +97,7 @@ def tempo_keys(c, peft_base_layer):
     return keys, dropped, {f"{g}wpe.weight": 3 * (c["promptLength"] + patches)}
 
 
-def ecgfm_keys(c, prefix, weight_norm_names):
+def ecgfm_keys(c, prefix, weight_norm_names, labels):
     d, p = c["dModel"], prefix
     keys, in_d = {}, c["inChannels"]
     for i, (dim, k, _) in enumerate(c["convLayers"]):
@@ -123,7 +127,9 @@ def ecgfm_keys(c, prefix, weight_norm_names):
         })
         for norm in ("self_attn_layer_norm", "final_layer_norm"):
             keys.update({f"{layer}.{norm}.weight": [d], f"{layer}.{norm}.bias": [d]})
-    dropped = re.compile(r"^(encoder\.)?(mask_emb|quantizer\.|project_q\.|final_proj\.|layer_norm_target)|^proj\.")
+    if labels:  # the fine-tuned classifier's head, kept for the expert's `logits` output
+        keys.update({"proj.weight": [labels, d], "proj.bias": [labels]})
+    dropped = re.compile(r"^(encoder\.)?(mask_emb|quantizer\.|project_q\.|final_proj\.|layer_norm_target)")
     return keys, dropped, {}
 
 
@@ -188,9 +194,11 @@ def convert_ecgfm(args):
     old_weight_norm = f"{prefix}conv_pos.pos_conv.0.weight_g" in state
     names = ("weight_g", "weight_v") if old_weight_norm else ("parametrizations.weight.original0",
                                                               "parametrizations.weight.original1")
+    labels = state["proj.weight"].shape[0] if "proj.weight" in state else 0
     ts_config = {k: config[k] for k in ("dModel", "ffnDim", "layers", "convPos", "convPosGroups", "inChannels",
                                         "convLayers", "convBias")}
-    return check(state, *ecgfm_keys(config, prefix, names)), {"expert": "ecgfm", "model": json.dumps(ts_config)}
+    ts_config["labels"] = labels
+    return check(state, *ecgfm_keys(config, prefix, names, labels)), {"expert": "ecgfm", "model": json.dumps(ts_config)}
 
 
 def main(argv=None):

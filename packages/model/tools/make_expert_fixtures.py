@@ -35,11 +35,13 @@ OUT = Path(__file__).resolve().parent.parent / "test" / "fixtures"
 SEED = 20260501
 
 
-def write(name, model_state, io, config, reference):
-    OUT.mkdir(parents=True, exist_ok=True)
+def write(name, model_state, io, config, reference, out=None):
+    """Writes one fixture; tiny fixtures (the committed ones) must stay under 500 KB per file."""
+    out = out or OUT
+    out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().float().contiguous() for k, v in model_state.items()}
-    save_file(state, str(OUT / f"{name}.weights.safetensors"))
-    save_file({k: v.detach().float().contiguous() for k, v in io.items()}, str(OUT / f"{name}.io.safetensors"))
+    save_file(state, str(out / f"{name}.weights.safetensors"))
+    save_file({k: v.detach().float().contiguous() for k, v in io.items()}, str(out / f"{name}.io.safetensors"))
     meta = {
         "config": config,
         "reference": reference,
@@ -47,10 +49,10 @@ def write(name, model_state, io, config, reference):
         "seed": SEED,
         "tensors": sorted(state.keys()),
     }
-    (OUT / f"{name}.json").write_text(json.dumps(meta, indent=1) + "\n")
+    (out / f"{name}.json").write_text(json.dumps(meta, indent=1) + "\n")
     for suffix in ("weights.safetensors", "io.safetensors", "json"):
-        size = (OUT / f"{name}.{suffix}").stat().st_size
-        assert size < 500_000, f"{name}.{suffix} is {size} bytes"
+        size = (out / f"{name}.{suffix}").stat().st_size
+        assert out != OUT or size < 500_000, f"{name}.{suffix} is {size} bytes"
         print(f"{name}.{suffix}: {size} bytes")
 
 
@@ -68,12 +70,15 @@ def randomize(module, generator):
 
 
 # ---------------------------------------------------------------- MOMENT
-def moment_fixture():
+def moment_fixture(full_dir=None):
+    """Tiny: d_kv * heads (24) differs from d_model (32), as in the published sizes. Full: MOMENT-1-small."""
     from momentfm import MOMENTPipeline
     from transformers.models.t5.modeling_t5 import T5Attention
 
+    sizes = dict(d_model=512, d_ff=1024, d_kv=64, num_heads=6, num_layers=8) if full_dir else \
+        dict(d_model=32, d_ff=64, d_kv=6, num_heads=4, num_layers=2)
     t5 = dict(
-        d_model=32, d_ff=64, d_kv=8, num_heads=4, num_layers=2, feed_forward_proj="gated-gelu",
+        **sizes, feed_forward_proj="gated-gelu",
         relative_attention_num_buckets=32, relative_attention_max_distance=128, layer_norm_epsilon=1e-6,
         vocab_size=8, dropout_rate=0.0, is_encoder_decoder=False, use_cache=False,
     )
@@ -88,9 +93,10 @@ def moment_fixture():
     model.init()
     model.eval()
     g = torch.Generator().manual_seed(SEED)
-    randomize(model, g)
+    if not full_dir:
+        randomize(model, g)
 
-    batch, channels, length = 2, 3, 512
+    batch, channels, length = (2, 12, 512) if full_dir else (2, 3, 512)
     t = torch.arange(length, dtype=torch.float32)
     x = torch.randn(batch, channels, length, generator=g) + torch.sin(t / 9.0) * 2.0
     mask = torch.ones(batch, length)
@@ -105,10 +111,12 @@ def moment_fixture():
     state = model.state_dict()
     # The sinusoidal table is a 5000-row buffer; the loader accepts any table with at least 64 rows.
     state["patch_embedding.position_embedding.pe"] = state["patch_embedding.position_embedding.pe"][:, :64].clone()
-    ts_config = dict(seqLen=512, patchLen=8, dModel=32, dFf=64, dKv=8, heads=4, layers=2,
+    ts_config = dict(seqLen=512, patchLen=8, dModel=sizes["d_model"], dFf=sizes["d_ff"], dKv=sizes["d_kv"],
+                     heads=sizes["num_heads"], layers=sizes["num_layers"],
                      relativeBuckets=32, relativeMaxDistance=128, layerNormEps=1e-6, revinEps=1e-5)
-    write("moment-tiny", state, {"x": x, "input_mask": mask, "embedding": out, "buckets": buckets.float()},
-          ts_config, "momentfm MOMENTPipeline.embed (reduction mean)")
+    write("moment-full" if full_dir else "moment-tiny", state,
+          {"x": x, "input_mask": mask, "embedding": out, "buckets": buckets.float()},
+          ts_config, "momentfm MOMENTPipeline.embed (reduction mean)", full_dir)
 
 
 # ---------------------------------------------------------------- TEMPO
@@ -117,12 +125,19 @@ class Encoded(dict):
         return self
 
 
-def tempo_fixture():
+GPT2_PROMPT_IDS = {  # GPT-2 BPE of "Predict the future time step given the trend|season|residual"
+    "trend": [47, 17407, 262, 2003, 640, 2239, 1813, 262, 5182],
+    "season": [47, 17407, 262, 2003, 640, 2239, 1813, 262, 1622],
+    "residual": [47, 17407, 262, 2003, 640, 2239, 1813, 262, 29598],
+}
+
+
+def tempo_fixture(full_dir=None):
     import tempo.models.TEMPO as tempo_module
     from omegaconf import OmegaConf
     from transformers.models.gpt2.configuration_gpt2 import GPT2Config
 
-    prompts = {
+    prompts = GPT2_PROMPT_IDS if full_dir else {
         "trend": [5, 17, 3, 40, 22, 9, 31, 3, 50],
         "season": [5, 17, 3, 40, 22, 9, 31, 3, 12],
         "residual": [5, 17, 3, 40, 22, 9, 31, 3, 61],
@@ -133,30 +148,40 @@ def tempo_fixture():
 
     # GPT2Tokenizer.from_pretrained('gpt2') downloads the vocabulary; the port ships the ids instead.
     tempo_module.GPT2Tokenizer.from_pretrained = staticmethod(lambda name: fixed_tokenizer)
-    tiny_gpt2 = dict(n_embd=32, n_layer=3, n_head=4, vocab_size=64, n_positions=160,
-                     resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
-    tempo_module.GPT2Config = lambda: GPT2Config(**tiny_gpt2)
+    gpt2 = dict(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    if not full_dir:
+        gpt2.update(n_embd=32, n_layer=3, n_head=4, vocab_size=64, n_positions=160)
+    tempo_module.GPT2Config = lambda: GPT2Config(**gpt2)
+    d_model, heads, layers, seq_len, pred_len = (768, 12, 6, 336, 96) if full_dir else (32, 4, 2, 64, 8)
 
     cfg = OmegaConf.create(dict(
-        is_gpt=1, patch_size=16, pretrain=0, stride=8, seq_len=64, pred_len=8, d_model=32, gpt_layers=2,
-        prompt=1, pool=False, use_token=0, freeze=1, num_nodes=1, loss_func="mse",
+        is_gpt=1, patch_size=16, pretrain=0, stride=8, seq_len=seq_len, pred_len=pred_len, d_model=d_model,
+        gpt_layers=layers, prompt=1, pool=False, use_token=0, freeze=1, num_nodes=1, loss_func="mse",
     ))
     torch.manual_seed(SEED)
     model = tempo_module.TEMPO(cfg, torch.device("cpu"))
     model.eval()
     g = torch.Generator().manual_seed(SEED + 1)
-    randomize(model, g)
+    if full_dir:
+        with torch.no_grad():  # peft starts lora_B at zero; give the adapters an effect to merge
+            for name, p in model.named_parameters():
+                if "lora_B" in name:
+                    p.copy_(0.02 * torch.randn(p.shape, generator=g))
+    else:
+        randomize(model, g)
     batch = 2
     t = torch.arange(cfg.seq_len, dtype=torch.float32)
     x = torch.randn(batch, cfg.seq_len, generator=g) * 0.5 + torch.sin(t / 5.0)[None] * 3 + 1.5
     with torch.no_grad():
         forecast, _ = model(x.unsqueeze(-1), test=True)
         hidden = tempo_hidden_mean(model, x.unsqueeze(-1))
-    ts_config = dict(seqLen=64, predLen=8, patchSize=16, stride=8, movingAverage=25, dModel=32, heads=4, layers=2,
-                     vocabSize=64, positions=160, loraRank=16, loraAlpha=16, promptTrend=prompts["trend"],
-                     promptSeason=prompts["season"], promptResidual=prompts["residual"])
-    write("tempo-tiny", model.state_dict(), {"x": x, "forecast": forecast.squeeze(-1), "hidden_mean": hidden},
-          ts_config, "timeagi tempo.models.TEMPO.forward (prompt 1, pool off, LoRA unmerged via peft)")
+    ts_config = dict(seqLen=seq_len, predLen=pred_len, patchSize=16, stride=8, movingAverage=25, dModel=d_model,
+                     heads=heads, layers=layers, vocabSize=model.gpt2_trend.base_model.model.wte.weight.shape[0],
+                     positions=model.gpt2_trend.base_model.model.wpe.weight.shape[0], loraRank=16, loraAlpha=16,
+                     promptTrend=prompts["trend"], promptSeason=prompts["season"], promptResidual=prompts["residual"])
+    write("tempo-full" if full_dir else "tempo-tiny", model.state_dict(),
+          {"x": x, "forecast": forecast.squeeze(-1), "hidden_mean": hidden},
+          ts_config, "timeagi tempo.models.TEMPO.forward (prompt 1, pool off, LoRA unmerged via peft)", full_dir)
 
 
 def tempo_hidden_mean(model, x):
@@ -256,23 +281,40 @@ class EcgTransformerReference(nn.Module):
         return torch.div(x.sum(dim=1), (x != 0).sum(dim=1))
 
 
-def ecgfm_fixture():
-    conv_layers = [(16, 2, 2)] * 4
+def ecgfm_fixture(full_dir=None):
+    sizes = ((256, 768, 3072, 12, 12, 128, 16) if full_dir else (16, 32, 64, 4, 2, 16, 4))
+    embed, d, ffn, heads, layers, conv_pos, groups = sizes
+    conv_layers = [(embed, 2, 2)] * 4
     torch.manual_seed(SEED)
-    model = EcgTransformerReference(conv_layers, 12, 32, 64, 4, 2, 16, 4).eval()
+    model = EcgTransformerReference(conv_layers, 12, d, ffn, heads, layers, conv_pos, groups).eval()
     g = torch.Generator().manual_seed(SEED + 2)
-    randomize(model, g)
+    if not full_dir:
+        randomize(model, g)
     t = torch.arange(2500, dtype=torch.float32)
     x = torch.randn(2, 12, 2500, generator=g) * 0.3 + torch.sin(t / 40.0)[None, None]
+    # The fine-tuned classifier's head (ECGTransformerClassificationModel.proj) on the pooled state.
+    proj = nn.Linear(d, 5)
     with torch.no_grad():
         pooled = model(x)
-    ts_config = dict(inChannels=12, convLayers=[list(c) for c in conv_layers], convBias=False, dModel=32, ffnDim=64,
-                     heads=4, layers=2, convPos=16, convPosGroups=4, segmentLength=2500)
-    write("ecgfm-tiny", model.state_dict(), {"x": x.transpose(1, 2), "pooled": pooled}, ts_config,
-          "torch re-statement of fairseq-signals ECGTransformerModel + classifier pooling")
+        proj.weight.copy_(0.2 * torch.randn(proj.weight.shape, generator=g))
+        proj.bias.copy_(0.1 * torch.randn(proj.bias.shape, generator=g))
+        logits = proj(pooled)
+    ts_config = dict(inChannels=12, convLayers=[list(c) for c in conv_layers], convBias=False, dModel=d, ffnDim=ffn,
+                     heads=heads, layers=layers, convPos=conv_pos, convPosGroups=groups, segmentLength=2500, labels=0)
+    io = {"x": x.transpose(1, 2), "pooled": pooled, "proj.weight": proj.weight, "proj.bias": proj.bias,
+          "logits": logits}
+    write("ecgfm-full" if full_dir else "ecgfm-tiny", model.state_dict(), io,
+          ts_config, "torch re-statement of fairseq-signals ECGTransformerModel + classifier pooling", full_dir)
 
 
 if __name__ == "__main__":
-    wanted = sys.argv[1:] or ["moment", "tempo", "ecgfm"]
-    for name in wanted:
-        {"moment": moment_fixture, "tempo": tempo_fixture, "ecgfm": ecgfm_fixture}[name]()
+    # `--full DIR` writes full-size random-init fixtures (hundreds of MB, not committed) to DIR; the test
+    # moment-tempo-ecgfm-full.test.ts reads them when ENECG_FULL_FIXTURES=DIR is set.
+    args = sys.argv[1:]
+    full_dir = None
+    if "--full" in args:
+        at = args.index("--full")
+        full_dir = Path(args[at + 1])
+        del args[at:at + 2]
+    for name in args or ["moment", "tempo", "ecgfm"]:
+        {"moment": moment_fixture, "tempo": tempo_fixture, "ecgfm": ecgfm_fixture}[name](full_dir)

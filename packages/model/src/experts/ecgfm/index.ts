@@ -5,13 +5,21 @@ import { mergeConfig, pickPreset, positiveBatch, STANDARD_LEADS } from '../layer
 import { createBackboneExpert } from '../layers/expert.ts';
 import { concat } from '../layers/tensors.ts';
 import type { ExpertFactory } from '../types.ts';
-import { ECGFM_PRESETS, type EcgfmConfig, ecgfmEmbed, ecgfmWeightSpecs, prepareEcgfm } from './model.ts';
+import {
+  ECGFM_PRESETS,
+  type EcgfmConfig,
+  ecgfmEmbed,
+  ecgfmLogits,
+  ecgfmWeightSpecs,
+  prepareEcgfm,
+} from './model.ts';
 
 /**
  * ECG-FM's inference preprocessing: leads in its order by name, per-lead standardisation (flat leads to
  * zero), 500 Hz (10 s records -> 5000 samples), non-overlapping 5 s segments (a trailing partial segment
- * is dropped); segment embeddings are aggregated per record by `aggregate` (mean or max), as the reference
- * aggregates its per-segment predictions.
+ * is dropped); segment outputs are aggregated per record by `aggregate` (mean or max), as the reference
+ * aggregates its per-segment predictions. `output` is the pooled encoder state (`embedding`, dModel values)
+ * or the fine-tuned classifier's logits (`logits`, needs `model.labels` and the checkpoint's `proj`).
  */
 export const ECGFM_DEFAULTS = {
   size: 'tiny',
@@ -20,6 +28,7 @@ export const ECGFM_DEFAULTS = {
   length: 5000,
   normalization: 'lead',
   aggregate: 'mean',
+  output: 'embedding',
   batchSize: 4,
 };
 
@@ -40,11 +49,27 @@ export const ecgfmExpert: ExpertFactory = {
         'ecgfm.leads',
       );
     }
+    if (model.convLayers.some((layer) => layer.length !== 3 || layer.some((n) => n < 1))) {
+      throw new ConfigError(
+        'each conv layer is [dim, kernel, stride] of positive integers',
+        'ecgfm.model.convLayers',
+      );
+    }
     const segments = Math.floor(preprocess.length / model.segmentLength);
     if (segments < 1)
       throw new ConfigError(`shorter than one ${model.segmentLength}-sample segment`, 'ecgfm.length');
     if (settings.aggregate !== 'mean' && settings.aggregate !== 'max') {
       throw new ConfigError('must be mean or max', 'ecgfm.aggregate');
+    }
+    if (settings.output !== 'embedding' && settings.output !== 'logits') {
+      throw new ConfigError('must be embedding or logits', 'ecgfm.output');
+    }
+    const logits = settings.output === 'logits';
+    if (logits && model.labels < 1) {
+      throw new ConfigError(
+        'logits need the classifier head: set model.labels (17 for the MIMIC fine-tuned checkpoint)',
+        'ecgfm.output',
+      );
     }
     if (model.dModel % model.convPosGroups !== 0 || model.dModel % model.heads !== 0) {
       throw new ConfigError('dModel must be divisible by heads and convPosGroups', 'ecgfm.model');
@@ -53,14 +78,15 @@ export const ecgfmExpert: ExpertFactory = {
       name: 'ecgfm',
       specs: ecgfmWeightSpecs(model),
       prepare: (weights, source) => prepareEcgfm(weights, model, source),
-      embeddingSize: model.dModel,
+      embeddingSize: logits ? model.labels : model.dModel,
       preprocess,
-      settings: { model, aggregate: settings.aggregate },
+      settings: { model, aggregate: settings.aggregate, output: settings.output },
       batchSize: positiveBatch(settings.batchSize, 'ecgfm'),
       forward: (params, inputs) =>
         tf.tidy(() => {
           const pooled = ecgfmEmbed(params, segmentsChannelsLast(inputs, model, preprocess.length, segments));
-          const perRecord = tf.reshape(pooled, [inputs.length, segments, model.dModel]);
+          const perSegment = logits ? ecgfmLogits(params, pooled) : pooled;
+          const perRecord = tf.reshape(perSegment, [inputs.length, segments, -1]);
           return (settings.aggregate === 'max' ? tf.max(perRecord, 1) : tf.mean(perRecord, 1)) as tf.Tensor2D;
         }),
     });

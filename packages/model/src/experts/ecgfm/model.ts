@@ -27,6 +27,8 @@ export interface EcgfmConfig {
   convPos: number;
   convPosGroups: number;
   segmentLength: number;
+  /** Classifier labels of a fine-tuned checkpoint (`proj`, 17 for MIMIC-IV-ECG); 0 reads no head. */
+  labels: number;
 }
 
 export const ECGFM_PRESETS: Record<string, EcgfmConfig> = {
@@ -41,6 +43,7 @@ export const ECGFM_PRESETS: Record<string, EcgfmConfig> = {
     convPos: 16,
     convPosGroups: 4,
     segmentLength: 2500,
+    labels: 0,
   },
   full: {
     inChannels: 12,
@@ -53,6 +56,7 @@ export const ECGFM_PRESETS: Record<string, EcgfmConfig> = {
     convPos: 128,
     convPosGroups: 16,
     segmentLength: 2500,
+    labels: 0,
   },
 };
 
@@ -126,6 +130,13 @@ export function ecgfmWeightSpecs(config: EcgfmConfig, prefix = ''): WeightSpec[]
       ...norm(`${layer}.final_layer_norm`, d),
     );
   }
+  if (config.labels > 0) {
+    // The fine-tuned classifier's head sits beside the nested encoder, so it never carries the prefix.
+    specs.push(
+      { name: 'proj.weight', shape: [config.labels, d], init: 'normal' },
+      { name: 'proj.bias', shape: [config.labels], init: 'zeros' },
+    );
+  }
   return specs;
 }
 
@@ -156,6 +167,7 @@ export interface EcgfmParams {
   positionBias: tf.Tensor1D;
   encoderNorm: Norm;
   layers: EncoderLayer[];
+  classifier?: Dense;
 }
 
 export function prepareEcgfm(weights: WeightMap, config: EcgfmConfig, source: string): EcgfmParams {
@@ -206,6 +218,7 @@ export function prepareEcgfm(weights: WeightMap, config: EcgfmConfig, source: st
     positionBias: get(`${pos}.bias`) as tf.Tensor1D,
     encoderNorm: norm('encoder.layer_norm'),
     layers,
+    ...(config.labels > 0 ? { classifier: denseFromLinear(w.get('proj.weight')!, w.get('proj.bias')!) } : {}),
   };
 }
 
@@ -252,6 +265,12 @@ export function ecgfmEmbed(params: EcgfmParams, segments: tf.Tensor3D): tf.Tenso
     const nonZero = tf.sum(tf.cast(tf.notEqual(h, 0), 'float32'), 1);
     return tf.div(tf.sum(h, 1), nonZero) as tf.Tensor2D;
   });
+}
+
+/** The fine-tuned classifier's logits from pooled segment embeddings: [B, dModel] -> [B, labels]. */
+export function ecgfmLogits(params: EcgfmParams, pooled: tf.Tensor2D): tf.Tensor2D {
+  if (!params.classifier) throw new Error('this ECG-FM configuration has no classifier head (labels 0)');
+  return dense(pooled, params.classifier) as tf.Tensor2D;
 }
 
 /** Conv1d(d, d, K, padding K/2, groups) + SamePad (drops the last frame for even K) + GELU. */

@@ -2,39 +2,53 @@ import { ConfigError } from '@enecg/common';
 
 /**
  * Merges user overrides into a preset, refusing unknown keys and values of the wrong kind before any
- * work starts. Every numeric setting of an expert's size must be a positive integer unless listed in
- * `fractional`.
+ * work starts: sizes (integers in the preset) must be positive integers, tolerances (fractions in the
+ * preset) positive numbers, flags booleans, and lists (layer specs, token ids) lists of the same depth
+ * holding non-negative integers.
  */
 export function mergeConfig<T extends object>(
   expert: string,
   preset: T,
   overrides: Record<string, unknown>,
-  fractional: readonly (keyof T)[] = [],
 ): T {
   const merged: Record<string, unknown> = { ...(preset as Record<string, unknown>) };
   for (const [key, value] of Object.entries(overrides)) {
-    if (!(key in preset)) {
-      throw new ConfigError(`unknown setting; known: ${Object.keys(preset).join(', ')}`, `${expert}.${key}`);
-    }
     const expected = (preset as Record<string, unknown>)[key];
-    if (typeof expected === 'number') {
-      const ok =
-        typeof value === 'number' &&
-        Number.isFinite(value) &&
-        (fractional.includes(key as keyof T) ? value > 0 : Number.isInteger(value) && value > 0);
-      if (!ok)
-        throw new ConfigError(
-          `must be a positive ${fractional.includes(key as keyof T) ? 'number' : 'integer'}`,
-          `${expert}.${key}`,
-        );
-    } else if (typeof expected === 'string' && typeof value !== 'string') {
-      throw new ConfigError('must be a string', `${expert}.${key}`);
-    } else if (Array.isArray(expected) && !Array.isArray(value)) {
-      throw new ConfigError('must be an array', `${expert}.${key}`);
-    }
+    const problem =
+      key in preset
+        ? kindProblem(expected, value)
+        : `unknown setting; known: ${Object.keys(preset).join(', ')}`;
+    if (problem) throw new ConfigError(problem, `${expert}.${key}`);
     merged[key] = value;
   }
   return merged as T;
+}
+
+function kindProblem(expected: unknown, value: unknown): string | undefined {
+  if (typeof expected === 'number') {
+    if (Number.isInteger(expected)) {
+      return Number.isInteger(value) && (value as number) > 0 ? undefined : 'must be a positive integer';
+    }
+    return typeof value === 'number' && Number.isFinite(value) && value > 0
+      ? undefined
+      : 'must be a positive number';
+  }
+  if (typeof expected === 'boolean') return typeof value === 'boolean' ? undefined : 'must be true or false';
+  if (Array.isArray(expected)) {
+    const nested = Array.isArray(expected[0]);
+    const ok =
+      Array.isArray(value) &&
+      value.length > 0 &&
+      value.every((item) =>
+        nested ? Array.isArray(item) && item.every(isNonNegativeInteger) : isNonNegativeInteger(item),
+      );
+    return ok ? undefined : `must be a non-empty list of ${nested ? 'lists of ' : ''}non-negative integers`;
+  }
+  return typeof value === typeof expected ? undefined : `must be a ${typeof expected}`;
+}
+
+function isNonNegativeInteger(value: unknown): boolean {
+  return Number.isInteger(value) && (value as number) >= 0;
 }
 
 /** Picks a named preset, naming the valid ones when the name is unknown. */

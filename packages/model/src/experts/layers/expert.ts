@@ -2,7 +2,7 @@ import { sha256File } from '@enecg/common';
 import type * as tf from '@tensorflow/tfjs-core';
 import { type PreprocessConfig, preprocessingHash, preprocessRecord } from '../../preprocess/index.ts';
 import type { Expert, ExpertOptions } from '../types.ts';
-import { disposeAll } from './tensors.ts';
+import { disposeAll, tensorsOf } from './tensors.ts';
 import { randomWeights, readWeightMap, type WeightMap, type WeightSpec } from './weights.ts';
 
 /** What distinguishes one TensorFlow.js backbone expert from another; the rest is shared. */
@@ -41,6 +41,10 @@ export async function createBackboneExpert<P>(
     disposeAll(weights);
     throw error;
   }
+  // Checkpoint tensors that preparation copied (transposed, merged) are no longer needed: free them now,
+  // so that a loaded expert holds one copy of its weights.
+  const kept = new Set(tensorsOf(params));
+  for (const tensor of weights.values()) if (!kept.has(tensor)) tensor.dispose();
   const weightsId = weightsPath === undefined ? `random-init:${options.seed}` : await sha256File(weightsPath);
   return {
     name: definition.name,
@@ -65,7 +69,7 @@ export async function createBackboneExpert<P>(
       return out;
     },
     dispose() {
-      disposeAll(params, weights);
+      disposeAll(params);
     },
   };
 }

@@ -8,7 +8,9 @@ import { MOMENT_PRESETS, type MomentConfig, momentEmbed, momentWeightSpecs, prep
 
 /**
  * `size` picks tiny (demo default), small, base or large; `model` overrides single sizes. `length` is the
- * resampled record length: shorter than the model's 512 samples means left padding with input_mask 0.
+ * resampled record length: shorter than the model's seqLen means left padding with input_mask 0. The
+ * reference method fed MOMENT whole 5000-sample records (625 patches; the published positional table has
+ * 5000 rows): `{ length: 5000, model: { seqLen: 5000 } }`.
  */
 export const MOMENT_DEFAULTS = {
   size: 'tiny',
