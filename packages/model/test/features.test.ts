@@ -78,7 +78,9 @@ describe('cacheFeaturesFrom', () => {
     const complete = events.find((e) => e.includes('_COMPLETE_'))!;
     const event = JSON.parse(await readFile(join(root, 'lineage', 'events', complete), 'utf8'));
     expect(event.job.name).toBe('features/dlinear');
-    expect(event.facets.backend.tfBackend).toBe('wasm');
+    expect(event.facets.backend).toMatch(/^wasm \(@tensorflow\/tfjs-backend-wasm@/);
+    expect(event.facets.backendInfo.package).toBe('@tensorflow/tfjs-backend-wasm');
+    expect(event.facets.seeds).toEqual({ expert: 9 });
     expect(event.outputs).toHaveLength(3);
     expect(event.outputs[0].sha256).toMatch(/^[0-9a-f]{64}$/);
 

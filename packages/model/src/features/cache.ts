@@ -1,9 +1,12 @@
+import { existsSync } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DatasetRef, EcgRecord } from '@enecg/common';
 import {
   appendLineageEvent,
   ConfigError,
+  codeVersion,
+  describeDataset,
   InputError,
   IntegrityError,
   newRunId,
@@ -129,18 +132,21 @@ export async function cacheFeaturesFrom(
     await prepareDir(dir, manifest);
     const partRows =
       options.partRows ?? Math.max(1, Math.min(4096, Math.floor(PART_VALUES / expert.embeddingSize)));
-    const inputs: DatasetRef[] = [{ name: 'waveforms', path: warehouseLayout(options.warehouse).waveforms }];
+    const inputs: DatasetRef[] = [];
+    const waveforms = warehouseLayout(options.warehouse).waveforms;
+    if (existsSync(waveforms)) inputs.push(await describeDataset(options.warehouse, 'waveforms', waveforms));
     if (options.expertOptions?.weightsPath) {
-      inputs.push({ name: 'weights', path: options.expertOptions.weightsPath, sha256: expert.weightsId });
+      inputs.push(await describeDataset(options.warehouse, 'weights', options.expertOptions.weightsPath));
     }
     const facets = {
+      codeVersion: await codeVersion(),
+      seeds: { expert: seed },
+      config: { expert: expert.name, ...expertOptions, batchSize },
       expert: expert.name,
       featureSetId: manifest.featureSetId,
       weightsId: expert.weightsId,
       preprocessingHash: expert.preprocessingHash,
       embeddingSize: expert.embeddingSize,
-      expertOptions,
-      batchSize,
     };
     const job = { name: `features/${expert.name}` };
     await appendLineageEvent(options.warehouse, {
@@ -150,7 +156,7 @@ export async function cacheFeaturesFrom(
       job,
       inputs,
       outputs: [],
-      facets: { ...facets, backend: backendLabel(activeBackend()) },
+      facets: { ...facets, ...backendFacets() },
     });
     try {
       const summary = await withDuckDB(async (connection) => {
@@ -205,10 +211,12 @@ export async function cacheFeaturesFrom(
         run: { runId },
         job,
         inputs,
-        outputs: summary.parts.map((part) => ({ name: job.name, ...part })),
+        outputs: await Promise.all(
+          summary.parts.map((part) => describeDataset(options.warehouse, job.name, part.path, part.rows)),
+        ),
         facets: {
           ...facets,
-          backend: backendLabel(backend),
+          ...backendFacets(),
           computed: summary.computed,
           skipped: summary.skipped,
           quarantined: summary.quarantinedRecords,
@@ -239,13 +247,19 @@ export async function cacheFeaturesFrom(
         job,
         inputs,
         outputs: [],
-        facets: { ...facets, backend: backendLabel(activeBackend()), error: (error as Error).message },
+        facets: { ...facets, ...backendFacets(), error: (error as Error).message },
       });
       throw error;
     }
   } finally {
     expert.dispose();
   }
+}
+
+/** The backend as the agreed string facet, with package, version and kernel fallbacks alongside. */
+function backendFacets(): { backend: string; backendInfo: BackendInfo } {
+  const info = activeBackend()!;
+  return { backend: backendLabel(info)!, backendInfo: info };
 }
 
 class RunState {
