@@ -118,6 +118,23 @@ describe('cacheFeaturesFrom', () => {
     expect(Array.from(a.matrix)).toEqual(Array.from(b.matrix));
   });
 
+  it('same records and config give byte-identical parts and manifest', async () => {
+    const run = async () => {
+      const root = await warehouse();
+      const summary = await cacheFeaturesFrom(() => inBatches(records, 4), {
+        warehouse: root,
+        ...dlinear,
+        partRows: 6,
+      });
+      return Promise.all(
+        [...summary.parts.map((p) => p.path), join(summary.dir, 'feature-set.json')].map((f) => readFile(f)),
+      );
+    };
+    const [a, b] = [await run(), await run()];
+    expect(a.length).toBe(3);
+    expect(a.map((bytes, i) => bytes.equals(b[i]!))).toEqual([true, true, true]);
+  });
+
   it('quarantines a record the expert cannot use and caches the rest', async () => {
     const root = await warehouse();
     const broken: EcgRecord = {

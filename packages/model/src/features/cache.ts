@@ -165,7 +165,7 @@ export async function cacheFeaturesFrom(
         const state = new RunState(dir, existing.length);
         const flush = async (rows: FeatureRows) => {
           state.parts.push(
-            await writePart(connection, state.nextPartName(), rows, expert, manifest.featureSetId, runId),
+            await writePart(connection, state.nextPartName(), rows, expert, manifest.featureSetId),
           );
         };
         const pending: FeatureRows = { studyIds: [], embeddings: [] };
@@ -321,7 +321,6 @@ async function writePart(
   rows: FeatureRows,
   expert: Expert,
   featureSetId: string,
-  runId: string,
 ): Promise<{ path: string; sha256: string; rows: number }> {
   const backend = activeBackend()!;
   await produceFileAtomic(path, (tmp) =>
@@ -334,7 +333,6 @@ async function writePart(
         backend: backend.tfBackend,
         backend_package: `${backend.package}@${backend.version}`,
         fallback_kernels: (backend.fallbackKernels ?? []).join(','),
-        run_id: runId,
         feature_set: featureSetId,
       },
     ),
