@@ -76,6 +76,10 @@ describe('weights by their reference names', () => {
     expect(() => TimesNetModel.load(fewer, { ...c.config, numKernels: 3, embedding: 'flatten' })).toThrow(
       /unexpected tensor\(s\) model\.0\.conv\.0\.kernels\.3\.bias/,
     );
+    const shorter = await openWeights(fixturePath(c.name), 0);
+    expect(() => TimesNetModel.load(shorter, { ...c.config, seqLen: 50, embedding: 'flatten' })).toThrow(
+      /projection\.weight has shape \[3,480\], which implies seq_len 60, not 50/,
+    );
     const d = fixtures.dlinear[0]!;
     const shared = await openWeights(fixturePath(d.name), 0);
     expect(() => DLinearModel.load(shared, { ...d.config, individual: true })).toThrow(
