@@ -46,7 +46,7 @@ describe.skipIf(!hasData)(
       const first = await cacheFeatures({ warehouse, expert: 'dlinear', backend: 'wasm', batchSize: 2 });
       expect(first).toMatchObject({ computed: 3, skipped: 0, quarantined: 0, totalRows: 3 });
       const second = await cacheFeatures({ warehouse, expert: 'dlinear', backend: 'wasm' });
-      expect(second).toMatchObject({ computed: 0, totalRows: 3, parts: [] });
+      expect(second).toMatchObject({ seen: 0, computed: 0, skipped: 3, totalRows: 3, parts: [] });
 
       const records: EcgRecord[] = [];
       for await (const batch of readWaveforms({ warehouse, batchSize: 8 })) records.push(...batch);

@@ -38,7 +38,7 @@ const PART_VALUES = 8_000_000;
 const SUMMARY_QUARANTINE_LIMIT = 20;
 
 export interface FeatureProgress {
-  /** Records read so far (cached ones included). */
+  /** Records read so far (the source may leave cached ones out). */
   seen: number;
   computed: number;
   skipped: number;
@@ -162,7 +162,7 @@ export async function cacheFeaturesFrom(
       const summary = await withDuckDB(async (connection) => {
         const existing = await listFeatureParts(dir);
         const cached = await cachedStudyIds(connection, existing);
-        const state = new RunState(dir, existing.length);
+        const state = new RunState(dir, existing.length, cached.size);
         const flush = async (rows: FeatureRows) => {
           state.parts.push(
             await writePart(connection, state.nextPartName(), rows, expert, manifest.featureSetId),
@@ -174,8 +174,7 @@ export async function cacheFeaturesFrom(
           const fresh: EcgRecord[] = [];
           for (const record of batch) {
             state.seen++;
-            if (cached.has(record.studyId) || seenThisRun.has(record.studyId)) state.skipped++;
-            else {
+            if (!cached.has(record.studyId) && !seenThisRun.has(record.studyId)) {
               seenThisRun.add(record.studyId);
               fresh.push(record);
             }
@@ -265,12 +264,13 @@ function backendFacets(): { backend: string; backendInfo: BackendInfo } {
 class RunState {
   seen = 0;
   computed = 0;
-  skipped = 0;
   readonly quarantined: Array<{ studyId: number; reason: string }> = [];
   readonly parts: Array<{ path: string; sha256: string; rows: number }> = [];
   constructor(
     private readonly dir: string,
     private partCount: number,
+    /** Records cached before this run: never recomputed, whether or not the source yields them again. */
+    readonly skipped: number,
   ) {}
 
   nextPartName(): string {
