@@ -42,6 +42,7 @@ function expectClose(got: Float32Array[], want: number[][], tolerance: number): 
 
 describe.each(['wasm', 'cpu'] as const)(
   'golden outputs on the %s backend (numpy reference of the PyTorch modules)',
+  { timeout: 60_000 },
   (backend) => {
     it.each(fixtures.dlinear.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
       await selectBackend(backend);

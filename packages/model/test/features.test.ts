@@ -25,7 +25,8 @@ async function* inBatches(
 const warehouse = () => mkdtemp(join(tmpdir(), 'enecg-features-'));
 const dlinear = { expert: 'dlinear', backend: 'wasm' as const, expertOptions: { seed: 9 } };
 
-describe('cacheFeaturesFrom', () => {
+// Generous: the development machines are shared and heavily loaded; nothing here is timed.
+describe('cacheFeaturesFrom', { timeout: 60_000 }, () => {
   it('caches every record once, keyed by study_id, with the backend recorded in Parquet and lineage', async () => {
     const root = await warehouse();
     const progress: number[] = [];

@@ -39,6 +39,7 @@ async function buildSource(): Promise<string> {
 const title = 'features stage over an ingested warehouse (real WFDB record)';
 describe.skipIf(!hasData)(
   hasData ? title : `${title}: skipped, no real WFDB data at ${sharedData} (set ENECG_SHARED_DATA)`,
+  { timeout: 60_000 },
   () => {
     it('caches every ingested record, then skips them all on a second run', async () => {
       const warehouse = await mkdtemp(join(tmpdir(), 'enecg-features-wh-'));
