@@ -42,6 +42,7 @@ function expectClose(got: Float32Array[], want: number[][], tolerance: number): 
 
 describe.each(['wasm', 'cpu'] as const)(
   'golden outputs on the %s backend (numpy reference of the PyTorch modules)',
+  { timeout: 60_000 },
   (backend) => {
     it.each(fixtures.dlinear.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
       await selectBackend(backend);
@@ -75,6 +76,10 @@ describe('weights by their reference names', () => {
     const fewer = await openWeights(fixturePath(c.name), 0);
     expect(() => TimesNetModel.load(fewer, { ...c.config, numKernels: 3, embedding: 'flatten' })).toThrow(
       /unexpected tensor\(s\) model\.0\.conv\.0\.kernels\.3\.bias/,
+    );
+    const shorter = await openWeights(fixturePath(c.name), 0);
+    expect(() => TimesNetModel.load(shorter, { ...c.config, seqLen: 50, embedding: 'flatten' })).toThrow(
+      /projection\.weight has shape \[3,480\], which implies seq_len 60, not 50/,
     );
     const d = fixtures.dlinear[0]!;
     const shared = await openWeights(fixturePath(d.name), 0);

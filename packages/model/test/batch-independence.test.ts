@@ -12,6 +12,7 @@ const configs: Record<string, Record<string, unknown>> = {
 
 describe.each(Object.keys(configs))(
   '%s features of a record do not depend on batch size or batch-mates',
+  { timeout: 60_000 },
   (name) => {
     beforeAll(async () => {
       await selectBackend('wasm');

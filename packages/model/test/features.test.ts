@@ -25,7 +25,8 @@ async function* inBatches(
 const warehouse = () => mkdtemp(join(tmpdir(), 'enecg-features-'));
 const dlinear = { expert: 'dlinear', backend: 'wasm' as const, expertOptions: { seed: 9 } };
 
-describe('cacheFeaturesFrom', () => {
+// Generous: the development machines are shared and heavily loaded; nothing here is timed.
+describe('cacheFeaturesFrom', { timeout: 60_000 }, () => {
   it('caches every record once, keyed by study_id, with the backend recorded in Parquet and lineage', async () => {
     const root = await warehouse();
     const progress: number[] = [];
@@ -79,6 +80,8 @@ describe('cacheFeaturesFrom', () => {
     const event = JSON.parse(await readFile(join(root, 'lineage', 'events', complete), 'utf8'));
     expect(event.job.name).toBe('features/dlinear');
     expect(event.facets.backend).toMatch(/^wasm \(@tensorflow\/tfjs-backend-wasm@/);
+    expect(event.facets.backendInfo.package).toBe('@tensorflow/tfjs-backend-wasm');
+    expect(event.facets.seeds).toEqual({ expert: 9 });
     expect(event.outputs).toHaveLength(3);
     expect(event.outputs[0].sha256).toMatch(/^[0-9a-f]{64}$/);
 
@@ -114,6 +117,23 @@ describe('cacheFeaturesFrom', () => {
     const b = await readFeatures({ warehouse: clean, featureSetId: reference.featureSetId });
     expect(a.studyIds).toEqual(b.studyIds);
     expect(Array.from(a.matrix)).toEqual(Array.from(b.matrix));
+  });
+
+  it('same records and config give byte-identical parts and manifest', async () => {
+    const run = async () => {
+      const root = await warehouse();
+      const summary = await cacheFeaturesFrom(() => inBatches(records, 4), {
+        warehouse: root,
+        ...dlinear,
+        partRows: 6,
+      });
+      return Promise.all(
+        [...summary.parts.map((p) => p.path), join(summary.dir, 'feature-set.json')].map((f) => readFile(f)),
+      );
+    };
+    const [a, b] = [await run(), await run()];
+    expect(a.length).toBe(3);
+    expect(a.map((bytes, i) => bytes.equals(b[i]!))).toEqual([true, true, true]);
   });
 
   it('quarantines a record the expert cannot use and caches the rest', async () => {

@@ -6,6 +6,7 @@ import {
   fft,
   preprocessRecord,
   resampleFourier,
+  rfft,
   stl,
   zScoreJointly,
   zScorePerLead,
@@ -37,7 +38,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 describe('fft', () => {
   it('matches a direct DFT for radix-2 and Bluestein lengths', () => {
-    for (const n of [1, 2, 8, 5, 12, 336, 500]) {
+    for (const n of [1, 2, 8, 5, 12, 336, 500, 5000, 1009, 2 * 17 * 19]) {
       const re = Float64Array.from({ length: n }, (_, i) => Math.sin(i * 0.7) + i / n);
       const im = Float64Array.from({ length: n }, (_, i) => Math.cos(i * 1.3));
       const got = fft({ re, im });
@@ -49,8 +50,23 @@ describe('fft', () => {
           sr += re[t]! * Math.cos(a) - im[t]! * Math.sin(a);
           si += re[t]! * Math.sin(a) + im[t]! * Math.cos(a);
         }
-        expect(Math.abs(got.re[k]! - sr)).toBeLessThan(1e-9);
-        expect(Math.abs(got.im[k]! - si)).toBeLessThan(1e-9);
+        expect(Math.abs(got.re[k]! - sr)).toBeLessThan(1e-10 * n);
+        expect(Math.abs(got.im[k]! - si)).toBeLessThan(1e-10 * n);
+      }
+    }
+  });
+});
+
+describe('rfft', () => {
+  it('equals the first half of the complex transform for even and odd lengths', () => {
+    for (const n of [4, 7, 500, 5000, 336]) {
+      const x = Float64Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) + ((i * 7) % 5));
+      const half = rfft(x);
+      const full = fft({ re: x, im: new Float64Array(n) });
+      expect(half.re.length).toBe(Math.floor(n / 2) + 1);
+      for (let k = 0; k < half.re.length; k++) {
+        expect(Math.abs(half.re[k]! - full.re[k]!)).toBeLessThan(1e-9);
+        expect(Math.abs(half.im[k]! - full.im[k]!)).toBeLessThan(1e-9);
       }
     }
   });

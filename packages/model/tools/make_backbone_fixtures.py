@@ -6,6 +6,7 @@ machines, so this script holds a numpy reference forward written line by line af
 path, eval mode). Tiny random models use the real parameter names and shapes; weights go to safetensors,
 inputs and reference embeddings to JSON.
 
+Setup (repo root, git-ignored venv): python3 -m venv .tools/pyenv && .tools/pyenv/bin/pip install -r packages/model/tools/requirements.txt
 Run from packages/model:  ../../.tools/pyenv/bin/python tools/make_backbone_fixtures.py
 """
 import json

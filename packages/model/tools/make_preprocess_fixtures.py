@@ -1,5 +1,6 @@
 """Dev-only: golden fixtures for FFT resampling (scipy.signal.resample) and STL (statsmodels).
 
+Setup (repo root, git-ignored venv): python3 -m venv .tools/pyenv && .tools/pyenv/bin/pip install -r packages/model/tools/requirements.txt
 Run from packages/model:  ../../.tools/pyenv/bin/python tools/make_preprocess_fixtures.py
 Writes test/fixtures/preprocess.json (small; committed). Tests never need Python.
 """

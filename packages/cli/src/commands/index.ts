@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerFeaturesCommand } from './features.ts';
 import { registerIngestCommand } from './ingest.ts';
 import { registerLabelsCommand } from './labels.ts';
 import { registerLineageCommand } from './lineage.ts';
@@ -18,6 +19,7 @@ const registrations: ReadonlyArray<(program: Command) => void> = [
   registerSynthCommand,
   registerIngestCommand,
   registerLabelsCommand,
+  registerFeaturesCommand,
   registerReportCommand,
   registerSqlCommand,
   registerLineageCommand,

@@ -1,9 +1,12 @@
+import { existsSync } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DatasetRef, EcgRecord } from '@enecg/common';
 import {
   appendLineageEvent,
   ConfigError,
+  codeVersion,
+  describeDataset,
   InputError,
   IntegrityError,
   newRunId,
@@ -35,7 +38,7 @@ const PART_VALUES = 8_000_000;
 const SUMMARY_QUARANTINE_LIMIT = 20;
 
 export interface FeatureProgress {
-  /** Records read so far (cached ones included). */
+  /** Records read so far (the source may leave cached ones out). */
   seen: number;
   computed: number;
   skipped: number;
@@ -129,18 +132,21 @@ export async function cacheFeaturesFrom(
     await prepareDir(dir, manifest);
     const partRows =
       options.partRows ?? Math.max(1, Math.min(4096, Math.floor(PART_VALUES / expert.embeddingSize)));
-    const inputs: DatasetRef[] = [{ name: 'waveforms', path: warehouseLayout(options.warehouse).waveforms }];
+    const inputs: DatasetRef[] = [];
+    const waveforms = warehouseLayout(options.warehouse).waveforms;
+    if (existsSync(waveforms)) inputs.push(await describeDataset(options.warehouse, 'waveforms', waveforms));
     if (options.expertOptions?.weightsPath) {
-      inputs.push({ name: 'weights', path: options.expertOptions.weightsPath, sha256: expert.weightsId });
+      inputs.push(await describeDataset(options.warehouse, 'weights', options.expertOptions.weightsPath));
     }
     const facets = {
+      codeVersion: await codeVersion(),
+      seeds: { expert: seed },
+      config: { expert: expert.name, ...expertOptions, batchSize },
       expert: expert.name,
       featureSetId: manifest.featureSetId,
       weightsId: expert.weightsId,
       preprocessingHash: expert.preprocessingHash,
       embeddingSize: expert.embeddingSize,
-      expertOptions,
-      batchSize,
     };
     const job = { name: `features/${expert.name}` };
     await appendLineageEvent(options.warehouse, {
@@ -150,16 +156,16 @@ export async function cacheFeaturesFrom(
       job,
       inputs,
       outputs: [],
-      facets: { ...facets, backend: backendLabel(activeBackend()) },
+      facets: { ...facets, ...backendFacets() },
     });
     try {
       const summary = await withDuckDB(async (connection) => {
         const existing = await listFeatureParts(dir);
         const cached = await cachedStudyIds(connection, existing);
-        const state = new RunState(dir, existing.length);
+        const state = new RunState(dir, existing.length, cached.size);
         const flush = async (rows: FeatureRows) => {
           state.parts.push(
-            await writePart(connection, state.nextPartName(), rows, expert, manifest.featureSetId, runId),
+            await writePart(connection, state.nextPartName(), rows, expert, manifest.featureSetId),
           );
         };
         const pending: FeatureRows = { studyIds: [], embeddings: [] };
@@ -168,8 +174,7 @@ export async function cacheFeaturesFrom(
           const fresh: EcgRecord[] = [];
           for (const record of batch) {
             state.seen++;
-            if (cached.has(record.studyId) || seenThisRun.has(record.studyId)) state.skipped++;
-            else {
+            if (!cached.has(record.studyId) && !seenThisRun.has(record.studyId)) {
               seenThisRun.add(record.studyId);
               fresh.push(record);
             }
@@ -205,10 +210,12 @@ export async function cacheFeaturesFrom(
         run: { runId },
         job,
         inputs,
-        outputs: summary.parts.map((part) => ({ name: job.name, ...part })),
+        outputs: await Promise.all(
+          summary.parts.map((part) => describeDataset(options.warehouse, job.name, part.path, part.rows)),
+        ),
         facets: {
           ...facets,
-          backend: backendLabel(backend),
+          ...backendFacets(),
           computed: summary.computed,
           skipped: summary.skipped,
           quarantined: summary.quarantinedRecords,
@@ -239,7 +246,7 @@ export async function cacheFeaturesFrom(
         job,
         inputs,
         outputs: [],
-        facets: { ...facets, backend: backendLabel(activeBackend()), error: (error as Error).message },
+        facets: { ...facets, ...backendFacets(), error: (error as Error).message },
       });
       throw error;
     }
@@ -248,15 +255,22 @@ export async function cacheFeaturesFrom(
   }
 }
 
+/** The backend as the agreed string facet, with package, version and kernel fallbacks alongside. */
+function backendFacets(): { backend: string; backendInfo: BackendInfo } {
+  const info = activeBackend()!;
+  return { backend: backendLabel(info)!, backendInfo: info };
+}
+
 class RunState {
   seen = 0;
   computed = 0;
-  skipped = 0;
   readonly quarantined: Array<{ studyId: number; reason: string }> = [];
   readonly parts: Array<{ path: string; sha256: string; rows: number }> = [];
   constructor(
     private readonly dir: string,
     private partCount: number,
+    /** Records cached before this run: never recomputed, whether or not the source yields them again. */
+    readonly skipped: number,
   ) {}
 
   nextPartName(): string {
@@ -307,7 +321,6 @@ async function writePart(
   rows: FeatureRows,
   expert: Expert,
   featureSetId: string,
-  runId: string,
 ): Promise<{ path: string; sha256: string; rows: number }> {
   const backend = activeBackend()!;
   await produceFileAtomic(path, (tmp) =>
@@ -320,7 +333,6 @@ async function writePart(
         backend: backend.tfBackend,
         backend_package: `${backend.package}@${backend.version}`,
         fallback_kernels: (backend.fallbackKernels ?? []).join(','),
-        run_id: runId,
         feature_set: featureSetId,
       },
     ),

@@ -1,5 +1,5 @@
 export type { ComplexArray } from './fft.ts';
-export { fft, ifft } from './fft.ts';
+export { fft, ifft, rfft } from './fft.ts';
 export { finiteOrZero, zScoreJointly, zScorePerLead } from './normalize.ts';
 export type { PreprocessConfig } from './pipeline.ts';
 export {

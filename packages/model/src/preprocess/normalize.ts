@@ -36,10 +36,16 @@ function applyZScore(a: ArrayLike<number>, mean: number, std: number): Float64Ar
   return out;
 }
 
-/** One mean and deviation over all given leads together (the reference method's "whole record" z-score). */
-export function zScoreJointly(leads: readonly ArrayLike<number>[]): Float64Array[] {
+/**
+ * One mean and deviation over all of `leads` together (the reference method's "whole record" z-score),
+ * applied to the leads at `selected` only (all by default).
+ */
+export function zScoreJointly(
+  leads: readonly ArrayLike<number>[],
+  selected?: readonly number[],
+): Float64Array[] {
   const { mean, std } = finiteMoments(leads);
-  return leads.map((lead) => applyZScore(lead, mean, std));
+  return (selected ?? leads.map((_, i) => i)).map((i) => applyZScore(leads[i]!, mean, std));
 }
 
 /** Each lead by its own mean and deviation. */

@@ -77,8 +77,7 @@ export function preprocessRecord(record: EcgRecord, config: PreprocessConfig): F
   const selected = config.leads.map((name) => leadIndex(record, name));
   let leads: Float64Array[];
   if (config.normalization === 'record') {
-    const all = zScoreJointly(record.signals);
-    leads = selected.map((i) => all[i]!);
+    leads = zScoreJointly(record.signals, selected);
   } else {
     const raw = selected.map((i) => record.signals[i]!);
     leads = config.normalization === 'lead' ? zScorePerLead(raw) : finiteOrZero(raw);

@@ -1,4 +1,4 @@
-import { fft, ifft } from './fft.ts';
+import { ifft, rfft } from './fft.ts';
 
 /**
  * Fourier resampling of a real signal to `length` samples with the semantics of
@@ -10,7 +10,7 @@ export function resampleFourier(signal: ArrayLike<number>, length: number): Floa
   if (!Number.isInteger(length) || length < 1)
     throw new RangeError(`resample length ${length} must be a positive integer`);
   if (inputLength === 0) throw new RangeError('cannot resample an empty signal');
-  const spectrum = fft({ re: Float64Array.from(signal), im: new Float64Array(inputLength) });
+  const spectrum = rfft(signal);
   const halfOut = Math.floor(length / 2) + 1;
   const keptRe = new Float64Array(halfOut);
   const keptIm = new Float64Array(halfOut);

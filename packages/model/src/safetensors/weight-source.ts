@@ -16,18 +16,25 @@ export type InitRule =
 export interface WeightSource {
   /** sha256 of the checkpoint, or `random-init:<seed>`. */
   readonly weightsId: string;
+  /** The checkpoint's path (named in errors), or the weightsId when seeded. */
+  readonly source: string;
   take(name: string, shape: readonly number[], init: InitRule): Float32Array;
+  /** The stored shape of a checkpoint tensor (undefined when absent or when seeded). */
+  shapeOf(name: string): readonly number[] | undefined;
   /** Refuses checkpoint tensors the architecture did not take, except those `ignored`. */
   finish(ignored?: (name: string) => boolean): void;
 }
 
 export async function openWeights(weightsPath: string | undefined, seed: number): Promise<WeightSource> {
   if (weightsPath === undefined) return seededWeights(seed);
-  const reader = new WeightReader(await readSafetensors(weightsPath), weightsPath);
+  const contents = await readSafetensors(weightsPath);
+  const reader = new WeightReader(contents, weightsPath);
   const weightsId = await sha256File(weightsPath);
   return {
     weightsId,
+    source: weightsPath,
     take: (name, shape) => reader.take(name, shape),
+    shapeOf: (name) => contents.tensors.get(name)?.shape,
     finish: (ignored) => reader.assertAllUsed(ignored),
   };
 }
@@ -35,6 +42,7 @@ export async function openWeights(weightsPath: string | undefined, seed: number)
 export function seededWeights(seed: number): WeightSource {
   return {
     weightsId: `random-init:${seed}`,
+    source: `random-init:${seed}`,
     take(name, shape, init) {
       const count = shape.reduce((a, b) => a * b, 1);
       if (init.kind === 'computed') return init.data;
@@ -42,6 +50,7 @@ export function seededWeights(seed: number): WeightSource {
       const random = mulberry32(Number.parseInt(sha256(`${seed}:${name}`).slice(0, 8), 16));
       return Float32Array.from({ length: count }, () => (2 * random() - 1) * init.bound);
     },
+    shapeOf: () => undefined,
     finish() {},
   };
 }

@@ -1,3 +1,4 @@
+import { InputError } from '@enecg/common';
 import { packBatch, tf, unpackBatch } from '../../backend/index.ts';
 import type { WeightSource } from '../../safetensors/index.ts';
 import { selectPeriods } from './periods.ts';
@@ -63,6 +64,15 @@ export class TimesNetModel {
       tf.tensor1d(weights.take('layer_norm.weight', [dModel], { kind: 'constant', value: 1 })),
       tf.tensor1d(weights.take('layer_norm.bias', [dModel], { kind: 'constant', value: 0 })),
     ];
+    // Nothing else in TimesNet depends on seq_len: the head's shape is the check that the checkpoint was
+    // trained on inputs of this length.
+    const head = weights.shapeOf('projection.weight');
+    if (head !== undefined && head[1] !== seqLen * dModel) {
+      throw new InputError(
+        `tensor projection.weight has shape [${head}], which implies seq_len ${head[1]! / dModel}, not ${seqLen}`,
+        { file: weights.source, field: 'projection.weight' },
+      );
+    }
     // The temporal (time-feature) embedding only applies when timestamps are given, never for
     // classification; the projection is the head this embedding stops before.
     weights.finish(

@@ -1,4 +1,4 @@
-import { fft } from '../../preprocess/index.ts';
+import { rfft } from '../../preprocess/index.ts';
 
 /**
  * TimesNet's FFT_for_Period for ONE record: the rFFT amplitude of each of the N channels over time,
@@ -18,12 +18,10 @@ export function selectPeriods(
 ): { periods: number[]; weights: number[] } {
   const bins = Math.floor(length / 2) + 1;
   const amplitude = new Float64Array(bins);
-  const re = new Float64Array(length);
-  const im = new Float64Array(length);
+  const channel = new Float64Array(length);
   for (let c = 0; c < channels; c++) {
-    for (let t = 0; t < length; t++) re[t] = series[t * channels + c]!;
-    im.fill(0);
-    const spectrum = fft({ re, im });
+    for (let t = 0; t < length; t++) channel[t] = series[t * channels + c]!;
+    const spectrum = rfft(channel);
     for (let f = 0; f < bins; f++)
       amplitude[f] = amplitude[f]! + Math.hypot(spectrum.re[f]!, spectrum.im[f]!) / channels;
   }
