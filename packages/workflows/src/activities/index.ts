@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { codeVersion, sha256File } from '@enecg/common';
+import { codeVersion, datasetDigest, sha256File } from '@enecg/common';
 import { ingest } from '@enecg/ingest';
 import { deriveLabels } from '@enecg/labels';
 import { type BackendChoice, cacheFeatures, evaluate, train } from '@enecg/model';
@@ -42,8 +42,9 @@ export interface FeaturesInput extends StageInput {
 export interface TrainInput extends StageInput {
   config: Record<string, unknown>;
   experts: string[];
-  /** Hashes of the label table and feature sets the model is trained on: the training stage's cache key. */
-  inputHashes: Record<string, string>;
+  /** The label table's hash and the feature-set folders the model is trained on: with the config, the cache key. */
+  labelsSha256: string;
+  featureSets: string[];
 }
 
 export interface EvaluateInput extends StageInput {
@@ -62,6 +63,15 @@ async function hashTables(dir: string): Promise<Record<string, string>> {
   return Object.fromEntries(await Promise.all(files.map(async (f) => [f, await sha256File(join(dir, f))])));
 }
 
+/** Runs a stage as an activity: error kinds mapped for Temporal, then the auditors' catalog refreshed. */
+function runStage<T>(warehouse: string, work: () => Promise<T>): Promise<T> {
+  return asActivity(async () => {
+    const result = await work();
+    await refreshCatalog(warehouse);
+    return result;
+  });
+}
+
 /**
  * The pipeline's activities: each is a thin wrapper that calls the very function its `enecg <stage>`
  * command calls, heartbeats progress, skips work whose inputs are unchanged, refreshes the auditors'
@@ -70,34 +80,30 @@ async function hashTables(dir: string): Promise<Record<string, string>> {
 export function createActivities() {
   return {
     async ingestShard(input: IngestShardInput) {
-      return asActivity(async () => {
-        const summary = await ingest({
+      return runStage(input.warehouse, () =>
+        ingest({
           source: input.source,
           warehouse: input.warehouse,
           shard: input.shard,
           batchSize: input.batchSize,
           runId: input.runId,
           onProgress: heartbeatProgress(),
-        });
-        await refreshCatalog(input.warehouse);
-        return summary;
-      });
+        }),
+      );
     },
 
     async deriveLabels(input: LabelsInput) {
-      return asActivity(async () => {
+      return runStage(input.warehouse, async () => {
         const key = {
           stage: 'labels',
           inputs: { source: await hashTables(input.source), hosp: await hashTables(input.hosp) },
           config: input.config,
           codeVersion: await codeVersion(),
         };
-        const summary = await cachedStage(input.warehouse, key, async () => {
+        return cachedStage(input.warehouse, key, async () => {
           const result = await deriveLabels({ ...input, config: input.config });
           return { summary: result, outputs: [result.output.path] };
         });
-        await refreshCatalog(input.warehouse);
-        return summary;
       });
     },
 
@@ -113,8 +119,8 @@ export function createActivities() {
     },
 
     async cacheFeatures(input: FeaturesInput) {
-      return asActivity(async () => {
-        const summary = await cacheFeatures({
+      return runStage(input.warehouse, () =>
+        cacheFeatures({
           warehouse: input.warehouse,
           expert: input.expert,
           expertOptions: { weightsPath: input.weights, seed: input.seed, config: input.expertConfig },
@@ -123,21 +129,20 @@ export function createActivities() {
           backend: input.backend,
           runId: input.runId,
           onProgress: heartbeatProgress(),
-        });
-        await refreshCatalog(input.warehouse);
-        return summary;
-      });
+        }),
+      );
     },
 
     async trainModel(input: TrainInput) {
-      return asActivity(async () => {
+      return runStage(input.warehouse, async () => {
+        const featureDigests = await Promise.all(input.featureSets.map((dir) => datasetDigest(dir)));
         const key = {
           stage: 'train',
-          inputs: input.inputHashes,
+          inputs: { labels: input.labelsSha256, features: featureDigests.map((digest) => digest.sha256) },
           config: { training: input.config, experts: input.experts },
           codeVersion: await codeVersion(),
         };
-        const summary = await cachedStage(input.warehouse, key, async () => {
+        return cachedStage(input.warehouse, key, async () => {
           const result = await train({
             warehouse: input.warehouse,
             runId: input.runId,
@@ -146,23 +151,19 @@ export function createActivities() {
           });
           return { summary: result, outputs: [result.modelDir] };
         });
-        await refreshCatalog(input.warehouse);
-        return summary;
       });
     },
 
     async evaluateModel(input: EvaluateInput) {
-      return asActivity(async () => {
-        const summary = await evaluate({
+      return runStage(input.warehouse, () =>
+        evaluate({
           warehouse: input.warehouse,
           modelId: input.modelId,
           runId: input.runId,
           replicates: input.replicates,
           seed: input.seed,
-        });
-        await refreshCatalog(input.warehouse);
-        return summary;
-      });
+        }),
+      );
     },
 
     async readChampion(warehouse: string) {
@@ -174,10 +175,9 @@ export function createActivities() {
     },
 
     async renderRunReport(input: StageInput) {
-      return asActivity(async () => {
-        await refreshCatalog(input.warehouse);
-        return renderReport({ warehouse: input.warehouse, runId: input.runId });
-      });
+      return runStage(input.warehouse, () =>
+        renderReport({ warehouse: input.warehouse, runId: input.runId }),
+      );
     },
   };
 }

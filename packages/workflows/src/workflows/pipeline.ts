@@ -78,7 +78,7 @@ export async function enecgPipeline({ config }: PipelineInput): Promise<Pipeline
           expertConfig: expert.config,
           seed: config.seed,
           batchSize: config.features.batchSize,
-        partRows: config.features.partRows,
+          partRows: config.features.partRows,
           backend: config.features.backend,
         }),
     ),
@@ -89,10 +89,8 @@ export async function enecgPipeline({ config }: PipelineInput): Promise<Pipeline
     warehouse,
     config: { seed: config.seed, ...config.training },
     experts: config.experts.map((e) => e.name),
-    inputHashes: {
-      labels: labels.output.sha256,
-      ...Object.fromEntries(features.map((f) => [f.featureSetId, `${f.totalRows}`])),
-    },
+    labelsSha256: labels.output.sha256,
+    featureSets: features.map((f) => f.dir),
   });
 
   const evaluation = await cpu.evaluateModel({
