@@ -8,6 +8,7 @@ import { disposeWeights } from '../train/fit.ts';
 import { TASK_SPECS } from '../train/tasks.ts';
 import { GATE_INPUT_EXPERT } from '../train/warehouse-set.ts';
 import { disposeInferenceModel, type InferenceModel, infer, toInferenceModel } from './infer.ts';
+import { readEcgRecord } from './record.ts';
 
 export interface TaskPrediction {
   /** Regression: the value in label units. */
@@ -88,11 +89,14 @@ export async function loadPredictor(options: PredictorOptions): Promise<Predicto
   };
 }
 
-/** All task predictions for one record, with each expert's gate weight. */
-export async function predict(options: PredictorOptions & { record: EcgRecord }): Promise<PredictResult> {
+/** All task predictions for one record (or WFDB header path), with each expert's gate weight. */
+export async function predict(
+  options: PredictorOptions & { record: EcgRecord | string },
+): Promise<PredictResult> {
+  const record = typeof options.record === 'string' ? await readEcgRecord(options.record) : options.record;
   const predictor = await loadPredictor(options);
   try {
-    return await predictor.predict(options.record);
+    return await predictor.predict(record);
   } finally {
     predictor.dispose();
   }
