@@ -6,6 +6,7 @@ import { IntegrityError } from '@enecg/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TASKS } from '../src/evaluation-types.ts';
 import { createExpert } from '../src/experts/registry.ts';
+import { featureSetKey } from '../src/features/index.ts';
 import { infer, toInferenceModel } from '../src/predict/infer.ts';
 import { predict } from '../src/predict/predict.ts';
 import { ensureTrainingBackend } from '../src/train/backend.ts';
@@ -31,8 +32,8 @@ describe('predict one record with the frozen experts', () => {
     const rawLeads = await createExpert('raw-leads', { seed: 42 });
     embeddings = { dlinear: await dlinear.embed(records), gate: await rawLeads.embed(records) };
     caches = {
-      dlinear: `${dlinear.weightsId}-${dlinear.preprocessingHash}`,
-      'raw-leads': `${rawLeads.weightsId}-${rawLeads.preprocessingHash}`,
+      dlinear: featureSetKey(dlinear.weightsId, dlinear.preprocessingHash),
+      'raw-leads': featureSetKey(rawLeads.weightsId, rawLeads.preprocessingHash),
     };
     const n = records.length;
     const matrix = (rows: Float32Array[]) => ({

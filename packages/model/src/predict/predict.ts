@@ -2,6 +2,7 @@ import { type EcgRecord, IntegrityError } from '@enecg/common';
 import type { TaskKey } from '../evaluation-types.ts';
 import { createExpert } from '../experts/registry.ts';
 import type { Expert, ExpertOptions } from '../experts/types.ts';
+import { featureSetKey } from '../features/index.ts';
 import { ensureTrainingBackend } from '../train/backend.ts';
 import { loadCheckpoint, type ModelManifest } from '../train/checkpoint.ts';
 import { disposeWeights } from '../train/fit.ts';
@@ -35,13 +36,13 @@ export interface Predictor {
 
 export interface PredictorOptions {
   modelDir: string;
-  /** How to build each expert (weights file, seed, config); default: seeded init with the model's seed. */
+  /** How to build each expert; default: as its feature set was built (model.json), else the model's seed. */
   expertOptions?: Record<string, ExpertOptions>;
 }
 
 /**
  * Loads a model and builds the frozen experts it was trained on (the gate input's raw-leads included),
- * refusing an expert whose preprocessing differs from the one its cached features were made with.
+ * refusing an expert whose weights or preprocessing differ from those its cached features came from.
  */
 export async function loadPredictor(options: PredictorOptions): Promise<Predictor> {
   await ensureTrainingBackend();
@@ -51,14 +52,14 @@ export async function loadPredictor(options: PredictorOptions): Promise<Predicto
   const experts = new Map<string, Expert>();
   try {
     for (const [name, cacheKey] of Object.entries(manifest.featureCaches)) {
-      const expert = await createExpert(
-        name,
-        options.expertOptions?.[name] ?? { seed: manifest.config.seed },
-      );
+      const expertOptions = options.expertOptions?.[name] ??
+        manifest.expertOptions?.[name] ?? { seed: manifest.config.seed };
+      const expert = await createExpert(name, expertOptions);
       experts.set(name, expert);
-      if (!cacheKey.includes(expert.preprocessingHash.slice(0, 8))) {
+      const key = featureSetKey(expert.weightsId, expert.preprocessingHash);
+      if (key !== cacheKey) {
         throw new IntegrityError(
-          `expert ${name} preprocesses differently (${expert.preprocessingHash.slice(0, 8)}) from its feature cache ${cacheKey}`,
+          `expert ${name} is built as ${key}, but the model was trained on feature set ${name}/${cacheKey}`,
           options.modelDir,
         );
       }
