@@ -1,14 +1,17 @@
 import type { Command } from 'commander';
+import { registerEvaluateCommand } from './evaluate.ts';
 import { registerIngestCommand } from './ingest.ts';
 import { registerLabelsCommand } from './labels.ts';
 import { registerLineageCommand } from './lineage.ts';
 import { registerPipelineCommands } from './pipeline.ts';
+import { registerPredictCommand } from './predict.ts';
 import { registerReportCommand } from './report.ts';
 import { registerRunCommands } from './runs.ts';
 import { registerScheduleCommands } from './schedule.ts';
 import { registerSetupCommands } from './setup.ts';
 import { registerSqlCommand } from './sql.ts';
 import { registerSynthCommand } from './synth.ts';
+import { registerTrainCommand } from './train.ts';
 
 /** Each stage contributes one module that adds its command(s); the order here is the help order. */
 const registrations: ReadonlyArray<(program: Command) => void> = [
@@ -18,6 +21,9 @@ const registrations: ReadonlyArray<(program: Command) => void> = [
   registerSynthCommand,
   registerIngestCommand,
   registerLabelsCommand,
+  registerTrainCommand,
+  registerEvaluateCommand,
+  registerPredictCommand,
   registerReportCommand,
   registerSqlCommand,
   registerLineageCommand,
