@@ -42,4 +42,6 @@ export interface EvaluationReport {
   trainingCurve: Array<{ epoch: number; trainLoss: number; valLoss: number }>;
   trainableParameters: number;
   totalParameters: number;
+  /** Training configuration preset: `faithful` (the reference's setup) or `default` (ours). */
+  preset?: 'faithful' | 'default';
 }

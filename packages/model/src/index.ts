@@ -67,6 +67,6 @@ export {
 } from './safetensors/index.ts';
 export type { TrainConfig, TrainConfigInput } from './train/config.ts';
 export { resolveTrainConfig } from './train/config.ts';
-export type { TrainingSet } from './train/dataset.ts';
+export type { RowMatrix, TrainingSet } from './train/dataset.ts';
 export type { TrainOptions, TrainSummary } from './train/stage.ts';
 export { train } from './train/stage.ts';

@@ -22,6 +22,9 @@ async function writeWarehouse(root: string, set: TrainingSet): Promise<void> {
       TASKS.map((task) => [task, Number.isFinite(set.labels[task]?.[i]) ? set.labels[task]?.[i] : null]),
     ),
     potassium_class: null,
+    potassium: null,
+    report_labels: null,
+    report_source: null,
     split: set.split[i],
     fold: set.fold[i],
     label_version: 'test-v1',
@@ -33,7 +36,7 @@ async function writeWarehouse(root: string, set: TrainingSet): Promise<void> {
   };
   await withDuckDB(async (connection) => {
     await connection.run(
-      `COPY (SELECT study_id::BIGINT AS study_id, subject_id::BIGINT AS subject_id, rr_interval::DOUBLE AS rr_interval, age::DOUBLE AS age, gender::INTEGER AS gender, flag::INTEGER AS flag, potassium_class::INTEGER AS potassium_class, report_label::INTEGER AS report_label, split, fold::INTEGER AS fold, label_version FROM read_json(${sqlString(join(staging, 'labels.json'))})) TO ${sqlString(join(root, 'labels', 'labels.parquet'))} (FORMAT parquet)`,
+      `COPY (SELECT study_id::BIGINT AS study_id, subject_id::BIGINT AS subject_id, rr_interval::DOUBLE AS rr_interval, age::DOUBLE AS age, gender::INTEGER AS gender, flag::INTEGER AS flag, potassium_class::INTEGER AS potassium_class, potassium::DOUBLE AS potassium, report_label::INTEGER AS report_label, report_labels::INTEGER[] AS report_labels, report_source::VARCHAR AS report_source, split, fold::INTEGER AS fold, label_version FROM read_json(${sqlString(join(staging, 'labels.json'))})) TO ${sqlString(join(root, 'labels', 'labels.parquet'))} (FORMAT parquet)`,
     );
     for (const [expert, { dim, matrix }] of Object.entries(caches)) {
       const rows = set.studyIds.map((studyId, i) => ({

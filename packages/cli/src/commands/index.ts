@@ -1,15 +1,18 @@
 import type { Command } from 'commander';
+import { registerEvaluateCommand } from './evaluate.ts';
 import { registerFeaturesCommand } from './features.ts';
 import { registerIngestCommand } from './ingest.ts';
 import { registerLabelsCommand } from './labels.ts';
 import { registerLineageCommand } from './lineage.ts';
 import { registerPipelineCommands } from './pipeline.ts';
+import { registerPredictCommand } from './predict.ts';
 import { registerReportCommand } from './report.ts';
 import { registerRunCommands } from './runs.ts';
 import { registerScheduleCommands } from './schedule.ts';
 import { registerSetupCommands } from './setup.ts';
 import { registerSqlCommand } from './sql.ts';
 import { registerSynthCommand } from './synth.ts';
+import { registerTrainCommand } from './train.ts';
 
 /** Each stage contributes one module that adds its command(s); the order here is the help order. */
 const registrations: ReadonlyArray<(program: Command) => void> = [
@@ -20,6 +23,9 @@ const registrations: ReadonlyArray<(program: Command) => void> = [
   registerIngestCommand,
   registerLabelsCommand,
   registerFeaturesCommand,
+  registerTrainCommand,
+  registerEvaluateCommand,
+  registerPredictCommand,
   registerReportCommand,
   registerSqlCommand,
   registerLineageCommand,

@@ -72,6 +72,7 @@ export async function evaluate(options: EvaluateStageOptions): Promise<EvaluateS
     trainingCurve: manifest.trainingCurve,
     trainableParameters: counts.trainable,
     totalParameters: counts.total,
+    preset: manifest.config.preset,
   };
   const text = `${JSON.stringify(report, null, 2)}\n`;
   const evaluationPath = join(modelDir, 'evaluation.json');

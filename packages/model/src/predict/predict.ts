@@ -2,12 +2,14 @@ import { type EcgRecord, IntegrityError } from '@enecg/common';
 import type { TaskKey } from '../evaluation-types.ts';
 import { createExpert } from '../experts/registry.ts';
 import type { Expert, ExpertOptions } from '../experts/types.ts';
+import { featureSetKey } from '../features/index.ts';
 import { ensureTrainingBackend } from '../train/backend.ts';
 import { loadCheckpoint, type ModelManifest } from '../train/checkpoint.ts';
 import { disposeWeights } from '../train/fit.ts';
 import { TASK_SPECS } from '../train/tasks.ts';
 import { GATE_INPUT_EXPERT } from '../train/warehouse-set.ts';
 import { disposeInferenceModel, type InferenceModel, infer, toInferenceModel } from './infer.ts';
+import { readEcgRecord } from './record.ts';
 
 export interface TaskPrediction {
   /** Regression: the value in label units. */
@@ -34,13 +36,13 @@ export interface Predictor {
 
 export interface PredictorOptions {
   modelDir: string;
-  /** How to build each expert (weights file, seed, config); default: seeded init with the model's seed. */
+  /** How to build each expert; default: as its feature set was built (model.json), else the model's seed. */
   expertOptions?: Record<string, ExpertOptions>;
 }
 
 /**
  * Loads a model and builds the frozen experts it was trained on (the gate input's raw-leads included),
- * refusing an expert whose preprocessing differs from the one its cached features were made with.
+ * refusing an expert whose weights or preprocessing differ from those its cached features came from.
  */
 export async function loadPredictor(options: PredictorOptions): Promise<Predictor> {
   await ensureTrainingBackend();
@@ -50,14 +52,14 @@ export async function loadPredictor(options: PredictorOptions): Promise<Predicto
   const experts = new Map<string, Expert>();
   try {
     for (const [name, cacheKey] of Object.entries(manifest.featureCaches)) {
-      const expert = await createExpert(
-        name,
-        options.expertOptions?.[name] ?? { seed: manifest.config.seed },
-      );
+      const expertOptions = options.expertOptions?.[name] ??
+        manifest.expertOptions?.[name] ?? { seed: manifest.config.seed };
+      const expert = await createExpert(name, expertOptions);
       experts.set(name, expert);
-      if (!cacheKey.includes(expert.preprocessingHash.slice(0, 8))) {
+      const key = featureSetKey(expert.weightsId, expert.preprocessingHash);
+      if (key !== cacheKey) {
         throw new IntegrityError(
-          `expert ${name} preprocesses differently (${expert.preprocessingHash.slice(0, 8)}) from its feature cache ${cacheKey}`,
+          `expert ${name} is built as ${key}, but the model was trained on feature set ${name}/${cacheKey}`,
           options.modelDir,
         );
       }
@@ -88,11 +90,14 @@ export async function loadPredictor(options: PredictorOptions): Promise<Predicto
   };
 }
 
-/** All task predictions for one record, with each expert's gate weight. */
-export async function predict(options: PredictorOptions & { record: EcgRecord }): Promise<PredictResult> {
+/** All task predictions for one record (or WFDB header path), with each expert's gate weight. */
+export async function predict(
+  options: PredictorOptions & { record: EcgRecord | string },
+): Promise<PredictResult> {
+  const record = typeof options.record === 'string' ? await readEcgRecord(options.record) : options.record;
   const predictor = await loadPredictor(options);
   try {
-    return await predictor.predict(options.record);
+    return await predictor.predict(record);
   } finally {
     predictor.dispose();
   }

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError, IntegrityError, sha256, writeFileAtomic } from '@enecg/common';
 import * as tf from '@tensorflow/tfjs-core';
+import type { ExpertOptions } from '../experts/types.ts';
 import { decodeSafetensors, encodeSafetensors } from '../safetensors/index.ts';
 import type { TrainConfig } from './config.ts';
 import type { EpochRecord } from './fit.ts';
@@ -23,8 +24,10 @@ export interface ModelManifest {
   bestEpoch: number;
   /** Datasets the model was trained on, with content hashes. */
   inputs: Array<{ name: string; path: string; sha256: string }>;
-  /** Each expert's feature cache (`<weightsHash>-<prepHash>`), gate input included. */
+  /** Each expert's feature set key (`<weights>-<preprocessing>`), gate input included. */
   featureCaches: Record<string, string>;
+  /** How each expert was built when its features were cached (from the feature set's manifest). */
+  expertOptions?: Record<string, ExpertOptions>;
   weightsFile: string;
   weightsSha256: string;
   /** The TensorFlow.js backend that trained it (e.g. `wasm`). */

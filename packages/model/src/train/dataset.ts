@@ -4,7 +4,7 @@ import type { TaskKey } from '../evaluation-types.ts';
 export type Split = 'train' | 'val' | 'test';
 
 /** A row-major matrix: row i belongs to the study at index i of its training set. */
-export interface FeatureMatrix {
+export interface RowMatrix {
   dim: number;
   matrix: Float32Array;
 }
@@ -20,8 +20,8 @@ export interface TrainingSet {
   fold: number[];
   /** Per task: regression value or class index; NaN where the label is missing. */
   labels: Partial<Record<TaskKey, Float64Array>>;
-  expertFeatures: Record<string, FeatureMatrix>;
-  gateInput: FeatureMatrix;
+  expertFeatures: Record<string, RowMatrix>;
+  gateInput: RowMatrix;
 }
 
 /** A batch: rows gathered from every array by the same index list. */
@@ -64,7 +64,7 @@ export function rowsOfSplit(set: TrainingSet, split: Split): number[] {
   return rows;
 }
 
-export function gatherRows(features: FeatureMatrix, indices: readonly number[]): Float32Array {
+export function gatherRows(features: RowMatrix, indices: readonly number[]): Float32Array {
   const out = new Float32Array(indices.length * features.dim);
   indices.forEach((row, i) => {
     out.set(features.matrix.subarray(row * features.dim, (row + 1) * features.dim), i * features.dim);

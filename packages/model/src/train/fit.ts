@@ -2,12 +2,13 @@ import { ConfigError } from '@enecg/common';
 import * as tf from '@tensorflow/tfjs-core';
 import { AdamW } from './adamw.ts';
 import type { TrainConfig } from './config.ts';
-import { type Batch, gatherBatch, type TrainingSet } from './dataset.ts';
+import { type Batch, gatherBatch, gatherRows, type RowMatrix, type TrainingSet } from './dataset.ts';
 import {
   type ForwardOutputs,
   forward,
   initialWeights,
   type ModelShape,
+  type PreparedInput,
   type TargetScale,
   taskOutputs,
   trainableNames,
@@ -140,6 +141,83 @@ function weightedLoss(config: TrainConfig, sums: readonly tf.Scalar[], counts: r
   return total;
 }
 
+/** The frozen first layers' outputs (x W + b) for every row, computed once per run in large batches. */
+function projectFrozenBases(
+  set: TrainingSet,
+  shape: ModelShape,
+  weights: Weights,
+): Record<string, RowMatrix> {
+  const sources: Array<[string, RowMatrix]> = [
+    ...shape.experts.map(({ name }): [string, RowMatrix] => [
+      `head.${name}.fc1`,
+      set.expertFeatures[name] as RowMatrix,
+    ]),
+    ['gate.fc1', set.gateInput],
+  ];
+  const n = set.studyIds.length;
+  const H = shape.hiddenSize;
+  const out: Record<string, RowMatrix> = {};
+  for (const [prefix, features] of sources) {
+    const matrix = new Float32Array(n * H);
+    for (let start = 0; start < n; start += 1024) {
+      const rows = Math.min(1024, n - start);
+      const values = tf.tidy(() => {
+        const x = tf.tensor2d(features.matrix.subarray(start * features.dim, (start + rows) * features.dim), [
+          rows,
+          features.dim,
+        ]);
+        return tf.add(
+          tf.matMul(x, weights[`${prefix}.weight`] as tf.Tensor2D),
+          weights[`${prefix}.bias`] as tf.Tensor,
+        );
+      });
+      matrix.set(values.dataSync(), start * H);
+      values.dispose();
+    }
+    out[prefix] = { dim: H, matrix };
+  }
+  return out;
+}
+
+/**
+ * A batch's LoRA inputs after dropout (mask drawn from the step's seed, kept values scaled by
+ * 1/(1-p) as inverted dropout does), row-major and transposed, plus the frozen bases' rows.
+ */
+function prepareBatch(
+  set: TrainingSet,
+  shape: ModelShape,
+  projections: Record<string, RowMatrix>,
+  batch: Batch,
+  dropoutSeed: number,
+): Record<string, PreparedInput> {
+  const prepared: Record<string, PreparedInput> = {};
+  const B = batch.indices.length;
+  const rate = shape.lora.dropout;
+  for (const prefix of Object.keys(projections)) {
+    const expert = prefix.startsWith('head.') ? prefix.slice('head.'.length, -'.fc1'.length) : undefined;
+    const features = expert === undefined ? set.gateInput : (set.expertFeatures[expert] as RowMatrix);
+    const rows = expert === undefined ? batch.gate : (batch.experts[expert] as Float32Array);
+    const d = features.dim;
+    const input = new Float32Array(B * d);
+    const transposed = new Float32Array(d * B);
+    const rng = createRng(deriveSeed(dropoutSeed, prefix));
+    const keep = 1 / (1 - rate);
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < d; j++) {
+        const value = rate > 0 && rng() < rate ? 0 : (rows[b * d + j] as number) * (rate > 0 ? keep : 1);
+        input[b * d + j] = value;
+        transposed[j * B + b] = value;
+      }
+    }
+    prepared[prefix] = {
+      base: tf.tensor2d(gatherRows(projections[prefix] as RowMatrix, batch.indices), [B, shape.hiddenSize]),
+      loraInput: tf.tensor2d(input, [B, d]),
+      loraInputT: tf.tensor2d(transposed, [d, B]),
+    };
+  }
+  return prepared;
+}
+
 function batchInputs(batch: Batch, shape: ModelShape) {
   const experts: Record<string, tf.Tensor2D> = {};
   const n = batch.indices.length;
@@ -201,6 +279,9 @@ export async function fitModel(set: TrainingSet, config: TrainConfig, rows: FitR
     tensor.dispose();
   }
   const weights: Weights = Object.fromEntries(variables);
+  const projections = projectFrozenBases(set, shape, weights);
+  const fc2 = weights['head.fc2.weight'] as tf.Tensor;
+  const stepWeights: Weights = { ...weights, 'head.fc2.weight_t': tf.transpose(fc2) };
   const trainableVariables = [...trainable].map((name) => variables.get(name) as tf.Variable);
   const nameByTfName = new Map(
     [...trainable].map((name) => [(variables.get(name) as tf.Variable).name, name]),
@@ -224,7 +305,11 @@ export async function fitModel(set: TrainingSet, config: TrainConfig, rows: FitR
           () =>
             tf.tidy(() => {
               const targets = targetsOf(shape, scale, batch);
-              const outputs = forward(shape, weights, batchInputs(batch, shape), { dropoutSeed });
+              const inputs = {
+                ...batchInputs(batch, shape),
+                prepared: prepareBatch(set, shape, projections, batch, dropoutSeed),
+              };
+              const outputs = forward(shape, stepWeights, inputs, { dropoutSeed });
               return weightedLoss(config, taskLossSums(shape, outputs, targets), targets.counts);
             }),
           trainableVariables,
@@ -254,6 +339,7 @@ export async function fitModel(set: TrainingSet, config: TrainConfig, rows: FitR
     }
   } finally {
     optimiser.dispose();
+    (stepWeights['head.fc2.weight_t'] as tf.Tensor).dispose();
   }
   return { shape, weights, targetScale: scale, curve, bestEpoch: best.epoch, steps: step };
 }

@@ -27,15 +27,17 @@ export interface ForwardOutputs {
 }
 
 /**
- * Parameters by name. Layout (why stacked): the five task heads of one expert read the same input,
- * so their frozen first layer is one shared random base (drawn like the reference's per-task bases)
- * and their LoRA factors are concatenated: one matmul serves all tasks. Layers 2-3 of all
- * (expert, task) heads are stacked on a leading axis g = expert * T + task and run as one batched
- * matmul. The gate's frozen first layer is likewise shared by the tasks' gates, which all read the
- * same leads.
+ * Parameters by name. Layout (why shared and stacked): a frozen base layer is a fixed random matrix,
+ * drawn as the reference draws each head's (U(+-1/sqrt(fan_in))), so one draw can serve several heads,
+ * which then differ by their own LoRA adapters, biases and last layers. The five task heads of one
+ * expert read the same input, so their frozen first layer is one base and their LoRA factors are
+ * concatenated (one matmul serves all tasks); all heads share one frozen second-layer base, so that
+ * layer runs as a single matmul over every (expert, task) head at once; per-head pieces are stacked
+ * on a leading axis g = expert * T + task. The tasks' gates share the frozen first layer too: they
+ * all read the same leads.
  *
  *   head.<expert>.fc1.{weight [d,H], bias [H], lora_a [d, r*T], lora_b [T, r, H]}
- *   head.fc2.{weight [E*T,H,H], bias [E*T,1,H], lora_a [E*T,H,r], lora_b [E*T,r,H]}
+ *   head.fc2.{weight [H,H], bias [E*T,1,H], lora_a [E*T,H,r], lora_b [E*T,r,H]}
  *   head.fc3.{weight [E*T,H,O], bias [E*T,1,O]}
  *   gate.fc1.{weight [G,H], bias [H], lora_a [G, r*T], lora_b [T, r, H]}
  *   gate.fc2.{weight [T,H,E], bias [T,1,E], lora_a [T,H,r], lora_b [T,r,E]}
@@ -85,7 +87,7 @@ export function initialWeights(shape: ModelShape, seed: number): Weights {
     put(`head.${name}.fc1.lora_a`, [dim, r * T], dim);
     weights[`head.${name}.fc1.lora_b`] = tf.zeros([T, r, H]);
   }
-  put('head.fc2.weight', [E * T, H, H], H);
+  put('head.fc2.weight', [H, H], H);
   put('head.fc2.bias', [E * T, 1, H], H);
   put('head.fc2.lora_a', [E * T, H, r], H);
   weights['head.fc2.lora_b'] = tf.zeros([E * T, r, H]);
@@ -116,7 +118,7 @@ export function parameterCounts(shape: ModelShape): { trainable: number; total: 
   const loraGate = G * r * T + T * r * H + T * (H * r + r * E);
   const fc3 = E * (H + 1) * outputs;
   const lora = loraFc1 + loraFc2 + loraGate;
-  const frozenBases = dims * H + E * H + E * T * (H * H + H) + G * H + H + T * (H * E + E);
+  const frozenBases = dims * H + E * H + H * H + E * T * H + G * H + H + T * (H * E + E);
   return {
     trainable: lora + (shape.trainLastHeadLayer ? fc3 : 0),
     total: frozenBases + fc3 + lora,
@@ -129,13 +131,59 @@ interface ForwardOptions {
 }
 
 /**
+ * What training precomputes for a layer that reads a cached input x [B, d] through a frozen base:
+ * the base's output (fixed for the whole run, so computed once, in large batches), and the LoRA
+ * input after dropout together with its transpose (built while gathering the batch), from which the
+ * adapter's gradient is one plain matmul.
+ */
+export interface PreparedInput {
+  base: tf.Tensor2D;
+  loraInput: tf.Tensor2D;
+  loraInputT: tf.Tensor2D;
+}
+
+export interface ForwardInputs {
+  experts: Record<string, tf.Tensor2D>;
+  gate: tf.Tensor2D;
+  /** By layer prefix (`head.<expert>.fc1`, `gate.fc1`); when given, x itself is not read. */
+  prepared?: Record<string, PreparedInput>;
+}
+
+/**
+ * x @ a with the gradient for `a` only, from a given transpose of x (wasm's transposed matmuls are
+ * slow). The transpose is handed to `save` so that it outlives the forward pass's scope.
+ */
+function matMulGradRight(x: tf.Tensor2D, xT: tf.Tensor2D, a: tf.Tensor2D): tf.Tensor2D {
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    (args[1] as tf.GradSaveFunc)([xT]);
+    return {
+      value: tf.matMul(x, args[0] as tf.Tensor2D),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.matMul(saved[0] as tf.Tensor2D, dy as tf.Tensor2D),
+    };
+  });
+  return op(a) as tf.Tensor2D;
+}
+
+/** h @ w for a frozen w, with the gradient for h only (through a precomputed transpose of w). */
+function matMulFrozenRight(h: tf.Tensor2D, w: tf.Tensor2D, wT: tf.Tensor2D): tf.Tensor2D {
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    (args[1] as tf.GradSaveFunc)([wT]);
+    return {
+      value: tf.matMul(args[0] as tf.Tensor2D, w),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.matMul(dy as tf.Tensor2D, saved[0] as tf.Tensor2D),
+    };
+  });
+  return op(h) as tf.Tensor2D;
+}
+
+/**
  * Runs heads and gates. `inputs.experts[name]` is [B, d]; `inputs.gate` is [B, G]. Works on both the
  * LoRA (training) and the merged (inference) weights.
  */
 export function forward(
   shape: ModelShape,
   weights: Weights,
-  inputs: { experts: Record<string, tf.Tensor2D>; gate: tf.Tensor2D },
+  inputs: ForwardInputs,
   options: ForwardOptions = {},
 ): ForwardOutputs {
   const T = shape.tasks.length;
@@ -164,18 +212,35 @@ export function forward(
       return tf.add(tf.transpose(tf.reshape(out, [B, T, H / T]), [1, 0, 2]), bias) as tf.Tensor3D;
     }
     const H = weight.shape[1] as number;
-    const base = tf.add(tf.matMul(x, weight as tf.Tensor2D), bias);
     const loraA = param(`${prefix}.lora_a`) as tf.Tensor2D;
     const loraB = param(`${prefix}.lora_b`) as tf.Tensor3D;
-    const down = tf.matMul(dropout(x) as tf.Tensor2D, loraA);
+    const prepared = inputs.prepared?.[prefix];
+    const base = prepared ? prepared.base : tf.add(tf.matMul(x, weight as tf.Tensor2D), bias);
+    const down = prepared
+      ? matMulGradRight(prepared.loraInput, prepared.loraInputT, loraA)
+      : tf.matMul(dropout(x) as tf.Tensor2D, loraA);
     const perTask = tf.transpose(tf.reshape(down, [B, T, shape.lora.rank]), [1, 0, 2]) as tf.Tensor3D;
     const up = tf.mul(tf.matMul(perTask, loraB), scale);
     return tf.add(up, tf.reshape(base, [1, B, H])) as tf.Tensor3D;
   };
 
-  /** A stack of independent layers over a leading axis: h [G, B, k] -> [G, B, n]. */
+  /**
+   * A stack of layers over a leading axis: h [G, B, k] -> [G, B, n]. A rank-2 weight is a frozen
+   * base shared by the stack (one plain matmul); a rank-3 weight holds one matrix per member.
+   */
   const stackedLayer = (h: tf.Tensor3D, prefix: string): tf.Tensor3D => {
-    const out = tf.add(tf.matMul(h, param(`${prefix}.weight`) as tf.Tensor3D), param(`${prefix}.bias`));
+    const weight = param(`${prefix}.weight`);
+    const [G, B, k] = h.shape;
+    let out: tf.Tensor;
+    if (weight.rank === 2) {
+      const n = weight.shape[1] as number;
+      const flat = tf.reshape(h, [G * B, k]) as tf.Tensor2D;
+      const transposed = weights[`${prefix}.weight_t`] ?? tf.transpose(weight);
+      out = tf.reshape(matMulFrozenRight(flat, weight as tf.Tensor2D, transposed as tf.Tensor2D), [G, B, n]);
+    } else {
+      out = tf.matMul(h, weight as tf.Tensor3D);
+    }
+    out = tf.add(out, param(`${prefix}.bias`));
     const loraA = weights[`${prefix}.lora_a`];
     if (loraA === undefined) return out as tf.Tensor3D;
     const down = tf.matMul(dropout(h) as tf.Tensor3D, loraA as tf.Tensor3D);

@@ -1,12 +1,14 @@
 import { join } from 'node:path';
 import { appendLineageEvent, hashObject, newRunId, warehouseLayout } from '@enecg/common';
+import type { ExpertOptions } from '../experts/types.ts';
+import { readManifest } from '../features/index.ts';
 import { ensureTrainingBackend } from './backend.ts';
 import { saveCheckpoint } from './checkpoint.ts';
 import { resolveTrainConfig, type TrainConfigInput } from './config.ts';
 import { rowsOfSplit, validateTrainingSet } from './dataset.ts';
 import { disposeWeights, fitModel, foldRows } from './fit.ts';
 import { parameterCounts } from './model.ts';
-import { loadWarehouseSet, resolveFeatureSources } from './warehouse-set.ts';
+import { type FeatureSource, loadWarehouseSet, resolveFeatureSources } from './warehouse-set.ts';
 
 export interface TrainOptions {
   warehouse: string;
@@ -76,6 +78,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     bestEpoch: fitted.bestEpoch,
     inputs: loaded.inputs.map(({ name, path, sha256 }) => ({ name, path, sha256: sha256 as string })),
     featureCaches: Object.fromEntries(loaded.sources.map(({ expert, key }) => [expert, key])),
+    expertOptions: await expertOptionsOf(loaded.sources),
     backend,
   });
   disposeWeights(fitted.weights);
@@ -94,7 +97,14 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       },
       { name: `models/${modelId}/model.json`, path: join(modelDir, 'model.json') },
     ],
-    facets: { config, backend, bestEpoch: fitted.bestEpoch, trainingCurve: fitted.curve, folds },
+    facets: {
+      config,
+      seeds: { train: config.seed },
+      backend,
+      bestEpoch: fitted.bestEpoch,
+      trainingCurve: fitted.curve,
+      folds,
+    },
   });
   return {
     modelId,
@@ -114,4 +124,13 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     studiesWithoutFeatures: loaded.studiesWithoutFeatures,
     ...(options.crossValidate ? { folds } : {}),
   };
+}
+
+async function expertOptionsOf(sources: readonly FeatureSource[]): Promise<Record<string, ExpertOptions>> {
+  const out: Record<string, ExpertOptions> = {};
+  for (const source of sources) {
+    const manifest = await readManifest(source.dir);
+    if (manifest) out[source.expert] = manifest.expertOptions;
+  }
+  return out;
 }

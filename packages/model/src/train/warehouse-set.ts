@@ -1,17 +1,9 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  ConfigError,
-  type DatasetRef,
-  InputError,
-  queryRows,
-  sha256File,
-  sqlString,
-  warehouseLayout,
-  withDuckDB,
-} from '@enecg/common';
-import { TASKS, type TaskKey } from '../evaluation-types.ts';
-import type { FeatureMatrix, Split, TrainingSet } from './dataset.ts';
+import { ConfigError, type DatasetRef, InputError, sha256File, warehouseLayout } from '@enecg/common';
+import { type LabelRow, labelsFile, readLabels } from '@enecg/labels';
+import { type FeatureMatrix, listFeatureParts, readFeatures } from '../features/index.ts';
+import type { RowMatrix, TrainingSet } from './dataset.ts';
 
 /** The pseudo-expert whose cache holds the gate's input (the sampled raw leads). */
 export const GATE_INPUT_EXPERT = 'raw-leads';
@@ -88,116 +80,69 @@ export async function resolveFeatureSources(
   return sources;
 }
 
-/** Assembles a training set from labels/*.parquet and the feature caches, joined on study_id. */
+/** Assembles a training set from the label table (`readLabels`) and the feature sets (`readFeatures`). */
 export async function loadWarehouseSet(
   warehouse: string,
   sources: readonly FeatureSource[],
 ): Promise<WarehouseSet> {
-  const layout = warehouseLayout(warehouse);
-  const labelFiles = await parquetFiles(layout.labels);
-  if (labelFiles.length === 0) {
-    throw new InputError('no labels Parquet files (run the labels stage first)', { file: layout.labels });
+  const labelPath = labelsFile(warehouse);
+  const labelRows = await readLabels(warehouse);
+  const inputs: DatasetRef[] = [
+    { name: 'labels', path: labelPath, sha256: await sha256File(labelPath), rows: labelRows.length },
+  ];
+  const features = new Map<string, { matrix: FeatureMatrix; rowOf: Map<number, number> }>();
+  for (const source of sources) {
+    const matrix = await readFeatures({ warehouse, featureSetId: `${source.expert}/${source.key}` });
+    for (const file of await listFeatureParts(source.dir)) {
+      inputs.push({ name: `features/${source.expert}`, path: file, sha256: await sha256File(file) });
+    }
+    features.set(source.expert, { matrix, rowOf: new Map(matrix.studyIds.map((id, row) => [id, row])) });
   }
-  return withDuckDB(async (connection) => {
-    const labelRows = await queryRows(
-      connection,
-      `SELECT study_id, subject_id, ${TASKS.join(', ')}, split, fold FROM read_parquet(${sqlList(labelFiles)}) ORDER BY study_id`,
-    );
-    const features = new Map<string, { dim: number; rows: Map<number, number[]> }>();
-    const inputs: DatasetRef[] = [];
-    for (const file of labelFiles)
-      inputs.push({ name: 'labels', path: file, sha256: await sha256File(file) });
-    for (const source of sources) {
-      const files = await parquetFiles(source.dir);
-      if (files.length === 0) throw new InputError('no Parquet files', { file: source.dir });
-      for (const file of files) {
-        inputs.push({ name: `features/${source.expert}`, path: file, sha256: await sha256File(file) });
-      }
-      const rows = await queryRows(
-        connection,
-        `SELECT study_id, embedding FROM read_parquet(${sqlList(files)})`,
-      );
-      const byStudy = new Map<number, number[]>();
-      let dim = -1;
-      for (const row of rows) {
-        const embedding = row.embedding as number[];
-        const studyId = Number(row.study_id);
-        if (dim === -1) dim = embedding.length;
-        if (embedding.length !== dim) {
-          throw new InputError(`embedding has ${embedding.length} values, others have ${dim}`, {
-            file: source.dir,
-            record: String(studyId),
-            field: 'embedding',
-          });
-        }
-        byStudy.set(studyId, embedding);
-      }
-      features.set(source.expert, { dim, rows: byStudy });
-    }
-    const kept = labelRows.filter((row) =>
-      [...features.values()].every(({ rows }) => rows.has(Number(row.study_id))),
-    );
-    const seen = new Set<number>();
-    for (const row of kept) {
-      const studyId = Number(row.study_id);
-      if (seen.has(studyId)) {
-        throw new InputError('study appears twice in the labels', {
-          file: layout.labels,
-          record: String(studyId),
-        });
-      }
-      seen.add(studyId);
-      if (!['train', 'val', 'test'].includes(String(row.split))) {
-        throw new InputError(`split "${row.split}" is not train|val|test`, {
-          file: layout.labels,
-          record: String(studyId),
-          field: 'split',
-        });
-      }
-    }
-    const matrixOf = (expert: string): FeatureMatrix => {
-      const { dim, rows } = features.get(expert) as { dim: number; rows: Map<number, number[]> };
-      const matrix = new Float32Array(kept.length * dim);
-      kept.forEach((row, i) => {
-        matrix.set(rows.get(Number(row.study_id)) as number[], i * dim);
+  const kept = labelRows.filter((row) => [...features.values()].every(({ rowOf }) => rowOf.has(row.studyId)));
+  const seen = new Set<number>();
+  for (const row of kept) {
+    if (seen.has(row.studyId)) {
+      throw new InputError('study appears twice in the labels', {
+        file: labelPath,
+        record: String(row.studyId),
       });
-      return { dim, matrix };
-    };
-    const labels: Partial<Record<TaskKey, Float64Array>> = {};
-    for (const task of TASKS) {
-      labels[task] = Float64Array.from(kept, (row) => (row[task] === null ? Number.NaN : Number(row[task])));
     }
-    const expertFeatures: Record<string, FeatureMatrix> = {};
-    for (const { expert } of sources)
-      if (expert !== GATE_INPUT_EXPERT) expertFeatures[expert] = matrixOf(expert);
-    return {
-      set: {
-        studyIds: kept.map((row) => Number(row.study_id)),
-        subjectIds: kept.map((row) => Number(row.subject_id)),
-        split: kept.map((row) => row.split as Split),
-        fold: kept.map((row) => Number(row.fold)),
-        labels,
-        expertFeatures,
-        gateInput: matrixOf(GATE_INPUT_EXPERT),
-      },
-      sources: [...sources],
-      inputs,
-      studiesWithoutFeatures: labelRows.length - kept.length,
-    };
-  });
-}
-
-async function parquetFiles(dir: string): Promise<string[]> {
-  try {
-    return (await readdir(dir))
-      .filter((name) => name.endsWith('.parquet'))
-      .sort()
-      .map((name) => join(dir, name));
-  } catch {
-    return [];
+    seen.add(row.studyId);
   }
+  const aligned = (expert: string): RowMatrix => {
+    const { matrix, rowOf } = features.get(expert) as { matrix: FeatureMatrix; rowOf: Map<number, number> };
+    const { dim } = matrix;
+    const out = new Float32Array(kept.length * dim);
+    kept.forEach((row, i) => {
+      const from = rowOf.get(row.studyId) as number;
+      out.set(matrix.matrix.subarray(from * dim, (from + 1) * dim), i * dim);
+    });
+    return { dim, matrix: out };
+  };
+  const expertFeatures: Record<string, RowMatrix> = {};
+  for (const { expert, feedsHeads } of sources) if (feedsHeads) expertFeatures[expert] = aligned(expert);
+  return {
+    set: {
+      studyIds: kept.map((row) => row.studyId),
+      subjectIds: kept.map((row) => row.subjectId),
+      split: kept.map((row) => row.split),
+      fold: kept.map((row) => row.fold),
+      labels: {
+        rr_interval: labelColumn(kept, (row) => row.rrInterval),
+        age: labelColumn(kept, (row) => row.age),
+        gender: labelColumn(kept, (row) => row.gender),
+        flag: labelColumn(kept, (row) => row.flag),
+        report_label: labelColumn(kept, (row) => row.reportLabel),
+      },
+      expertFeatures,
+      gateInput: aligned(GATE_INPUT_EXPERT),
+    },
+    sources: [...sources],
+    inputs,
+    studiesWithoutFeatures: labelRows.length - kept.length,
+  };
 }
 
-function sqlList(files: readonly string[]): string {
-  return `[${files.map(sqlString).join(', ')}]`;
+function labelColumn(rows: readonly LabelRow[], pick: (row: LabelRow) => number | null): Float64Array {
+  return Float64Array.from(rows, (row) => pick(row) ?? Number.NaN);
 }

@@ -1,0 +1,47 @@
+import { ConfigError } from '@enecg/common';
+import { evaluate } from '@enecg/model';
+import type { Command } from 'commander';
+import { printSummary } from '../output.ts';
+
+interface EvaluateCommandOptions {
+  warehouse: string;
+  model: string;
+  split: string;
+  replicates: string;
+  seed?: string;
+  runId?: string;
+  json?: boolean;
+}
+
+function integer(value: string, key: string): number {
+  if (!/^\d+$/.test(value.trim())) throw new ConfigError(`must be an integer, got '${value}'`, key);
+  return Number(value);
+}
+
+export function registerEvaluateCommand(program: Command): void {
+  program
+    .command('evaluate')
+    .description(
+      'Evaluate a trained model on the test split: MAE/MSE, accuracy, macro P/R/F1, AUROC with subject-level\n' +
+        'bootstrap 95% intervals, against each expert alone and a trivial baseline; gate-weight statistics.\n' +
+        'Writes <warehouse>/models/<modelId>/evaluation.json',
+    )
+    .requiredOption('--warehouse <dir>', 'warehouse folder')
+    .requiredOption('--model <modelId>', 'model id printed by `enecg train`')
+    .option('--split <split>', "'test' or 'val'", 'test')
+    .option('--replicates <n>', 'bootstrap replicates', '1000')
+    .option('--seed <n>', 'bootstrap seed (default: the model seed)')
+    .option('--run-id <id>', 'run id recorded in lineage (default: a new one)')
+    .option('--json', 'print the summary as JSON')
+    .action(async (options: EvaluateCommandOptions) => {
+      const summary = await evaluate({
+        warehouse: options.warehouse,
+        modelId: options.model,
+        split: options.split as 'test' | 'val',
+        replicates: integer(options.replicates, 'replicates'),
+        seed: options.seed === undefined ? undefined : integer(options.seed, 'seed'),
+        runId: options.runId,
+      });
+      printSummary({ ...summary }, { json: options.json });
+    });
+}

@@ -1,0 +1,79 @@
+import { readFile } from 'node:fs/promises';
+import { ConfigError } from '@enecg/common';
+import { type TrainConfigInput, train } from '@enecg/model';
+import type { Command } from 'commander';
+import { printSummary } from '../output.ts';
+
+interface TrainCommandOptions {
+  warehouse: string;
+  preset?: string;
+  config?: string;
+  experts?: string;
+  tasks?: string;
+  seed?: string;
+  crossValidate?: boolean;
+  runId?: string;
+  json?: boolean;
+}
+
+async function readConfigFile(path: string): Promise<TrainConfigInput> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as TrainConfigInput;
+  } catch (error) {
+    throw new ConfigError(`cannot read ${path} as JSON (${(error as Error).message})`, 'config');
+  }
+}
+
+function list(value: string | undefined): string[] | undefined {
+  return value === undefined
+    ? undefined
+    : value
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean);
+}
+
+export function registerTrainCommand(program: Command): void {
+  program
+    .command('train')
+    .description(
+      'Train LoRA heads and a Mixture-of-Experts gate per task on the cached expert features and labels;\n' +
+        'writes <warehouse>/models/<modelId>/{model.safetensors, model.json}',
+    )
+    .requiredOption('--warehouse <dir>', 'warehouse folder')
+    .option('--preset <name>', "'default' (ours) or 'faithful' (the reference's setup)")
+    .option(
+      '--config <file>',
+      'training config overrides (JSON), e.g. {"maxEpochs": 10, "lora": {"rank": 4}}',
+    )
+    .option(
+      '--experts <list>',
+      'comma-separated experts, `name` or `name/<feature set key>` (default: all cached)',
+    )
+    .option('--tasks <list>', 'comma-separated tasks (default: all five in one run)')
+    .option('--seed <n>', 'seed for init, dropout and shuffling')
+    .option(
+      '--cross-validate',
+      'also run k-fold cross-validation (a fresh model per fold) over non-test rows',
+    )
+    .option('--run-id <id>', 'run id recorded in lineage (default: a new one)')
+    .option('--json', 'print the summary as JSON')
+    .action(async (options: TrainCommandOptions) => {
+      const config: TrainConfigInput = options.config ? await readConfigFile(options.config) : {};
+      if (options.preset !== undefined) config.preset = options.preset as TrainConfigInput['preset'];
+      if (options.tasks !== undefined) config.tasks = list(options.tasks) as TrainConfigInput['tasks'];
+      if (options.seed !== undefined) {
+        if (!/^\d+$/.test(options.seed))
+          throw new ConfigError(`must be an integer >= 0, got '${options.seed}'`, 'seed');
+        config.seed = Number(options.seed);
+      }
+      const summary = await train({
+        warehouse: options.warehouse,
+        config,
+        experts: list(options.experts),
+        crossValidate: options.crossValidate ?? false,
+        runId: options.runId,
+      });
+      printSummary({ ...summary }, { json: options.json });
+    });
+}
