@@ -1,6 +1,6 @@
 import { STORED_INVALID, type StoredWaveform } from './tables.ts';
 import { INVALID_SAMPLE } from './wfdb/formats.ts';
-import { checksumMismatches, findLead, type WfdbRecord } from './wfdb/record.ts';
+import { type DigitalSamples, findLead, mod65536, type WfdbRecord } from './wfdb/record.ts';
 
 /** Why a decoded record is refused. `problem` values are the quarantine kinds documented in the README. */
 export interface Refusal {
@@ -25,7 +25,8 @@ export interface ShapeRules {
 
 /**
  * Checks a decoded record and converts it to the stored int16 form, or says why it is refused:
- * checksums, shape (leads, samples per frame, units), 16-bit range, then flat or all-invalid leads.
+ * shape (leads, samples per frame, units) from the header, then, from one pass over each lead,
+ * checksums, the 16-bit range, and flat or all-invalid leads.
  */
 export function toStoredWaveform(
   record: WfdbRecord,
@@ -37,15 +38,6 @@ export function toStoredWaveform(
     refusal: { problem, field, reason },
   });
   const { header } = record;
-  const mismatch = checksumMismatches(record)[0];
-  if (mismatch !== undefined) {
-    return refuse(
-      'checksum-mismatch',
-      `signal ${mismatch.signal} checksum`,
-      `lead ${mismatch.description || mismatch.signal}: samples sum to ${mismatch.actual} (mod 65536), ` +
-        `header says ${mismatch.expected}`,
-    );
-  }
   if (record.sampleCount === 0) return refuse('wrong-shape', 'number of samples', 'record has no samples');
   const missing = rules.requiredLeads.filter((lead) => findLead(header, lead) < 0);
   if (missing.length > 0) {
@@ -55,52 +47,54 @@ export function toStoredWaveform(
       `missing lead(s) ${missing.join(', ')}; record has ${header.signals.map((s) => s.description).join(', ')}`,
     );
   }
-
-  const digital: Int16Array[] = [];
+  const leadName = (index: number) => header.signals[index]!.description || `signal ${index}`;
   for (const [index, spec] of header.signals.entries()) {
-    const lead = spec.description || `signal ${index}`;
     if (spec.samplesPerFrame !== 1) {
       return refuse(
         'wrong-shape',
         `signal ${index} format`,
-        `lead ${lead} has ${spec.samplesPerFrame} samples per frame`,
+        `lead ${leadName(index)} has ${spec.samplesPerFrame} samples per frame`,
       );
     }
     if (MILLIVOLTS_PER_UNIT[spec.units] === undefined) {
       return refuse(
         'wrong-shape',
         `signal ${index} units`,
-        `lead ${lead} is in ${spec.units}, not a voltage`,
+        `lead ${leadName(index)} is in ${spec.units}, not a voltage`,
       );
     }
-    const source = record.digital[index]!;
-    const invalid = INVALID_SAMPLE[spec.format];
-    const stored = new Int16Array(source.length);
-    let valid = 0;
-    let first = 0;
-    let flat = true;
-    for (let i = 0; i < source.length; i++) {
-      const value = source[i]!;
-      if (value === invalid) {
-        stored[i] = STORED_INVALID;
-        continue;
-      }
-      if (value <= STORED_INVALID || value > 32767) {
-        return refuse(
-          'unsupported',
-          `signal ${index} ADC resolution`,
-          `lead ${lead} holds ${value}, beyond 16 bits`,
-        );
-      }
-      stored[i] = value;
-      if (valid === 0) first = value;
-      else if (value !== first) flat = false;
-      valid++;
+  }
+
+  const leads = header.signals.map((spec, index) =>
+    storeLead(record.digital[index]!, INVALID_SAMPLE[spec.format]),
+  );
+  for (const [index, spec] of header.signals.entries()) {
+    const actual = leads[index]!.checksum;
+    if (spec.checksum !== undefined && actual !== mod65536(spec.checksum)) {
+      return refuse(
+        'checksum-mismatch',
+        `signal ${index} checksum`,
+        `lead ${leadName(index)}: samples sum to ${actual} (mod 65536), header says ${mod65536(spec.checksum)}`,
+      );
     }
-    if (valid === 0) return refuse('invalid-lead', `signal ${index}`, `lead ${lead} has no valid sample`);
-    if (flat)
-      return refuse('flat-lead', `signal ${index}`, `lead ${lead} is flat (every sample is ${first})`);
-    digital.push(stored);
+  }
+  for (const [index, lead] of leads.entries()) {
+    if (lead.outOfRange !== undefined) {
+      return refuse(
+        'unsupported',
+        `signal ${index} ADC resolution`,
+        `lead ${leadName(index)} holds ${lead.outOfRange}, beyond 16 bits`,
+      );
+    }
+    if (lead.valid === 0)
+      return refuse('invalid-lead', `signal ${index}`, `lead ${leadName(index)} has no valid sample`);
+    if (lead.flat) {
+      return refuse(
+        'flat-lead',
+        `signal ${index}`,
+        `lead ${leadName(index)} is flat (every sample is ${lead.first})`,
+      );
+    }
   }
   return {
     ok: true,
@@ -113,7 +107,51 @@ export function toStoredWaveform(
       units: header.signals.map((s) => s.units),
       gains: header.signals.map((s) => s.gain),
       baselines: header.signals.map((s) => s.baseline),
-      digital,
+      digital: leads.map((lead) => lead.stored),
     },
+  };
+}
+
+interface StoredLead {
+  stored: Int16Array;
+  checksum: number;
+  valid: number;
+  first: number;
+  flat: boolean;
+  outOfRange?: number;
+}
+
+/**
+ * One pass over a lead: its checksum, valid-sample count, flatness, and its int16 form. Formats whose
+ * invalid marker already is `STORED_INVALID` (16, 61, 160) are stored as decoded, without a copy.
+ */
+function storeLead(source: DigitalSamples, invalid: number | undefined): StoredLead {
+  const reuse = source instanceof Int16Array && invalid === STORED_INVALID;
+  const stored = reuse ? source : new Int16Array(source.length);
+  let sum = 0;
+  let valid = 0;
+  let first = 0;
+  let flat = true;
+  let outOfRange: number | undefined;
+  for (let i = 0; i < source.length; i++) {
+    const value = source[i]!;
+    sum = (sum + value) | 0;
+    if (value === invalid) {
+      stored[i] = STORED_INVALID;
+      continue;
+    }
+    if (value <= STORED_INVALID || value > 32767) outOfRange ??= value;
+    else if (!reuse) stored[i] = value;
+    if (valid === 0) first = value;
+    else if (value !== first) flat = false;
+    valid++;
+  }
+  return {
+    stored,
+    checksum: mod65536(sum),
+    valid,
+    first,
+    flat,
+    ...(outOfRange === undefined ? {} : { outOfRange }),
   };
 }
