@@ -1,0 +1,86 @@
+/**
+ * How the waveform Parquet writer was chosen: the same records written (a) through apache-arrow and
+ * parquet-wasm, as ingest does, and (b) through DuckDB (@duckdb/node-api appender, then COPY TO
+ * Parquet). Reports CPU milliseconds per record and bytes per record.
+ *
+ *   npx tsx bench/parquet-writers.ts [records]     # default 128 synthetic 12-lead 10 s records
+ */
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LIST, SMALLINT } from '@duckdb/node-api';
+import { sqlString, withDuckDB } from '@enecg/common';
+import { toParquet } from '../src/parquet.ts';
+import type { StoredWaveform } from '../src/tables.ts';
+import { waveformTable } from '../src/tables.ts';
+
+const count = Number(process.argv[2] ?? 128);
+const LEADS = ['I', 'II', 'III', 'aVR', 'aVF', 'aVL', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6'];
+
+/** Seeded ECG-like signals: a few sinusoids plus small noise, as int16 adu at 200 adu/mV. */
+function syntheticRecords(n: number): StoredWaveform[] {
+  let state = 12345;
+  const noise = () => {
+    state = (state * 1103515245 + 12345) & 0x7fffffff;
+    return (state % 5) - 2;
+  };
+  return Array.from({ length: n }, (_, r) => ({
+    studyId: 40000000 + r,
+    subjectId: 10000000 + r,
+    samplingRate: 500,
+    sampleCount: 5000,
+    leadNames: LEADS,
+    units: LEADS.map(() => 'mV'),
+    gains: LEADS.map(() => 200),
+    baselines: LEADS.map(() => 0),
+    digital: LEADS.map((_, lead) =>
+      Int16Array.from(
+        { length: 5000 },
+        (_, i) => Math.round(120 * Math.sin((i + r * 31) / (40 + lead)) + 30 * Math.sin(i / 7)) + noise(),
+      ),
+    ),
+  }));
+}
+
+function cpuMs(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1000;
+}
+
+const records = syntheticRecords(count);
+const dir = await mkdtemp(join(tmpdir(), 'enecg-writers-'));
+
+toParquet(waveformTable(records.slice(0, 8)), 'waveforms'); // warm-up
+let start = process.cpuUsage();
+const arrowBytes = toParquet(waveformTable(records), 'waveforms').length;
+const arrowMs = cpuMs(start);
+
+const duckFile = join(dir, 'duck.parquet');
+start = process.cpuUsage();
+await withDuckDB(
+  async (c) => {
+    await c.run('CREATE TABLE waveforms (study_id BIGINT, lead_index INTEGER, samples SMALLINT[])');
+    const appender = await c.createAppender('waveforms');
+    for (const record of records) {
+      record.digital.forEach((samples, lead) => {
+        appender.appendBigInt(BigInt(record.studyId));
+        appender.appendInteger(lead);
+        appender.appendList(Array.from(samples), LIST(SMALLINT));
+        appender.endRow();
+      });
+    }
+    appender.closeSync();
+    await c.run(`COPY waveforms TO ${sqlString(duckFile)} (FORMAT parquet, COMPRESSION zstd)`);
+  },
+  { threads: 1 },
+);
+const duckMs = cpuMs(start);
+const duckBytes = (await stat(duckFile)).size;
+await rm(dir, { recursive: true, force: true });
+
+const line = (name: string, ms: number, bytes: number) =>
+  `${name.padEnd(44)} ${(ms / count).toFixed(3).padStart(8)} cpu-ms/record ${(bytes / count / 1000).toFixed(1).padStart(7)} KB/record`;
+process.stdout.write(`${count} records\n`);
+process.stdout.write(`${line('apache-arrow + parquet-wasm (chosen)', arrowMs, arrowBytes)}\n`);
+process.stdout.write(`${line('DuckDB appender + COPY TO parquet (zstd)', duckMs, duckBytes)}\n`);
+process.stdout.write(`ratio: DuckDB path takes ${(duckMs / arrowMs).toFixed(1)}x the CPU time\n`);
