@@ -24,12 +24,14 @@ export interface ReadWaveformsOptions {
 /** Physical values in millivolts (NaN where the sample was invalid), one Float32Array per lead. */
 export function toEcgRecord(waveform: StoredWaveform): EcgRecord {
   const signals = waveform.digital.map((digital, lead) => {
-    const scale = (MILLIVOLTS_PER_UNIT[waveform.units[lead]!] ?? 1) / waveform.gains[lead]!;
+    // Divide by the gain, as WFDB does, so values match physicalSignal() to the last bit.
+    const millivolts = MILLIVOLTS_PER_UNIT[waveform.units[lead]!] ?? 1;
+    const gain = waveform.gains[lead]!;
     const baseline = waveform.baselines[lead]!;
     const out = new Float32Array(digital.length);
     for (let i = 0; i < digital.length; i++) {
       const value = digital[i]!;
-      out[i] = value === STORED_INVALID ? Number.NaN : (value - baseline) * scale;
+      out[i] = value === STORED_INVALID ? Number.NaN : ((value - baseline) / gain) * millivolts;
     }
     return out;
   });
