@@ -116,11 +116,15 @@ export async function loadShardState(warehouse: string, shard: Shard): Promise<S
         c,
         `SELECT study_id, content_sha256, version, ingest_run_id FROM (${latestRecordsSql(layout.records, where)})`,
       );
+      // One string per run id, not one per row: this map holds every study of the shard.
+      const runIds = new Map<string, string>();
       for (const row of rows) {
+        const runId = row.ingest_run_id as string;
+        if (!runIds.has(runId)) runIds.set(runId, runId);
         state.stored.set(asNumber(row.study_id), {
           contentSha256: row.content_sha256 as string,
           version: asNumber(row.version),
-          ingestRunId: row.ingest_run_id as string,
+          ingestRunId: runIds.get(runId)!,
         });
       }
       const files = await queryRows(
