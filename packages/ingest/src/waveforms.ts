@@ -44,7 +44,10 @@ export function toEcgRecord(waveform: StoredWaveform): EcgRecord {
   };
 }
 
-/** Newest version of each wanted study, grouped by the waveform part that holds it. */
+/**
+ * Newest version of each wanted study, grouped by the waveform part that holds it. The wanted set is
+ * applied here rather than in SQL, so that a caller may pass hundreds of thousands of ids.
+ */
 async function studiesByPart(
   warehouse: string,
   studyIds?: readonly number[],
@@ -52,19 +55,21 @@ async function studiesByPart(
   const { records } = warehouseLayout(warehouse);
   const parts = new Map<string, Set<number>>();
   if ((await parquetParts(records)).length === 0 || studyIds?.length === 0) return parts;
-  const filter =
-    studyIds === undefined ? '' : `WHERE study_id IN (${studyIds.map((id) => Math.trunc(id)).join(',')})`;
+  const wanted = studyIds === undefined ? undefined : new Set(studyIds);
   const rows = await withDuckDB((c) =>
     queryRows(
       c,
       `SELECT waveform_file, list(study_id ORDER BY study_id) AS study_ids FROM (
-         SELECT study_id, waveform_file FROM read_parquet(${sqlString(join(records, '*.parquet'))}) ${filter}
+         SELECT study_id, waveform_file FROM read_parquet(${sqlString(join(records, '*.parquet'))})
          QUALIFY row_number() OVER (PARTITION BY study_id ORDER BY version DESC) = 1)
        GROUP BY waveform_file ORDER BY waveform_file`,
     ),
   );
   for (const row of rows) {
-    parts.set(row.waveform_file as string, new Set((row.study_ids as string[]).map(Number)));
+    const ids = (row.study_ids as string[])
+      .map(Number)
+      .filter((id) => wanted === undefined || wanted.has(id));
+    if (ids.length > 0) parts.set(row.waveform_file as string, new Set(ids));
   }
   return parts;
 }
