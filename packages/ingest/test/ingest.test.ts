@@ -1,4 +1,5 @@
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ConfigError, type LineageEvent, sha256File } from '@enecg/common';
@@ -169,12 +170,18 @@ describe.skipIf(!hasSharedData)(
       await expect(interrupted).rejects.toThrow('worker lost');
       const committed = (await listRecords(warehouse)).length;
       expect(committed).toBeGreaterThan(0);
+      // What a crash between the waveform and the records part of a batch leaves behind.
+      const orphan = join(warehouse, 'waveforms', 'part-s0of1-00000000000000000000.parquet');
+      const temporary = join(warehouse, 'records', 'part-s0of1-11111111111111111111.parquet.tmp-1-abcd');
+      await writeFile(orphan, 'orphan');
+      await writeFile(temporary, 'partial');
       const resumed = await ingest({
         source: built.source,
         warehouse,
         resumeToken: 'interrupted',
         batchSize: 3,
       });
+      expect(existsSync(orphan) || existsSync(temporary)).toBe(false);
       expect(resumed).toMatchObject({ runId: 'interrupted', ingested: 6, unchanged: 0 });
       const records = await listRecords(warehouse);
       expect(records).toHaveLength(6);
