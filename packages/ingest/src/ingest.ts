@@ -12,7 +12,7 @@ import {
 } from '@enecg/common';
 import { loadShardState, quarantineKey, type Shard, type ShardState } from './catalog.ts';
 import { type ListedRecord, type ListingRow, readRecordList } from './listing.ts';
-import { type WrittenFile, writeParquetFile } from './parquet.ts';
+import { type WrittenFile, writeParquetChunks, writeParquetFile } from './parquet.ts';
 import { SourceFiles } from './source-files.ts';
 import {
   type CatalogRow,
@@ -73,6 +73,8 @@ export interface IngestSummary {
 }
 
 const DEFAULT_BATCH_SIZE = 256;
+/** Records handed to the Parquet writer at a time: one row group of the waveform layout. */
+const WAVEFORM_CHUNK_RECORDS = 64;
 
 interface IngestConfig {
   source: string;
@@ -187,9 +189,9 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     if (toIngest.length > 0) {
       // Waveforms first: a catalog row must never point at a part that does not exist yet.
       written.waveforms.push(
-        await writeParquetFile(
+        await writeParquetChunks(
           join(layout.waveforms, partName),
-          waveformTable(toIngest.map((o) => o.waveform)),
+          chunked(toIngest, WAVEFORM_CHUNK_RECORDS, (chunk) => waveformTable(chunk.map((o) => o.waveform))),
           'waveforms',
         ),
       );
@@ -471,4 +473,9 @@ function examineRecord(
       version: (stored?.version ?? 0) + 1,
     },
   };
+}
+
+/** Lazily maps consecutive slices of `items`, so only one mapped slice exists at a time. */
+function* chunked<T, R>(items: T[], size: number, map: (slice: T[]) => R): Generator<R> {
+  for (let start = 0; start < items.length; start += size) yield map(items.slice(start, start + size));
 }

@@ -1,12 +1,15 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { produceFileAtomic, sha256 } from '@enecg/common';
 import { type Table, tableFromIPC, tableToIPC } from 'apache-arrow';
 import {
   Compression,
   EnabledStatistics,
   Encoding,
+  type RecordBatch as ParquetRecordBatch,
   Table as ParquetTable,
   readParquet,
+  transformParquetStream,
   WriterPropertiesBuilder,
   writeParquet,
 } from 'parquet-wasm';
@@ -61,6 +64,49 @@ export async function writeParquetFile(
   const bytes = toParquet(table, layout);
   await produceFileAtomic(path, (tmp) => writeFile(tmp, bytes));
   return { path, sha256: sha256(bytes), rows: table.numRows, bytes: bytes.length };
+}
+
+/**
+ * Writes Arrow tables (same schema) as one Parquet file, atomically, streaming them through the wasm
+ * writer one at a time: its linear memory, which never shrinks, then only ever holds one chunk rather
+ * than the whole part.
+ */
+export async function writeParquetChunks(
+  path: string,
+  chunks: Iterable<Table>,
+  layout: ParquetLayout,
+): Promise<WrittenFile> {
+  const pending = chunks[Symbol.iterator]();
+  let rows = 0;
+  const batches = new ReadableStream<ParquetRecordBatch>({
+    pull(controller) {
+      const next = pending.next();
+      if (next.done) {
+        controller.close();
+        return;
+      }
+      rows += next.value.numRows;
+      for (const batch of ParquetTable.fromIPCStream(tableToIPC(next.value, 'stream')).recordBatches()) {
+        controller.enqueue(batch);
+      }
+    },
+  });
+  const hash = createHash('sha256');
+  let bytes = 0;
+  await produceFileAtomic(path, async (tmp) => {
+    const file = await open(tmp, 'w');
+    try {
+      const output = await transformParquetStream(batches, writerProperties(layout));
+      for await (const chunk of output as unknown as AsyncIterable<Uint8Array>) {
+        hash.update(chunk);
+        bytes += chunk.length;
+        await file.write(chunk);
+      }
+    } finally {
+      await file.close();
+    }
+  });
+  return { path, sha256: hash.digest('hex'), rows, bytes };
 }
 
 /** Reads a whole Parquet file (or only some columns) into an Arrow table in JavaScript memory. */
