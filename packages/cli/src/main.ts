@@ -27,6 +27,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`enecg: ${error.message}\n`);
       return error.code === 'CONFIG_INVALID' ? 2 : 1;
     }
-    throw error;
+    // An unexpected failure still ends with one line; the stack is for whoever debugs enecg itself.
+    if (process.env.ENECG_DEBUG) throw error;
+    process.stderr.write(
+      `enecg: ${error instanceof Error ? error.message : String(error)}\n` +
+        '  (an unexpected error; run again with ENECG_DEBUG=1 to see where it happened)\n',
+    );
+    return 1;
   }
 }

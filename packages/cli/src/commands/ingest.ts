@@ -1,7 +1,9 @@
 import { ConfigError } from '@enecg/common';
 import { ingest, readStoredRecord, type Shard, type StoredRecord } from '@enecg/ingest';
 import type { Command } from 'commander';
+import { choiceArgument, integerArgument, positiveIntegerArgument } from '../arguments.ts';
 import { printSummary } from '../output.ts';
+import { commandProgress, withProgress } from '../progress.ts';
 
 interface IngestCommandOptions {
   source: string;
@@ -11,6 +13,7 @@ interface IngestCommandOptions {
   resume?: string;
   batchSize?: string;
   json?: boolean;
+  quiet?: boolean;
 }
 
 interface ShowCommandOptions {
@@ -21,22 +24,11 @@ interface ShowCommandOptions {
 
 /** `i/n`: worker i (0-based) of n. */
 function parseShard(text: string): Shard {
-  const match = /^(\d+)\/(\d+)$/.exec(text.trim());
-  if (!match) throw new ConfigError(`expected i/n (e.g. 0/4), got '${text}'`, 'shard');
-  const shard = { index: Number(match[1]), count: Number(match[2]) };
-  if (shard.count < 1 || shard.index >= shard.count) {
-    throw new ConfigError(
-      `index must be below the count (0/${shard.count} .. ${shard.count - 1}/${shard.count}), got '${text}'`,
-      'shard',
-    );
-  }
-  return shard;
-}
-
-function positiveInteger(text: string, key: string): number {
-  if (!/^\d+$/.test(text.trim()) || Number(text) < 1)
-    throw new ConfigError(`must be a positive integer, got '${text}'`, key);
-  return Number(text);
+  const parts = text.split('/');
+  if (parts.length !== 2) throw new ConfigError(`expected i/n (e.g. 0/4), got '${text}'`, '--shard');
+  const count = positiveIntegerArgument(parts[1]!, '--shard');
+  const index = integerArgument(parts[0]!, '--shard', { min: 0, max: count - 1 });
+  return { index, count };
 }
 
 export function registerIngestCommand(program: Command): void {
@@ -52,18 +44,26 @@ export function registerIngestCommand(program: Command): void {
     .option('--run-id <id>', 'run id stamped on rows and lineage (default: a new UUID)')
     .option('--resume <token>', 'resume token printed by an interrupted run')
     .option('--batch-size <n>', 'records per Parquet part (bounds memory)')
-    .option('--json', 'print a machine-readable summary')
+    .option('--json', 'print a machine-readable summary (no progress lines)')
+    .option('--quiet', 'no progress lines on stderr')
     .action(async (options: IngestCommandOptions) => {
-      const summary = await ingest({
-        source: options.source,
-        warehouse: options.warehouse,
-        ...(options.shard === undefined ? {} : { shard: parseShard(options.shard) }),
-        ...(options.runId === undefined ? {} : { runId: options.runId }),
-        ...(options.resume === undefined ? {} : { resumeToken: options.resume }),
-        ...(options.batchSize === undefined
-          ? {}
-          : { batchSize: positiveInteger(options.batchSize, 'batch-size') }),
-      });
+      const progress = commandProgress('ingest', 'records', options);
+      const shard = options.shard === undefined ? undefined : parseShard(options.shard);
+      const batchSize =
+        options.batchSize === undefined
+          ? undefined
+          : positiveIntegerArgument(options.batchSize, '--batch-size');
+      const summary = await withProgress(progress, () =>
+        ingest({
+          source: options.source,
+          warehouse: options.warehouse,
+          ...(shard === undefined ? {} : { shard }),
+          ...(options.runId === undefined ? {} : { runId: options.runId }),
+          ...(options.resume === undefined ? {} : { resumeToken: options.resume }),
+          ...(batchSize === undefined ? {} : { batchSize }),
+          onProgress: ({ done, total }) => progress.update(done, total),
+        }),
+      );
       printSummary({ ...summary }, options);
     });
 
@@ -76,11 +76,12 @@ export function registerIngestCommand(program: Command): void {
     .requiredOption('--study-id <id>', 'study id of the record')
     .option('--format <format>', "'csv' or 'json'", 'csv')
     .action(async (options: ShowCommandOptions) => {
-      if (options.format !== 'csv' && options.format !== 'json') {
-        throw new ConfigError(`must be 'csv' or 'json', got '${options.format}'`, 'format');
-      }
-      const stored = await readStoredRecord(options.warehouse, positiveInteger(options.studyId, 'study-id'));
-      const text = options.format === 'json' ? `${JSON.stringify(showJson(stored))}\n` : showCsv(stored);
+      const format = choiceArgument(options.format, '--format', ['csv', 'json']);
+      const stored = await readStoredRecord(
+        options.warehouse,
+        positiveIntegerArgument(options.studyId, '--study-id'),
+      );
+      const text = format === 'json' ? `${JSON.stringify(showJson(stored))}\n` : showCsv(stored);
       // `enecg show ... | head` closes the pipe early; that is not an error.
       process.stdout.on('error', (error: NodeJS.ErrnoException) => {
         if (error.code !== 'EPIPE') throw error;

@@ -1,6 +1,7 @@
-import { ConfigError, IntegrityError } from '@enecg/common';
+import { IntegrityError } from '@enecg/common';
 import { lineageDiff, lineageDownstream, lineageUpstream, lineageVerify } from '@enecg/report';
 import type { Command } from 'commander';
+import { positiveIntegerArgument } from '../arguments.ts';
 import { printSummary } from '../output.ts';
 import { requireWarehouse } from './sql.ts';
 
@@ -47,9 +48,7 @@ export function registerLineageCommand(program: Command): void {
     .requiredOption('--warehouse <dir>', 'warehouse folder')
     .option('--json', 'print the full answer as JSON')
     .action(async (options: Options & { studyId: string }) => {
-      const studyId = Number(options.studyId);
-      if (!Number.isSafeInteger(studyId))
-        throw new ConfigError(`not an integer: ${options.studyId}`, 'study-id');
+      const studyId = positiveIntegerArgument(options.studyId, '--study-id');
       const answer = await lineageDownstream(requireWarehouse(options.warehouse), studyId);
       if (options.json) return printSummary({ ...answer }, options);
       printSummary(

@@ -1,10 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError } from '@enecg/common';
 import { generateSynthetic } from '@enecg/synth';
 import {
   CPU_TASK_QUEUE,
-  connectClient,
   createActivities,
   createPipelineWorker,
   GPU_TASK_QUEUE,
@@ -16,7 +14,9 @@ import {
   validatePipelineConfig,
 } from '@enecg/workflows';
 import type { Command } from 'commander';
+import { choiceArgument, positiveIntegerArgument } from '../arguments.ts';
 import { printSummary } from '../output.ts';
+import { connectCliClient } from '../temporal-client.ts';
 
 const log = (line: string) => process.stderr.write(`enecg: ${line}\n`);
 
@@ -55,7 +55,7 @@ export function registerPipelineCommands(program: Command): void {
           printSummary(resultSummary(await runPipelineLocally({ config, runId, log })), options);
           return;
         }
-        const client = await connectClient();
+        const client = await connectCliClient();
         try {
           const handle = await startPipeline(client, config, runId);
           if (!options.wait) {
@@ -79,17 +79,16 @@ export function registerPipelineCommands(program: Command): void {
         'several machines over shared storage, to scale out; --queue gpu takes feature caching',
     )
     .option('--queue <queue>', "'cpu' (every activity) or 'gpu' (feature caching on an accelerator)", 'cpu')
-    .option('--concurrency <n>', 'activities run at once', (v) => Number.parseInt(v, 10), 2)
-    .action(async (options: { queue: string; concurrency: number }) => {
-      if (options.queue !== 'cpu' && options.queue !== 'gpu') {
-        throw new ConfigError(`must be 'cpu' or 'gpu', got '${options.queue}'`, 'queue');
-      }
+    .option('--concurrency <n>', 'activities run at once', '2')
+    .action(async (options: { queue: string; concurrency: string }) => {
+      const queue = choiceArgument(options.queue, '--queue', ['cpu', 'gpu']);
+      const taskQueue = queue === 'gpu' ? GPU_TASK_QUEUE : CPU_TASK_QUEUE;
       const worker = await createPipelineWorker({
-        taskQueue: options.queue === 'gpu' ? GPU_TASK_QUEUE : CPU_TASK_QUEUE,
+        taskQueue,
         activities: createActivities(),
-        maxConcurrentActivities: options.concurrency,
+        maxConcurrentActivities: positiveIntegerArgument(options.concurrency, '--concurrency'),
       });
-      log(`worker polling ${options.queue === 'gpu' ? GPU_TASK_QUEUE : CPU_TASK_QUEUE}; Ctrl-C to stop`);
+      log(`worker polling ${taskQueue}; Ctrl-C to stop`);
       const stop = () => worker.shutdown();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
@@ -102,15 +101,16 @@ export function registerPipelineCommands(program: Command): void {
       'The whole product on embedded defaults: synthetic MIMIC-layout data, a local Temporal dev server and ' +
         'worker, one pipeline run, and where its results are',
     )
-    .option('--subjects <n>', 'synthetic subjects to generate', (v) => Number.parseInt(v, 10), 120)
+    .option('--subjects <n>', 'synthetic subjects to generate', '120')
     .option('--dir <dir>', 'where the demo data and warehouse go', '.work/demo')
     .option('--json', 'print a machine-readable summary')
-    .action(async (options: { subjects: number; dir: string; json?: boolean }) => {
+    .action(async (options: { subjects: string; dir: string; json?: boolean }) => {
+      const subjects = positiveIntegerArgument(options.subjects, '--subjects');
       const dir = resolve(options.dir);
-      const source = join(dir, `synthetic-${options.subjects}`);
+      const source = join(dir, `synthetic-${subjects}`);
       if (!existsSync(join(source, 'record_list.csv'))) {
-        log(`generating ${options.subjects} synthetic subjects into ${source}`);
-        await generateSynthetic({ subjects: options.subjects, outDir: source, seed: 42, layout: 'v1' });
+        log(`generating ${subjects} synthetic subjects into ${source}`);
+        await generateSynthetic({ subjects, outDir: source, seed: 42, layout: 'v1' });
       }
       const config = validatePipelineConfig(
         { source, hosp: join(source, 'hosp'), warehouse: join(dir, 'warehouse') },

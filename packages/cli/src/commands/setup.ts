@@ -1,5 +1,6 @@
 import { connectOrStartServer, ensureTemporalCli } from '@enecg/workflows';
 import type { Command } from 'commander';
+import { integerArgument } from '../arguments.ts';
 import { printSummary } from '../output.ts';
 
 export function registerSetupCommands(program: Command): void {
@@ -20,10 +21,10 @@ export function registerSetupCommands(program: Command): void {
       'Run a local Temporal dev server on 127.0.0.1 in the foreground (history kept in .work/temporal/) ' +
         'until interrupted; workers and clients find it through TEMPORAL_ADDRESS',
     )
-    .option('--port <port>', 'frontend gRPC port', (v) => Number.parseInt(v, 10), 7233)
-    .action(async (options: { port: number }) => {
+    .option('--port <port>', 'frontend gRPC port', '7233')
+    .action(async (options: { port: string }) => {
       const server = await connectOrStartServer({
-        port: options.port,
+        port: integerArgument(options.port, '--port', { min: 1, max: 65535 }),
         log: (line) => process.stderr.write(`server: ${line}\n`),
       });
       process.stdout.write(`Temporal dev server ready: export TEMPORAL_ADDRESS=${server.address}\n`);

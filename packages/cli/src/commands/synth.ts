@@ -1,6 +1,13 @@
 import { ConfigError } from '@enecg/common';
 import { DEFAULT_MISSING, generateSynthetic, type MissingRates, type SynthLayout } from '@enecg/synth';
 import type { Command } from 'commander';
+import {
+  choiceArgument,
+  integerArgument,
+  numberArgument,
+  numberListArgument,
+  positiveIntegerArgument,
+} from '../arguments.ts';
 import { printSummary } from '../output.ts';
 
 interface SynthCommandOptions {
@@ -14,20 +21,6 @@ interface SynthCommandOptions {
   json?: boolean;
 }
 
-function integerArgument(value: string, key: string): number {
-  if (!/^-?\d+$/.test(value.trim())) throw new ConfigError(`must be an integer, got '${value}'`, key);
-  return Number(value);
-}
-
-function numberList(value: string, key: string): number[] {
-  return value.split(',').map((part) => {
-    const number = Number(part.trim());
-    if (part.trim() === '' || !Number.isFinite(number))
-      throw new ConfigError(`'${part}' is not a number`, key);
-    return number;
-  });
-}
-
 /** `potassium=0.3,rrInterval=0.05` -> { potassium: 0.3, rrInterval: 0.05 }; the rates are checked later. */
 function missingRates(value: string): Partial<MissingRates> {
   const rates: Record<string, number> = {};
@@ -36,10 +29,10 @@ function missingRates(value: string): Partial<MissingRates> {
     if (!key || rate === undefined || !(key.trim() in DEFAULT_MISSING)) {
       throw new ConfigError(
         `'${part}' is not one of ${Object.keys(DEFAULT_MISSING).join(', ')} = rate`,
-        'missing',
+        '--missing',
       );
     }
-    rates[key.trim()] = numberList(rate, `missing.${key.trim()}`)[0]!;
+    rates[key.trim()] = numberArgument(rate, `--missing ${key.trim()}`);
   }
   return rates;
 }
@@ -66,11 +59,13 @@ export function registerSynthCommand(program: Command): void {
     .option('--json', 'print a machine-readable summary')
     .action(async (options: SynthCommandOptions) => {
       const summary = await generateSynthetic({
-        subjects: integerArgument(options.subjects, 'subjects'),
+        subjects: positiveIntegerArgument(options.subjects, '--subjects'),
         outDir: options.out,
-        seed: integerArgument(options.seed, 'seed'),
-        layout: options.layout as SynthLayout,
-        ...(options.classWeights ? { classWeights: numberList(options.classWeights, 'classWeights') } : {}),
+        seed: integerArgument(options.seed, '--seed'),
+        layout: choiceArgument<SynthLayout>(options.layout, '--layout', ['v1', 'demo']),
+        ...(options.classWeights
+          ? { classWeights: numberListArgument(options.classWeights, '--class-weights') }
+          : {}),
         ...(options.missing ? { missing: missingRates(options.missing) } : {}),
         overwrite: options.overwrite ?? false,
       });
