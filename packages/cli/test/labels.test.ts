@@ -1,32 +1,19 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { enecg } from './enecg.ts';
 
-const run = promisify(execFile);
-const bin = join(import.meta.dirname, '..', 'bin', 'enecg.js');
 const SHARED_DATA = process.env.ENECG_SHARED_DATA ?? resolve(import.meta.dirname, '../../../../shared/data');
 const present = existsSync(join(SHARED_DATA, 'mimic-iv-ecg-v1.0-ecgfm'));
-
-async function enecg(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', [bin, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
 
 describe('enecg labels', () => {
   it.skipIf(!present)(
     'labels the real MIMIC rows and prints the summary as JSON',
     async () => {
       const warehouse = join(await mkdtemp(join(tmpdir(), 'enecg-cli-labels-')), 'wh');
-      const { code, stdout } = await enecg(
+      const { code, stdout } = await enecg([
         'labels',
         '--source',
         join(SHARED_DATA, 'mimic-iv-ecg-v1.0-ecgfm'),
@@ -35,7 +22,7 @@ describe('enecg labels', () => {
         '--warehouse',
         warehouse,
         '--json',
-      );
+      ]);
       expect(code).toBe(0);
       const summary = JSON.parse(stdout);
       expect(summary.output).toMatchObject({ path: join(warehouse, 'labels/labels.parquet'), rows: 1 });
@@ -47,7 +34,7 @@ describe('enecg labels', () => {
   it('refuses a bad configuration with its key and exit code 2', async () => {
     const config = join(await mkdtemp(join(tmpdir(), 'enecg-cli-labels-')), 'labels.yaml');
     await writeFile(config, 'split:\n  folds: 1\n');
-    const { code, stderr } = await enecg(
+    const { code, stderr } = await enecg([
       'labels',
       '--source',
       'x',
@@ -57,14 +44,14 @@ describe('enecg labels', () => {
       'z',
       '--config',
       config,
-    );
+    ]);
     expect(code).toBe(2);
     expect(stderr).toContain('split.folds');
   }, 30_000);
 
   it('names a missing input table with exit code 1', async () => {
     const empty = await mkdtemp(join(tmpdir(), 'enecg-cli-labels-'));
-    const { code, stderr } = await enecg(
+    const { code, stderr } = await enecg([
       'labels',
       '--source',
       empty,
@@ -72,7 +59,7 @@ describe('enecg labels', () => {
       empty,
       '--warehouse',
       join(empty, 'wh'),
-    );
+    ]);
     expect(code).toBe(1);
     expect(stderr).toContain(join(empty, 'record_list.csv'));
   }, 30_000);
