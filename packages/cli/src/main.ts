@@ -1,4 +1,5 @@
 import { EnecgError } from '@enecg/common';
+import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { Command, CommanderError } from 'commander';
 import { registerCommands } from './commands/index.ts';
 
@@ -23,6 +24,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? 0 : 2;
     }
+    if (error instanceof WorkflowFailedError) return reportFailedRun(error);
     if (error instanceof EnecgError) {
       process.stderr.write(`enecg: ${error.message}\n`);
       return error.code === 'CONFIG_INVALID' ? 2 : 1;
@@ -35,4 +37,22 @@ export async function main(argv: readonly string[]): Promise<number> {
     );
     return 1;
   }
+}
+
+/**
+ * A run that failed inside Temporal: name the stage (activity) and the stage's own error, which the
+ * activity carried over as an ApplicationFailure of the same kind (`CONFIG_INVALID` -> exit code 2).
+ */
+function reportFailedRun(error: WorkflowFailedError): number {
+  let activity: string | undefined;
+  let kind: string | undefined;
+  let innermost: Error = error;
+  for (let cause = error.cause; cause; cause = (cause as { cause?: Error }).cause) {
+    if (cause instanceof ActivityFailure) activity = cause.activityType;
+    if (cause instanceof ApplicationFailure && cause.type) kind ??= cause.type;
+    innermost = cause;
+  }
+  const stage = activity ? ` in ${activity}` : '';
+  process.stderr.write(`enecg: the run failed${stage}: ${innermost.message}\n`);
+  return kind === 'CONFIG_INVALID' ? 2 : 1;
 }
