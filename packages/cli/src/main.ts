@@ -2,6 +2,27 @@ import { EnecgError } from '@enecg/common';
 import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { Command, CommanderError } from 'commander';
 import { registerCommands } from './commands/index.ts';
+import { addExamples } from './help.ts';
+
+const GUIDE = `
+Start here:
+  npm run demo                     synthetic data -> the whole pipeline -> where the report is
+  enecg run --config configs/pipeline.example.yaml --local
+                                   the same, from a configuration file: every key is explained in it
+  enecg <command> --help           what one command does, its options and an example
+
+Output and exit codes:
+  --json prints exactly one JSON document on stdout (progress and logs go to stderr).
+  Exit code 0 ok, 1 failure (the message says what to do), 2 bad usage or configuration (the message
+  names the option or key; nothing was done).
+
+Temporal:
+  run --local and demo start a local dev server unless TEMPORAL_ADDRESS is set. Every other command
+  connects per Temporal's environment configuration: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+  TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE.
+
+Docs: docs/cli.md (every command, with examples), docs/configuration.md (the YAML configuration).
+`;
 
 export function buildProgram(): Command {
   const program = new Command('enecg')
@@ -10,8 +31,10 @@ export function buildProgram(): Command {
         'Every stage runs on its own (enecg <stage>); `enecg run` chains them through Temporal.',
     )
     .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    .addHelpText('after', GUIDE);
   registerCommands(program);
+  addExamples(program);
   return program;
 }
 
