@@ -42,7 +42,10 @@ export function registerPipelineCommands(program: Command): void {
         'workflow. Without --local it needs running workers (`enecg worker`); with --local it runs a worker ' +
         'in this process and, when TEMPORAL_ADDRESS is unset, a local dev server',
     )
-    .requiredOption('--config <file>', 'pipeline configuration (YAML); see docs/configuration.md')
+    .requiredOption(
+      '--config <file>',
+      'pipeline configuration (YAML); start from configs/pipeline.example.yaml (docs/configuration.md)',
+    )
     .option('--local', 'run an in-process worker (and a local dev server if no server is configured)')
     .option('--run-id <id>', 'workflow id / run id (default: run-<time>-<random>)')
     .option('--no-wait', 'start the run and return its id without waiting')

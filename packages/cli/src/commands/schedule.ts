@@ -36,7 +36,10 @@ function defineCommand(parent: Command, name: 'create' | 'update', description: 
     .command(name)
     .description(description)
     .argument('<scheduleId>', 'a name for the schedule, e.g. nightly')
-    .requiredOption('--config <file>', 'the pipeline configuration every run uses')
+    .requiredOption(
+      '--config <file>',
+      'the pipeline configuration every run uses (as for enecg run; see configs/pipeline.example.yaml)',
+    )
     .option('--cron <expr>', 'when to run, in --time-zone', '0 2 * * *')
     .option('--time-zone <tz>', 'IANA time zone of the cron expression', 'UTC')
     .option('--catchup-window <duration>', 'missed runs younger than this still start once', '6h')
