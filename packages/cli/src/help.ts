@@ -70,6 +70,30 @@ const HELP: Record<string, { summary?: string; examples: string[] }> = {
       'enecg labels --source .work/demo/synthetic-120 --hosp .work/demo/synthetic-120/hosp --warehouse .work/wh',
     ],
   },
+  features: {
+    summary: 'run a frozen expert over the warehouse and cache its embeddings (resumable)',
+    examples: [
+      'enecg features --warehouse .work/demo/warehouse --expert dlinear',
+      `enecg features --warehouse .work/demo/warehouse --expert timesnet --config '{"dModel":32}' --json`,
+    ],
+  },
+  train: {
+    summary: 'train LoRA heads and the Mixture-of-Experts gate on cached features',
+    examples: ['enecg train --warehouse .work/demo/warehouse --experts dlinear,timesnet --seed 42 --json'],
+  },
+  evaluate: {
+    summary: 'metrics with bootstrap intervals for a trained model',
+    examples: [
+      'enecg evaluate --warehouse .work/demo/warehouse --model moe-452bd5d2d850d892 --replicates 200',
+    ],
+  },
+  predict: {
+    summary: 'predict the five tasks for one WFDB record with a trained model',
+    examples: [
+      'enecg predict --model .work/demo/warehouse/models/moe-452bd5d2d850d892 ' +
+        '.work/demo/synthetic-120/files/p1003/p10035526/s49606811/49606811.hea',
+    ],
+  },
   report: {
     summary: 'render a run report (HTML with plots, and Markdown)',
     examples: ['enecg report run-20261125T150700Z-1a2b3c4d --warehouse .work/demo/warehouse'],

@@ -1,6 +1,6 @@
-import { ConfigError } from '@enecg/common';
 import { evaluate } from '@enecg/model';
 import type { Command } from 'commander';
+import { choiceArgument, nonNegativeIntegerArgument, positiveIntegerArgument } from '../arguments.ts';
 import { printSummary } from '../output.ts';
 
 interface EvaluateCommandOptions {
@@ -11,11 +11,6 @@ interface EvaluateCommandOptions {
   seed?: string;
   runId?: string;
   json?: boolean;
-}
-
-function integer(value: string, key: string): number {
-  if (!/^\d+$/.test(value.trim())) throw new ConfigError(`must be an integer, got '${value}'`, key);
-  return Number(value);
 }
 
 export function registerEvaluateCommand(program: Command): void {
@@ -37,9 +32,9 @@ export function registerEvaluateCommand(program: Command): void {
       const summary = await evaluate({
         warehouse: options.warehouse,
         modelId: options.model,
-        split: options.split as 'test' | 'val',
-        replicates: integer(options.replicates, 'replicates'),
-        seed: options.seed === undefined ? undefined : integer(options.seed, 'seed'),
+        split: choiceArgument(options.split, '--split', ['test', 'val']),
+        replicates: positiveIntegerArgument(options.replicates, '--replicates'),
+        seed: options.seed === undefined ? undefined : nonNegativeIntegerArgument(options.seed, '--seed'),
         runId: options.runId,
       });
       printSummary({ ...summary }, { json: options.json });

@@ -1,7 +1,13 @@
-import { ConfigError } from '@enecg/common';
-import { BACKEND_CHOICES, cacheFeatures, expertFactories, parseBackendChoice } from '@enecg/model';
+import { BACKEND_CHOICES, cacheFeatures, expertFactories } from '@enecg/model';
 import type { Command } from 'commander';
+import {
+  choiceArgument,
+  jsonObjectArgument,
+  nonNegativeIntegerArgument,
+  positiveIntegerArgument,
+} from '../arguments.ts';
 import { printSummary } from '../output.ts';
+import { commandProgress, withProgress } from '../progress.ts';
 
 interface FeaturesCommandOptions {
   warehouse: string;
@@ -12,27 +18,7 @@ interface FeaturesCommandOptions {
   seed: string;
   config?: string;
   json?: boolean;
-}
-
-function integerArgument(value: string, key: string): number {
-  if (!/^\d+$/.test(value.trim()))
-    throw new ConfigError(`must be a non-negative integer, got '${value}'`, key);
-  return Number(value);
-}
-
-function configArgument(value: string | undefined): Record<string, unknown> | undefined {
-  if (value === undefined) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(value);
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed))
-      return parsed as Record<string, unknown>;
-  } catch {
-    // reported below with the key named
-  }
-  throw new ConfigError(
-    `must be a JSON object, e.g. '{"leads":["II"],"length":500}', got '${value}'`,
-    'config',
-  );
+  quiet?: boolean;
 }
 
 export function registerFeaturesCommand(program: Command): void {
@@ -56,26 +42,31 @@ export function registerFeaturesCommand(program: Command): void {
     .option('--batch-size <n>', 'records per forward pass', '16')
     .option('--seed <s>', 'seed of the random init when no --weights', '42')
     .option('--config <json>', 'expert settings as JSON (sizes, leads, length, normalization)')
-    .option('--json', 'print a machine-readable summary')
+    .option('--json', 'print a machine-readable summary (no progress lines)')
+    .option('--quiet', 'no progress lines on stderr')
     .action(async (options: FeaturesCommandOptions) => {
-      const summary = await cacheFeatures({
-        warehouse: options.warehouse,
-        expert: options.expert,
-        expertOptions: {
-          seed: integerArgument(options.seed, 'seed'),
-          weightsPath: options.weights,
-          config: configArgument(options.config),
-        },
-        batchSize: integerArgument(options.batchSize, 'batch-size'),
-        backend: parseBackendChoice(options.backend, 'backend'),
-        onProgress: options.json
-          ? undefined
-          : (p) =>
-              process.stderr.write(
-                `enecg: features ${p.seen} read, ${p.computed} computed, ${p.skipped} cached\r`,
-              ),
-      });
-      if (!options.json) process.stderr.write('\n');
+      const seed = nonNegativeIntegerArgument(options.seed, '--seed');
+      const batchSize = positiveIntegerArgument(options.batchSize, '--batch-size');
+      const config =
+        options.config === undefined ? undefined : jsonObjectArgument(options.config, '--config');
+      const backend = choiceArgument(options.backend, '--backend', BACKEND_CHOICES);
+      // The number of records still to embed is known only to the stage, so progress shows counts and rate.
+      const progress = commandProgress(`features ${options.expert}`, 'records', options);
+      const summary = await withProgress(progress, () =>
+        cacheFeatures({
+          warehouse: options.warehouse,
+          expert: options.expert,
+          expertOptions: { seed, weightsPath: options.weights, config },
+          batchSize,
+          backend,
+          onProgress: (p) =>
+            progress.update(
+              p.seen,
+              undefined,
+              `${p.computed} computed, ${p.skipped} cached, ${p.quarantined} quarantined`,
+            ),
+        }),
+      );
       printSummary({ ...summary }, options);
     });
 }

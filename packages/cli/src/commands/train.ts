@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { ConfigError } from '@enecg/common';
 import { type TrainConfigInput, train } from '@enecg/model';
 import type { Command } from 'commander';
+import { nonNegativeIntegerArgument } from '../arguments.ts';
 import { printSummary } from '../output.ts';
 
 interface TrainCommandOptions {
@@ -62,11 +63,7 @@ export function registerTrainCommand(program: Command): void {
       const config: TrainConfigInput = options.config ? await readConfigFile(options.config) : {};
       if (options.preset !== undefined) config.preset = options.preset as TrainConfigInput['preset'];
       if (options.tasks !== undefined) config.tasks = list(options.tasks) as TrainConfigInput['tasks'];
-      if (options.seed !== undefined) {
-        if (!/^\d+$/.test(options.seed))
-          throw new ConfigError(`must be an integer >= 0, got '${options.seed}'`, 'seed');
-        config.seed = Number(options.seed);
-      }
+      if (options.seed !== undefined) config.seed = nonNegativeIntegerArgument(options.seed, '--seed');
       const summary = await train({
         warehouse: options.warehouse,
         config,
