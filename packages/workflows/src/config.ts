@@ -80,8 +80,8 @@ export function validatePipelineConfig(
       );
     }
   });
-  parseLabelConfig(config.labels);
-  const { gate } = resolveTrainConfig(config.training);
+  inSection('labels', source, () => parseLabelConfig(config.labels));
+  const { gate } = inSection('training', source, () => resolveTrainConfig(config.training));
   const absolute = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
   const resolved: PipelineConfig = {
     ...config,
@@ -100,6 +100,20 @@ export function validatePipelineConfig(
     }
   });
   return resolved;
+}
+
+/** Runs a stage's own validation of its section, so that its errors name the full key (`training.lora.rank`). */
+function inSection<T>(section: string, source: string, validate: () => T): T {
+  try {
+    return validate();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      const key = error.key ? `${section}.${error.key}` : section;
+      const reason = error.key ? error.message.slice(error.key.length + 2) : error.message;
+      throw new ConfigError(`${source}: ${reason}`, key);
+    }
+    throw error;
+  }
 }
 
 export async function loadPipelineConfig(path: string): Promise<PipelineConfig> {

@@ -73,5 +73,8 @@ describe('the enecgPipeline workflow on a real Temporal server', () => {
     );
     expect(() => validatePipelineConfig({ ...input, ingest: { shards: 0 } })).toThrow(/ingest\.shards/);
     expect(() => validatePipelineConfig({ ...input, source: join(root, 'nowhere') })).toThrow(/source/);
+    expect(() => validatePipelineConfig({ ...input, training: { lora: { rank: 0 } } })).toThrow(
+      /^training\.lora\.rank: /,
+    );
   });
 });
