@@ -35,8 +35,8 @@ function range(count: number): number[] {
 }
 
 /**
- * The whole pipeline: ingest (fanned out over shards) -> labels -> frozen-expert features (fanned out over
- * experts and shards, on GPU workers when any are polling) -> train -> evaluate -> report. The workflow only
+ * The whole pipeline: ingest (fanned out over shards) -> labels -> frozen-expert features (one activity per
+ * expert, on GPU workers when any are polling) -> train -> evaluate -> report. The workflow only
  * passes paths, hashes and counts; every stage is idempotent, so a retried or re-run stage reuses its work.
  */
 export async function enecgPipeline({ config }: PipelineInput): Promise<PipelineResult> {
@@ -113,7 +113,11 @@ export async function enecgPipeline({ config }: PipelineInput): Promise<Pipeline
       quarantined: sum(shards.map((s) => s.quarantined)),
     },
     labels: { rows: labels.output.rows, sha256: labels.output.sha256, cacheHit: labels.cache.hit },
-    features: features.map((f) => ({ expert: f.expert, computed: f.computed, cached: f.skipped })),
+    features: features.map((f) => ({
+      expert: f.expert,
+      computed: f.computed,
+      cached: f.totalRows - f.computed,
+    })),
     model: { modelId: model.modelId, modelDir: model.modelDir, cacheHit: model.cache.hit },
     evaluationPath: evaluation.evaluationPath,
     report: { html: report.html, markdown: report.markdown },
