@@ -55,15 +55,18 @@ export class AdamW {
       }
       const grad = (grads[name] as tf.Tensor).dataSync() as Float32Array;
       const { params, m, v } = state;
+      // Constants hoisted out of the loop (it touches every trainable value on every step).
+      const keep1 = 1 - beta1;
+      const keep2 = 1 - beta2;
+      const stepSize = learningRate / correction1;
+      const secondScale = 1 / correction2;
       for (let i = 0; i < params.length; i++) {
         const g = grad[i] as number;
-        const mi = beta1 * (m[i] as number) + (1 - beta1) * g;
-        const vi = beta2 * (v[i] as number) + (1 - beta2) * g * g;
+        const mi = beta1 * (m[i] as number) + keep1 * g;
+        const vi = beta2 * (v[i] as number) + keep2 * g * g;
         m[i] = mi;
         v[i] = vi;
-        params[i] =
-          (params[i] as number) * decay -
-          (learningRate * (mi / correction1)) / (Math.sqrt(vi / correction2) + epsilon);
+        params[i] = (params[i] as number) * decay - (stepSize * mi) / (Math.sqrt(vi * secondScale) + epsilon);
       }
       tf.tidy(() => variable.assign(tf.tensor(params, variable.shape)));
     }

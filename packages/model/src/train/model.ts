@@ -189,11 +189,13 @@ export function forward(
   const T = shape.tasks.length;
   const E = shape.experts.length;
   const scale = shape.lora.alpha / shape.lora.rank;
-  let layerIndex = 0;
-  const dropout = (x: tf.Tensor): tf.Tensor => {
-    layerIndex += 1;
+  /**
+   * Dropout on a LoRA input; `layer` numbers the adapters whose dropout runs here, in the order
+   * experts' fc1, head fc2, gate fc1, gate fc2 (prepared first layers drew their masks already).
+   */
+  const dropout = (x: tf.Tensor, layer: number): tf.Tensor => {
     if (options.dropoutSeed === undefined || shape.lora.dropout === 0) return x;
-    return tf.dropout(x, shape.lora.dropout, undefined, deriveSeed(options.dropoutSeed, layerIndex));
+    return tf.dropout(x, shape.lora.dropout, undefined, deriveSeed(options.dropoutSeed, layer));
   };
   const param = (name: string): tf.Tensor => {
     const value = weights[name];
@@ -201,34 +203,41 @@ export function forward(
     return value;
   };
 
-  /** A layer whose T task variants read the same input x [B, d]; returns [T, B, H]. */
-  const sharedInputLayer = (x: tf.Tensor2D, prefix: string): tf.Tensor3D => {
+  /** Merged form of a layer whose T task variants read the same input x [B, d]; returns [T, B, H]. */
+  const mergedSharedInputLayer = (x: tf.Tensor2D, prefix: string): tf.Tensor3D => {
     const weight = param(`${prefix}.weight`);
-    const bias = param(`${prefix}.bias`);
     const B = x.shape[0];
-    if (weights[`${prefix}.lora_a`] === undefined) {
-      const out = tf.matMul(x, weight as tf.Tensor2D);
-      const H = weight.shape[1] as number;
-      return tf.add(tf.transpose(tf.reshape(out, [B, T, H / T]), [1, 0, 2]), bias) as tf.Tensor3D;
-    }
+    const out = tf.matMul(x, weight as tf.Tensor2D);
     const H = weight.shape[1] as number;
+    return tf.add(
+      tf.transpose(tf.reshape(out, [B, T, H / T]), [1, 0, 2]),
+      param(`${prefix}.bias`),
+    ) as tf.Tensor3D;
+  };
+
+  /**
+   * LoRA form of such a layer, split in its frozen part x W + b [B, H] and its adapter's down
+   * projection per task [T, B, r]: the up projections of all such layers then run as one batched matmul.
+   */
+  const sharedInputParts = (x: tf.Tensor2D, prefix: string, layer: number) => {
+    const B = x.shape[0];
     const loraA = param(`${prefix}.lora_a`) as tf.Tensor2D;
-    const loraB = param(`${prefix}.lora_b`) as tf.Tensor3D;
     const prepared = inputs.prepared?.[prefix];
-    const base = prepared ? prepared.base : tf.add(tf.matMul(x, weight as tf.Tensor2D), bias);
+    const base = prepared
+      ? prepared.base
+      : tf.add(tf.matMul(x, param(`${prefix}.weight`) as tf.Tensor2D), param(`${prefix}.bias`));
     const down = prepared
       ? matMulGradRight(prepared.loraInput, prepared.loraInputT, loraA)
-      : tf.matMul(dropout(x) as tf.Tensor2D, loraA);
+      : tf.matMul(dropout(x, layer) as tf.Tensor2D, loraA);
     const perTask = tf.transpose(tf.reshape(down, [B, T, shape.lora.rank]), [1, 0, 2]) as tf.Tensor3D;
-    const up = tf.mul(tf.matMul(perTask, loraB), scale);
-    return tf.add(up, tf.reshape(base, [1, B, H])) as tf.Tensor3D;
+    return { base: base as tf.Tensor2D, perTask, loraB: param(`${prefix}.lora_b`) as tf.Tensor3D };
   };
 
   /**
    * A stack of layers over a leading axis: h [G, B, k] -> [G, B, n]. A rank-2 weight is a frozen
    * base shared by the stack (one plain matmul); a rank-3 weight holds one matrix per member.
    */
-  const stackedLayer = (h: tf.Tensor3D, prefix: string): tf.Tensor3D => {
+  const stackedLayer = (h: tf.Tensor3D, prefix: string, layer?: number): tf.Tensor3D => {
     const weight = param(`${prefix}.weight`);
     const [G, B, k] = h.shape;
     let out: tf.Tensor;
@@ -243,26 +252,60 @@ export function forward(
     out = tf.add(out, param(`${prefix}.bias`));
     const loraA = weights[`${prefix}.lora_a`];
     if (loraA === undefined) return out as tf.Tensor3D;
-    const down = tf.matMul(dropout(h) as tf.Tensor3D, loraA as tf.Tensor3D);
+    if (layer === undefined) throw new Error(`${prefix} has an adapter but no dropout layer number`);
+    const down = tf.matMul(dropout(h, layer) as tf.Tensor3D, loraA as tf.Tensor3D);
     return tf.add(
       out,
       tf.mul(tf.matMul(down, param(`${prefix}.lora_b`) as tf.Tensor3D), scale),
     ) as tf.Tensor3D;
   };
 
-  const firstLayers = shape.experts.map(({ name }) => {
-    const x = inputs.experts[name];
+  const expertInputs = shape.experts.map(({ name }) => {
+    const x = inputs.experts[name] ?? inputs.prepared?.[`head.${name}.fc1`]?.loraInput;
     if (!x) throw new Error(`no input for expert ${name}`);
-    return tf.relu(sharedInputLayer(x, `head.${name}.fc1`));
+    return x;
   });
-  const h1 = tf.concat(firstLayers, 0) as tf.Tensor3D;
-  const h2 = tf.relu(stackedLayer(h1, 'head.fc2')) as tf.Tensor3D;
+  let h1: tf.Tensor3D;
+  let g1: tf.Tensor3D;
+  if (weights['gate.fc1.lora_a'] === undefined) {
+    h1 = tf.concat(
+      shape.experts.map(({ name }, e) =>
+        tf.relu(mergedSharedInputLayer(expertInputs[e] as tf.Tensor2D, `head.${name}.fc1`)),
+      ),
+      0,
+    ) as tf.Tensor3D;
+    g1 = tf.relu(mergedSharedInputLayer(inputs.gate, 'gate.fc1')) as tf.Tensor3D;
+  } else {
+    const parts = [
+      ...shape.experts.map(({ name }, e) =>
+        sharedInputParts(expertInputs[e] as tf.Tensor2D, `head.${name}.fc1`, e + 1),
+      ),
+      sharedInputParts(inputs.gate, 'gate.fc1', E + 2),
+    ];
+    const [B, H] = (parts[0] as { base: tf.Tensor2D }).base.shape;
+    // One batched matmul for the up projections of every expert's and the gate's first layer.
+    const up = tf.matMul(
+      tf.concat(
+        parts.map((part) => part.perTask),
+        0,
+      ),
+      tf.concat(
+        parts.map((part) => part.loraB),
+        0,
+      ),
+    );
+    const bases = tf.reshape(tf.stack(parts.map((part) => part.base)), [E + 1, 1, B, H]);
+    const first = tf.relu(tf.add(tf.reshape(tf.mul(up, scale), [E + 1, T, B, H]), bases));
+    h1 = tf.reshape(tf.slice(first, [0, 0, 0, 0], [E, T, B, H]), [E * T, B, H]) as tf.Tensor3D;
+    g1 = tf.reshape(tf.slice(first, [E, 0, 0, 0], [1, T, B, H]), [T, B, H]) as tf.Tensor3D;
+  }
+  const firstLayerDropouts = inputs.prepared ? 0 : E + 1;
+  const h2 = tf.relu(stackedLayer(h1, 'head.fc2', firstLayerDropouts + 1)) as tf.Tensor3D;
   const out = stackedLayer(h2, 'head.fc3');
   const B = out.shape[1];
   const expertOutputs = tf.reshape(out, [E, T, B, out.shape[2]]) as tf.Tensor4D;
 
-  const g1 = tf.relu(sharedInputLayer(inputs.gate, 'gate.fc1')) as tf.Tensor3D;
-  let logits = stackedLayer(g1, 'gate.fc2');
+  let logits = stackedLayer(g1, 'gate.fc2', firstLayerDropouts + 2);
   if (shape.topK > 0 && shape.topK < E) logits = tf.add(logits, topKMask(logits, shape.topK));
   const gateWeights = tf.softmax(logits) as tf.Tensor3D;
   return { expertOutputs, gateWeights };
