@@ -203,9 +203,11 @@ function prepareBatch(
     const rng = createRng(deriveSeed(dropoutSeed, prefix));
     const keep = 1 / (1 - rate);
     for (let b = 0; b < B; b++) {
+      const rowStart = b * d;
       for (let j = 0; j < d; j++) {
-        const value = rate > 0 && rng() < rate ? 0 : (rows[b * d + j] as number) * (rate > 0 ? keep : 1);
-        input[b * d + j] = value;
+        const x = rows[rowStart + j] as number;
+        const value = rate === 0 ? x : rng() < rate ? 0 : x * keep;
+        input[rowStart + j] = value;
         transposed[j * B + b] = value;
       }
     }
@@ -305,9 +307,15 @@ export async function fitModel(set: TrainingSet, config: TrainConfig, rows: FitR
           () =>
             tf.tidy(() => {
               const targets = targetsOf(shape, scale, batch);
+              const prepared = prepareBatch(set, shape, projections, batch, dropoutSeed);
+              // With prepared layers, forward reads its inputs only for their row count: nothing else to upload.
+              const loraInput = (prefix: string) => (prepared[prefix] as PreparedInput).loraInput;
               const inputs = {
-                ...batchInputs(batch, shape),
-                prepared: prepareBatch(set, shape, projections, batch, dropoutSeed),
+                experts: Object.fromEntries(
+                  shape.experts.map(({ name }) => [name, loraInput(`head.${name}.fc1`)]),
+                ),
+                gate: loraInput('gate.fc1'),
+                prepared,
               };
               const outputs = forward(shape, stepWeights, inputs, { dropoutSeed });
               return weightedLoss(config, taskLossSums(shape, outputs, targets), targets.counts);

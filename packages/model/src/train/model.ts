@@ -261,7 +261,7 @@ export function forward(
   };
 
   const expertInputs = shape.experts.map(({ name }) => {
-    const x = inputs.experts[name] ?? inputs.prepared?.[`head.${name}.fc1`]?.loraInput;
+    const x = inputs.experts[name];
     if (!x) throw new Error(`no input for expert ${name}`);
     return x;
   });
