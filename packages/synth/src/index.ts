@@ -1,5 +1,4 @@
-export { ARRHYTHMIA_CLASSES, CLASS_STATEMENTS, OTHER_RHYTHMS } from './classes.ts';
-export { MIMIC_LEAD_ORDER } from './ecg-format.ts';
+export { CLASS_STATEMENTS, OTHER_RHYTHMS } from './classes.ts';
 export type { SynthSummary, SynthTable } from './generate.ts';
 export { generateSynthetic } from './generate.ts';
 export type { MissingRates, SynthLayout, SynthOptions } from './options.ts';

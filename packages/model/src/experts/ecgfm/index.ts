@@ -1,7 +1,7 @@
-import { ConfigError } from '@enecg/common';
+import { ConfigError, STANDARD_LEADS } from '@enecg/common';
 import * as tf from '@tensorflow/tfjs-core';
 import { preprocessPart, resolveExpertConfig } from '../config.ts';
-import { mergeConfig, pickPreset, positiveBatch, STANDARD_LEADS } from '../layers/config.ts';
+import { mergeConfig, pickPreset, positiveBatch } from '../layers/config.ts';
 import { createBackboneExpert } from '../layers/expert.ts';
 import { concat } from '../layers/tensors.ts';
 import type { ExpertFactory } from '../types.ts';
@@ -24,7 +24,7 @@ import {
 export const ECGFM_DEFAULTS = {
   size: 'tiny',
   model: {} as Record<string, unknown>,
-  leads: STANDARD_LEADS,
+  leads: [...STANDARD_LEADS],
   length: 5000,
   normalization: 'lead',
   aggregate: 'mean',

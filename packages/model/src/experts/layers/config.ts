@@ -62,9 +62,6 @@ export function pickPreset<T>(expert: string, presets: Record<string, T>, name: 
   return presets[name]!;
 }
 
-/** The 12 standard leads in ECG-FM's order (I, II, III, aVR, aVL, aVF, V1-V6); leads are matched by name. */
-export const STANDARD_LEADS = ['I', 'II', 'III', 'aVR', 'aVL', 'aVF', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6'];
-
 export function positiveBatch(value: number, expert: string): number {
   if (!Number.isInteger(value) || value < 1) {
     throw new ConfigError(`${value} is not a positive integer`, `${expert}.batchSize`);

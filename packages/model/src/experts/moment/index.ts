@@ -1,7 +1,7 @@
-import { ConfigError } from '@enecg/common';
+import { ConfigError, STANDARD_LEADS } from '@enecg/common';
 import * as tf from '@tensorflow/tfjs-core';
 import { preprocessPart, resolveExpertConfig } from '../config.ts';
-import { mergeConfig, pickPreset, positiveBatch, STANDARD_LEADS } from '../layers/config.ts';
+import { mergeConfig, pickPreset, positiveBatch } from '../layers/config.ts';
 import { createBackboneExpert } from '../layers/expert.ts';
 import type { ExpertFactory } from '../types.ts';
 import { MOMENT_PRESETS, type MomentConfig, momentEmbed, momentWeightSpecs, prepareMoment } from './model.ts';
@@ -15,7 +15,7 @@ import { MOMENT_PRESETS, type MomentConfig, momentEmbed, momentWeightSpecs, prep
 export const MOMENT_DEFAULTS = {
   size: 'tiny',
   model: {} as Record<string, unknown>,
-  leads: STANDARD_LEADS,
+  leads: [...STANDARD_LEADS],
   length: 512,
   normalization: 'record',
   batchSize: 4,
