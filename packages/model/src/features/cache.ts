@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DatasetRef, EcgRecord } from '@enecg/common';
+import type { DatasetRef, EcgRecord, LineageEvent } from '@enecg/common';
 import {
   appendLineageEvent,
   ConfigError,
@@ -47,7 +47,7 @@ export interface FeatureProgress {
   /** Cached studies kept as they are. */
   skipped: number;
   quarantined: number;
-  /** Cached studies whose changed content the expert refused: their old embedding no longer counts. */
+  /** Cached studies whose changed content the expert refused: their old embedding no longer counts, and they leave the set. */
   withdrawn: number;
 }
 
@@ -63,7 +63,8 @@ export interface CacheFeaturesOptions {
   partRows?: number;
 }
 
-export interface FeatureSummary {
+/** The counts of the whole run, as in FeatureProgress. */
+export interface FeatureSummary extends FeatureProgress {
   runId: string;
   expert: string;
   featureSetId: string;
@@ -72,15 +73,6 @@ export interface FeatureSummary {
   preprocessingHash: string;
   embeddingSize: number;
   backend: BackendInfo;
-  seen: number;
-  computed: number;
-  /** Of `computed`: cached studies whose content had changed. */
-  recomputed: number;
-  /** Cached before this run and kept. */
-  skipped: number;
-  quarantined: number;
-  /** Cached studies whose changed content was quarantined: no longer in the set. */
-  withdrawn: number;
   quarantinedRecords: Array<{ studyId: number; reason: string }>;
   /** Parts written by this run. */
   parts: Array<{ path: string; sha256: string; rows: number }>;
@@ -181,15 +173,21 @@ export async function cacheFeaturesFrom(
       embeddingSize: expert.embeddingSize,
     };
     const job = { name: `features/${expert.name}` };
-    await appendLineageEvent(options.warehouse, {
-      eventType: 'START',
-      eventTime: new Date().toISOString(),
-      run: { runId },
-      job,
-      inputs,
-      outputs: [],
-      facets: { ...facets, ...backendFacets() },
-    });
+    const recordEvent = (
+      eventType: LineageEvent['eventType'],
+      outputs: DatasetRef[],
+      outcome: Record<string, unknown>,
+    ) =>
+      appendLineageEvent(options.warehouse, {
+        eventType,
+        eventTime: new Date().toISOString(),
+        run: { runId },
+        job,
+        inputs,
+        outputs,
+        facets: { ...facets, ...backendFacets(), ...outcome },
+      });
+    await recordEvent('START', [], {});
     try {
       const summary = await withDuckDB(async (connection) => {
         const existing = await listFeatureParts(dir);
@@ -256,25 +254,19 @@ export async function cacheFeaturesFrom(
         };
       });
       const backend = activeBackend()!;
-      await appendLineageEvent(options.warehouse, {
-        eventType: 'COMPLETE',
-        eventTime: new Date().toISOString(),
-        run: { runId },
-        job,
-        inputs,
-        outputs: await Promise.all(
+      await recordEvent(
+        'COMPLETE',
+        await Promise.all(
           summary.parts.map((part) => describeDataset(options.warehouse, job.name, part.path, part.rows)),
         ),
-        facets: {
-          ...facets,
-          ...backendFacets(),
+        {
           computed: summary.computed,
           recomputed: summary.recomputed,
           skipped: summary.skipped,
           withdrawn: summary.withdrawn,
           quarantined: summary.quarantinedRecords,
         },
-      });
+      );
       return {
         runId,
         expert: expert.name,
@@ -284,26 +276,11 @@ export async function cacheFeaturesFrom(
         preprocessingHash: expert.preprocessingHash,
         embeddingSize: expert.embeddingSize,
         backend,
-        seen: summary.seen,
-        computed: summary.computed,
-        recomputed: summary.recomputed,
-        skipped: summary.skipped,
-        quarantined: summary.quarantined,
-        withdrawn: summary.withdrawn,
+        ...summary,
         quarantinedRecords: summary.quarantinedRecords.slice(0, SUMMARY_QUARANTINE_LIMIT),
-        parts: summary.parts,
-        totalRows: summary.totalRows,
       };
     } catch (error) {
-      await appendLineageEvent(options.warehouse, {
-        eventType: 'FAIL',
-        eventTime: new Date().toISOString(),
-        run: { runId },
-        job,
-        inputs,
-        outputs: [],
-        facets: { ...facets, ...backendFacets(), error: (error as Error).message },
-      });
+      await recordEvent('FAIL', [], { error: (error as Error).message });
       throw error;
     }
   } finally {
