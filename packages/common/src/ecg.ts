@@ -26,3 +26,19 @@ export const STANDARD_LEADS = [
   'V6',
 ] as const;
 export type LeadName = (typeof STANDARD_LEADS)[number];
+
+/** The order MIMIC-IV-ECG stores its 12 leads in (aVF before aVL): the order of the WFDB signals. */
+export const MIMIC_LEAD_ORDER = [
+  'I',
+  'II',
+  'III',
+  'aVR',
+  'aVF',
+  'aVL',
+  'V1',
+  'V2',
+  'V3',
+  'V4',
+  'V5',
+  'V6',
+] as const satisfies readonly LeadName[];

@@ -1,7 +1,8 @@
+export { ARRHYTHMIA_CLASS_NAMES, OTHER_ARRHYTHMIA_CLASS } from './arrhythmia.ts';
 export { parseConfig } from './config.ts';
 export { queryRows, sqlString, withDuckDB } from './duckdb.ts';
 export type { EcgRecord, LeadName } from './ecg.ts';
-export { STANDARD_LEADS } from './ecg.ts';
+export { MIMIC_LEAD_ORDER, STANDARD_LEADS } from './ecg.ts';
 export type { InputLocation } from './errors.ts';
 export {
   ConfigError,
@@ -15,5 +16,6 @@ export { produceFileAtomic, writeFileAtomic } from './files.ts';
 export { canonicalJson, hashObject, sha256, sha256File } from './hashing.ts';
 export type { CodeVersion, DatasetRef, LabelRulesFacet, LineageEvent, LineageFacets } from './lineage.ts';
 export { appendLineageEvent, codeVersion, datasetDigest, describeDataset, newRunId } from './lineage.ts';
+export { mulberry32 } from './random.ts';
 export type { WarehouseLayout } from './warehouse.ts';
 export { warehouseLayout } from './warehouse.ts';

@@ -11,7 +11,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sqlString, withDuckDB } from '@enecg/common';
+import { mulberry32, sqlString, withDuckDB } from '@enecg/common';
 import { deriveLabels } from '../src/index.ts';
 
 const ROWS = Number(process.argv[2] ?? 800_000);
@@ -36,18 +36,6 @@ const STATEMENTS = [
   'Low QRS voltages in precordial leads',
   'Nonspecific T wave abnormality',
 ];
-
-/** A small seeded generator (mulberry32) so that every run benchmarks the same data. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function writeLines(
   path: string,
@@ -80,7 +68,7 @@ async function generate(root: string): Promise<{ source: string; hosp: string }>
   const hosp = join(root, 'hosp');
   await mkdir(source);
   await mkdir(hosp);
-  const next = random(42);
+  const next = mulberry32(42);
   const subjectOf = (i: number) => 10_000_000 + Math.floor(i / ECGS_PER_SUBJECT);
   const studyOf = (i: number) => 40_000_000 + i;
   // ECG i of a subject is taken (i mod 5) * 30 days after the subject's first, at a seeded minute.

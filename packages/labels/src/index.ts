@@ -4,5 +4,5 @@ export type { DeriveLabelsOptions, LabelSummary, SourceSummary } from './derive.
 export { deriveLabels, labelsFile } from './derive.ts';
 export type { LabelRow, Split } from './read.ts';
 export { readLabels } from './read.ts';
-export { LABEL_VERSION, OTHER_REPORT_CLASS, REPORT_CLASS_NAMES } from './rules.ts';
+export { LABEL_VERSION } from './rules.ts';
 export type { LabelStatistics } from './statistics.ts';

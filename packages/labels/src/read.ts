@@ -21,7 +21,7 @@ export interface LabelRow {
   potassiumClass: 0 | 1 | 2 | null;
   /** The potassium value (mmol/L) the two potassium labels came from. */
   potassium: number | null;
-  /** 0..14, see REPORT_CLASS_NAMES; null for an ECG without report statements. */
+  /** 0..14, see ARRHYTHMIA_CLASS_NAMES (@enecg/common); null for an ECG without report statements. */
   reportLabel: number | null;
   /** Every class the report's statements match (ascending); null without statements. */
   reportLabels: number[] | null;

@@ -6,27 +6,6 @@ export const LABEL_VERSION = '1.0.0';
 
 export const LABEL_RULES_PATH = new URL('../sql/labels.sql', import.meta.url);
 
-/** The 15 arrhythmia classes of the EnECG paper, indexed by report_label. */
-export const REPORT_CLASS_NAMES = [
-  'sinus rhythm',
-  'sinus bradycardia',
-  'sinus tachycardia',
-  'atrial fibrillation',
-  'sinus rhythm with borderline 1st degree A-V block',
-  'sinus rhythm with 1st degree A-V block',
-  'atrial fibrillation with rapid ventricular response',
-  'sinus arrhythmia',
-  'sinus rhythm with PAC(s)',
-  'ventricular pacing',
-  'consider acute ST elevation MI ***',
-  'warning: data quality may affect interpretation',
-  'sinus rhythm with PVC(s)',
-  'possible ectopic atrial rhythm',
-  'other',
-] as const;
-
-export const OTHER_REPORT_CLASS = 14;
-
 export interface LabelRules {
   version: string;
   /** The SQL text exactly as run and as stored in lineage. */

@@ -12,15 +12,14 @@
  * (add `--full-backends wasm,cpu` to measure it anyway).
  */
 import type { EcgRecord } from '@enecg/common';
+import { mulberry32, STANDARD_LEADS } from '@enecg/common';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/backend/index.ts';
 import { ECGFM_PRESETS, ecgfmWeightSpecs } from '../src/experts/ecgfm/model.ts';
-import { STANDARD_LEADS } from '../src/experts/layers/config.ts';
 import { parameterCount } from '../src/experts/layers/weights.ts';
 import { MOMENT_PRESETS, momentWeightSpecs } from '../src/experts/moment/model.ts';
 import { createExpert } from '../src/experts/registry.ts';
 import { TEMPO_PRESETS, tempoWeightSpecs } from '../src/experts/tempo/model.ts';
-import { mulberry32 } from '../src/safetensors/index.ts';
 
 const FULL_SIZE: Record<string, string> = { moment: 'small', tempo: 'full', ecgfm: 'full' };
 
@@ -36,7 +35,7 @@ function syntheticRecords(count: number): EcgRecord[] {
     studyId: 1000 + r,
     subjectId: 1,
     samplingRate: 500,
-    leadNames: STANDARD_LEADS,
+    leadNames: [...STANDARD_LEADS],
     signals: STANDARD_LEADS.map((_, lead) =>
       Float32Array.from({ length: 5000 }, (_, i) => {
         const beat = Math.exp(-(((i % 430) - 200) ** 2) / 40) * (1 + lead / 12);

@@ -20,6 +20,7 @@ export { TASKS } from './evaluation-types.ts';
 export { createExpert, expertFactories, expertNames, getExpertFactory } from './experts/registry.ts';
 export type { Expert, ExpertFactory, ExpertOptions } from './experts/types.ts';
 export type {
+  CachedContent,
   CacheFeaturesOptions,
   FeatureMatrix,
   FeatureProgress,
@@ -27,6 +28,7 @@ export type {
   FeatureSummary,
   ReadFeaturesOptions,
   RecordSource,
+  SourceRecord,
 } from './features/index.ts';
 export {
   cacheFeatures,

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend/index.ts';
-import { DLinearModel } from '../src/experts/dlinear/model.ts';
-import { TimesNetModel } from '../src/experts/timesnet/model.ts';
+import { type DLinearConfig, DLinearModel } from '../src/experts/dlinear/model.ts';
+import { type TimesNetConfig, TimesNetModel } from '../src/experts/timesnet/model.ts';
 import { openWeights } from '../src/safetensors/index.ts';
 
 interface Case<C> {
@@ -13,16 +13,8 @@ interface Case<C> {
   embeddings: number[][];
 }
 const fixtures: {
-  dlinear: Case<{ seqLen: number; channels: number; movingAvg: number; individual: boolean }>[];
-  timesnet: Case<{
-    seqLen: number;
-    channels: number;
-    dModel: number;
-    dFf: number;
-    eLayers: number;
-    topK: number;
-    numKernels: number;
-  }>[];
+  dlinear: Case<DLinearConfig>[];
+  timesnet: Case<Omit<TimesNetConfig, 'embedding'>>[];
 } = JSON.parse(readFileSync(new URL('./fixtures/backbones.json', import.meta.url), 'utf8'));
 
 const fixturePath = (name: string) =>

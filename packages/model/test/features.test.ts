@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EcgRecord } from '@enecg/common';
@@ -184,6 +184,68 @@ describe('cacheFeaturesFrom', { timeout: 60_000 }, () => {
     });
     expect(a.studyIds).toEqual(b.studyIds);
     expect(Array.from(a.matrix)).toEqual(Array.from(b.matrix));
+  });
+
+  it('recomputes a record whose content changed and reads back only its new embedding', async () => {
+    const root = await warehouse();
+    const options = { warehouse: root, ...dlinear, partRows: 4 };
+    const first = await cacheFeaturesFrom(() => inBatches(records, 4), options);
+    const reversed = records[2]!.signals.map((signal) => signal.slice().reverse());
+    const changed: EcgRecord[] = records.map((r, i) => (i === 2 ? { ...r, signals: reversed } : r));
+    const second = await cacheFeaturesFrom(() => inBatches(changed, 4), options);
+    expect(second).toMatchObject({ seen: 11, computed: 1, recomputed: 1, skipped: 10, totalRows: 11 });
+
+    const features = await readFeatures({ warehouse: root, featureSetId: first.featureSetId });
+    expect(features.studyIds).toEqual(records.map((r) => r.studyId));
+    const expert = await createExpert('dlinear', { seed: 9 });
+    const [fresh] = await expert.embed([changed[2]!]);
+    const [stale] = await expert.embed([records[2]!]);
+    expert.dispose();
+    expect(Array.from(features.matrix.subarray(1000, 1500))).toEqual(Array.from(fresh!));
+    expect(Array.from(fresh!)).not.toEqual(Array.from(stale!));
+
+    const again = await cacheFeaturesFrom(() => inBatches(changed, 4), options);
+    expect(again).toMatchObject({ computed: 0, skipped: 11, parts: [] });
+  });
+
+  it('withdraws a cached embedding when the changed record is quarantined', async () => {
+    const root = await warehouse();
+    const options = { warehouse: root, expert: 'raw-leads', backend: 'wasm' as const };
+    const first = await cacheFeaturesFrom(() => inBatches(records, 4), options);
+    const broken: EcgRecord = {
+      ...records[3]!,
+      leadNames: records[3]!.leadNames.map((n) => (n === 'II' ? 'X' : n)),
+    };
+    const changed = records.map((r, i) => (i === 3 ? broken : r));
+    const second = await cacheFeaturesFrom(() => inBatches(changed, 4), options);
+    expect(second).toMatchObject({ computed: 0, quarantined: 1, withdrawn: 1, skipped: 10, totalRows: 10 });
+    const features = await readFeatures({ warehouse: root, featureSetId: first.featureSetId });
+    expect(features.studyIds).toEqual(records.filter((_, i) => i !== 3).map((r) => r.studyId));
+
+    const third = await cacheFeaturesFrom(() => inBatches(changed, 4), options);
+    expect(third).toMatchObject({ computed: 0, quarantined: 1, withdrawn: 0, skipped: 10, parts: [] });
+  });
+
+  it('recomputes, once, parts written before content hashes were stored', async () => {
+    const root = await warehouse();
+    const options = { warehouse: root, ...dlinear };
+    const first = await cacheFeaturesFrom(() => inBatches(records, 4), options);
+    const part = first.parts[0]!.path;
+    await withDuckDB((connection) =>
+      connection.run(
+        `COPY (SELECT * EXCLUDE (content_sha256) FROM read_parquet('${part}')) TO '${part}.legacy' (FORMAT parquet)`,
+      ),
+    );
+    await rename(`${part}.legacy`, part);
+    const before = await readFeatures({ warehouse: root, featureSetId: first.featureSetId });
+    expect(before.studyIds).toHaveLength(11);
+    const second = await cacheFeaturesFrom(() => inBatches(records, 4), options);
+    expect(second).toMatchObject({ computed: 11, recomputed: 11, skipped: 0, totalRows: 11 });
+    const after = await readFeatures({ warehouse: root, featureSetId: first.featureSetId });
+    expect(after.studyIds).toEqual(before.studyIds);
+    expect(Array.from(after.matrix)).toEqual(Array.from(before.matrix));
+    const third = await cacheFeaturesFrom(() => inBatches(records, 4), options);
+    expect(third).toMatchObject({ computed: 0, skipped: 11 });
   });
 
   it('refuses bad configuration before doing any work', async () => {

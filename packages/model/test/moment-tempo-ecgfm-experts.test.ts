@@ -2,11 +2,10 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EcgRecord } from '@enecg/common';
-import { ConfigError, InputError, sha256File } from '@enecg/common';
+import { ConfigError, InputError, STANDARD_LEADS, sha256File } from '@enecg/common';
 import { physicalSignal, readWfdbRecord } from '@enecg/ingest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend/index.ts';
-import { STANDARD_LEADS } from '../src/experts/layers/config.ts';
 import { createExpert } from '../src/experts/registry.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -114,7 +113,7 @@ describe('expert settings', () => {
       studyId: 5,
       subjectId: 5,
       samplingRate: 500,
-      leadNames: STANDARD_LEADS,
+      leadNames: [...STANDARD_LEADS],
       signals: STANDARD_LEADS.map((_, lead) =>
         Float32Array.from({ length: 5000 }, (_, i) => Math.sin(i / (30 + lead))),
       ),

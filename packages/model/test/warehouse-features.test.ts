@@ -4,10 +4,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EcgRecord } from '@enecg/common';
-import { ingest, readWaveforms } from '@enecg/ingest';
+import { queryRows, withDuckDB } from '@enecg/common';
+import { ingest, listRecords, readWaveforms } from '@enecg/ingest';
+import { generateSynthetic } from '@enecg/synth';
 import { describe, expect, it } from 'vitest';
 import { createExpert } from '../src/experts/registry.ts';
-import { cacheFeatures, readFeatures } from '../src/features/index.ts';
+import { cacheFeatures, type FeatureMatrix, readFeatures } from '../src/features/index.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const sharedData = process.env.ENECG_SHARED_DATA ?? join(repoRoot, '../shared/data');
@@ -63,3 +65,98 @@ describe.skipIf(!hasData)(
     });
   },
 );
+
+/**
+ * Rewrites a WFDB format-16 record with its frames in reverse order: new samples, the same per-lead
+ * checksums (a sum does not depend on order), the initial values updated.
+ */
+async function reverseRecord(recordPath: string): Promise<void> {
+  const header = await readFile(`${recordPath}.hea`, 'latin1');
+  const leads = Number(header.split(' ')[1]);
+  const dat = await readFile(`${recordPath}.dat`);
+  const samples = new Int16Array(dat.buffer, dat.byteOffset, dat.byteLength / 2);
+  const frames = samples.length / leads;
+  const reversed = new Int16Array(samples.length);
+  for (let frame = 0; frame < frames; frame++) {
+    reversed.set(samples.subarray(frame * leads, (frame + 1) * leads), (frames - 1 - frame) * leads);
+  }
+  let lead = 0;
+  const rewritten = header.replace(/^(\S+\.dat(?: \S+){4}) (-?\d+) /gm, (_, head: string) => {
+    return `${head} ${reversed[lead++]} `;
+  });
+  expect(lead).toBe(leads);
+  await writeFile(`${recordPath}.hea`, rewritten, 'latin1');
+  await writeFile(`${recordPath}.dat`, reversed);
+}
+
+function embeddingOf(features: FeatureMatrix, studyId: number): number[] {
+  const row = features.studyIds.indexOf(studyId);
+  expect(row).toBeGreaterThanOrEqual(0);
+  return Array.from(features.matrix.subarray(row * features.dim, (row + 1) * features.dim));
+}
+
+describe('features stage after a re-ingest with changed content (synthetic dataset)', {
+  timeout: 120_000,
+}, () => {
+  it('recomputes exactly the changed record and reads back its new embedding', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'enecg-features-changed-'));
+    const source = join(root, 'mimic');
+    const warehouse = join(root, 'warehouse');
+    await generateSynthetic({ subjects: 5, outDir: source, seed: 17 });
+    await ingest({ source, warehouse });
+    const catalog = await listRecords(warehouse);
+    const options = { warehouse, expert: 'dlinear', backend: 'wasm' as const, batchSize: 4 };
+    const first = await cacheFeatures(options);
+    expect(first).toMatchObject({
+      computed: catalog.length,
+      recomputed: 0,
+      skipped: 0,
+      totalRows: catalog.length,
+    });
+    const before = await readFeatures({ warehouse, featureSetId: first.featureSetId });
+
+    const changed = catalog[1]!;
+    await reverseRecord(join(source, changed.sourcePath));
+    const reingest = await ingest({ source, warehouse });
+    expect(reingest).toMatchObject({ ingested: 1, unchanged: catalog.length - 1, quarantined: 0 });
+    const [current] = await listRecords(warehouse, { studyIds: [changed.studyId] });
+    expect(current!.contentSha256).not.toBe(changed.contentSha256);
+
+    const second = await cacheFeatures(options);
+    expect(second).toMatchObject({
+      seen: 1,
+      computed: 1,
+      recomputed: 1,
+      skipped: catalog.length - 1,
+      withdrawn: 0,
+      totalRows: catalog.length,
+    });
+    expect(second.parts).toHaveLength(1);
+    await withDuckDB(async (connection) => {
+      const rows = await queryRows(
+        connection,
+        `SELECT study_id::INTEGER AS study_id, content_sha256 FROM read_parquet('${second.parts[0]!.path}')`,
+      );
+      expect(rows).toEqual([{ study_id: changed.studyId, content_sha256: current!.contentSha256 }]);
+    });
+
+    const after = await readFeatures({ warehouse, featureSetId: first.featureSetId });
+    expect(after.studyIds).toEqual(before.studyIds);
+    const records: EcgRecord[] = [];
+    for await (const batch of readWaveforms({ warehouse, studyIds: [changed.studyId], batchSize: 1 })) {
+      records.push(...batch);
+    }
+    const expert = await createExpert('dlinear', { seed: 42 });
+    const [fresh] = await expert.embed(records);
+    expert.dispose();
+    const newEmbedding = embeddingOf(after, changed.studyId);
+    expect(newEmbedding).toEqual(Array.from(fresh!));
+    expect(newEmbedding).not.toEqual(embeddingOf(before, changed.studyId));
+    for (const row of catalog.filter((r) => r.studyId !== changed.studyId)) {
+      expect(embeddingOf(after, row.studyId)).toEqual(embeddingOf(before, row.studyId));
+    }
+
+    const third = await cacheFeatures(options);
+    expect(third).toMatchObject({ seen: 0, computed: 0, skipped: catalog.length, parts: [] });
+  });
+});

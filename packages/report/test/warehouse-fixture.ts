@@ -5,6 +5,7 @@ import {
   appendLineageEvent,
   codeVersion,
   describeDataset,
+  mulberry32,
   sha256,
   sqlString,
   warehouseLayout,
@@ -12,18 +13,6 @@ import {
   writeFileAtomic,
 } from '@enecg/common';
 import type { EvaluationReport, MetricSet, TaskEvaluation } from '@enecg/model';
-
-/** Small deterministic PRNG (mulberry32), so fixtures are identical on every run. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const EXPERTS = ['moment', 'tempo', 'ecgfm', 'dlinear', 'timesnet'];
 
@@ -101,7 +90,7 @@ function classificationTask(random: () => number, classes: number, accuracy: num
 
 /** An evaluation.json as `evaluate` writes it: all five tasks, five experts, a 5-epoch curve. */
 export function evaluationFixture(modelId: string, runId: string, seed: number): EvaluationReport {
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   return {
     modelId,
     runId,

@@ -1,31 +1,14 @@
-/**
- * The 15 arrhythmia classes of the mission (14 frequent machine statements + other), each with the
- * machine statement wording that names it in machine_measurements.csv.
- */
-export const ARRHYTHMIA_CLASSES = [
-  'sinus rhythm',
-  'sinus bradycardia',
-  'sinus tachycardia',
-  'atrial fibrillation',
-  'sinus rhythm with borderline 1st degree A-V block',
-  'sinus rhythm with 1st degree A-V block',
-  'atrial fibrillation with rapid ventricular response',
-  'sinus arrhythmia',
-  'sinus rhythm with PAC(s)',
-  'ventricular pacing',
-  'consider acute ST elevation MI ***',
-  'warning: data quality may affect interpretation',
-  'sinus rhythm with PVC(s)',
-  'possible ectopic atrial rhythm',
-  'other',
-] as const;
+import { ARRHYTHMIA_CLASS_NAMES, OTHER_ARRHYTHMIA_CLASS } from '@enecg/common';
 
-export const CLASS_COUNT = ARRHYTHMIA_CLASSES.length;
-export const OTHER_CLASS = 14;
+export const CLASS_COUNT = ARRHYTHMIA_CLASS_NAMES.length;
+export const OTHER_CLASS = OTHER_ARRHYTHMIA_CLASS;
 export const ST_ELEVATION_CLASS = 10;
 export const DATA_QUALITY_CLASS = 11;
 
-/** The exact statement written for classes 0..13 (class 14 uses one of OTHER_RHYTHM_STATEMENTS). */
+/**
+ * The exact machine statement written for classes 0..13 of ARRHYTHMIA_CLASS_NAMES, as it appears in
+ * machine_measurements.csv (class 14 uses one of OTHER_RHYTHMS).
+ */
 export const CLASS_STATEMENTS: readonly string[] = [
   'Sinus rhythm',
   'Sinus bradycardia',

@@ -1,22 +1,9 @@
+import { MIMIC_LEAD_ORDER } from '@enecg/common';
+
 /** The fixed shape of a MIMIC-IV-ECG diagnostic ECG. */
 export const SAMPLING_RATE = 500;
 export const SAMPLES_PER_LEAD = 5000;
 export const DURATION_S = SAMPLES_PER_LEAD / SAMPLING_RATE;
-/** MIMIC-IV-ECG lead order: aVF comes before aVL. */
-export const MIMIC_LEAD_ORDER = [
-  'I',
-  'II',
-  'III',
-  'aVR',
-  'aVF',
-  'aVL',
-  'V1',
-  'V2',
-  'V3',
-  'V4',
-  'V5',
-  'V6',
-] as const;
 export const LEAD_COUNT = MIMIC_LEAD_ORDER.length;
 /** Analog-to-digital units per millivolt of the MIMIC-IV-ECG records. */
 export const ADC_GAIN = 200;

@@ -1,5 +1,6 @@
 import { endianness } from 'node:os';
-import { LEAD_COUNT, MIMIC_LEAD_ORDER, SAMPLES_PER_LEAD, SAMPLING_RATE } from './ecg-format.ts';
+import { MIMIC_LEAD_ORDER } from '@enecg/common';
+import { LEAD_COUNT, SAMPLES_PER_LEAD, SAMPLING_RATE } from './ecg-format.ts';
 
 const LITTLE_ENDIAN_HOST = endianness() === 'LE';
 

@@ -1,8 +1,9 @@
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MIMIC_LEAD_ORDER } from '@enecg/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLASS_STATEMENTS, generateSynthetic, MIMIC_LEAD_ORDER, type SynthSummary } from '../src/index.ts';
+import { CLASS_STATEMENTS, generateSynthetic, type SynthSummary } from '../src/index.ts';
 import {
   decodeRecord,
   HAS_SHARED_DATA,

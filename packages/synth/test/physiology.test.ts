@@ -1,5 +1,5 @@
+import { MIMIC_LEAD_ORDER } from '@enecg/common';
 import { describe, expect, it } from 'vitest';
-import { MIMIC_LEAD_ORDER } from '../src/ecg-format.ts';
 import { drawSubjectTraits, type EcgPlan, type SynthesizedEcg, synthesizeEcg } from '../src/physiology.ts';
 import { Rng } from '../src/random.ts';
 

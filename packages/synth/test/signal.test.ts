@@ -1,8 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MIMIC_LEAD_ORDER } from '@enecg/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateSynthetic, MIMIC_LEAD_ORDER } from '../src/index.ts';
+import { generateSynthetic } from '../src/index.ts';
 import { decodeRecord, median, readTable, type Table } from './helpers.ts';
 
 const FS = 500;

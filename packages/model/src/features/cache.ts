@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DatasetRef, EcgRecord } from '@enecg/common';
+import type { DatasetRef, EcgRecord, LineageEvent } from '@enecg/common';
 import {
   appendLineageEvent,
   ConfigError,
@@ -20,7 +21,7 @@ import type { BackendChoice, BackendInfo } from '../backend/index.ts';
 import { activeBackend, backendLabel, parseBackendChoice, selectBackend } from '../backend/index.ts';
 import { createExpert } from '../experts/registry.ts';
 import type { Expert } from '../experts/types.ts';
-import { cachedStudyIds, type FeatureRows, writeFeaturePart } from './parquet.ts';
+import { cachedContentHashes, type FeatureRows, writeFeaturePart } from './parquet.ts';
 import {
   type FeatureSetManifest,
   featureSetDir,
@@ -41,8 +42,13 @@ export interface FeatureProgress {
   /** Records read so far (the source may leave cached ones out). */
   seen: number;
   computed: number;
+  /** Of `computed`: studies whose cached embedding was of content that has changed since. */
+  recomputed: number;
+  /** Cached studies kept as they are. */
   skipped: number;
   quarantined: number;
+  /** Cached studies whose changed content the expert refused: their old embedding no longer counts, and they leave the set. */
+  withdrawn: number;
 }
 
 export interface CacheFeaturesOptions {
@@ -57,7 +63,8 @@ export interface CacheFeaturesOptions {
   partRows?: number;
 }
 
-export interface FeatureSummary {
+/** The counts of the whole run, as in FeatureProgress. */
+export interface FeatureSummary extends FeatureProgress {
   runId: string;
   expert: string;
   featureSetId: string;
@@ -66,11 +73,6 @@ export interface FeatureSummary {
   preprocessingHash: string;
   embeddingSize: number;
   backend: BackendInfo;
-  seen: number;
-  computed: number;
-  /** Already cached before this run. */
-  skipped: number;
-  quarantined: number;
   quarantinedRecords: Array<{ studyId: number; reason: string }>;
   /** Parts written by this run. */
   parts: Array<{ path: string; sha256: string; rows: number }>;
@@ -78,10 +80,31 @@ export interface FeatureSummary {
   totalRows: number;
 }
 
-/** Opens the record stream, told which study ids are cached already so that it may skip reading them. */
+/**
+ * A record as a source yields it, with the hash of its content where the source knows one (ingest's
+ * content sha256 of the WFDB files); without it the hash of the record's values is used.
+ */
+export type SourceRecord = EcgRecord & { contentSha256?: string };
+
+/** Each cached study's content hash (null: cached before hashes were stored). */
+export type CachedContent = ReadonlyMap<number, string | null>;
+
+/**
+ * Opens the record stream, told which studies are cached and from which content, so that it may skip
+ * reading those whose content is unchanged.
+ */
 export type RecordSource = (
-  cached: ReadonlySet<number>,
-) => AsyncIterable<EcgRecord[]> | Promise<AsyncIterable<EcgRecord[]>>;
+  cached: CachedContent,
+) => AsyncIterable<SourceRecord[]> | Promise<AsyncIterable<SourceRecord[]>>;
+
+/** sha256 of what an embedding depends on: the sampling rate, the lead names and the samples. */
+export function recordContentSha256(record: EcgRecord): string {
+  const hash = createHash('sha256').update(JSON.stringify([record.samplingRate, record.leadNames]));
+  for (const signal of record.signals) {
+    hash.update(new Uint8Array(signal.buffer, signal.byteOffset, signal.byteLength));
+  }
+  return hash.digest('hex');
+}
 
 function validate(options: CacheFeaturesOptions): Required<Pick<CacheFeaturesOptions, 'batchSize'>> & {
   backend: BackendChoice;
@@ -105,9 +128,10 @@ function validate(options: CacheFeaturesOptions): Required<Pick<CacheFeaturesOpt
 
 /**
  * Runs a frozen expert over every record `openRecords` yields and caches the embeddings (see store.ts
- * for the layout). Records cached already are skipped; parts are renamed into place only when complete,
- * so a crashed run leaves whole parts behind and the next run resumes after them. A record the expert
- * cannot use (e.g. a missing lead) is quarantined and the run goes on.
+ * for the layout), keyed by study_id and content hash. Records cached from the same content are skipped;
+ * a record whose content changed is recomputed and its new row supersedes the old one. Parts are renamed
+ * into place only when complete, so a crashed run leaves whole parts behind and the next run resumes
+ * after them. A record the expert cannot use (e.g. a missing lead) is quarantined and the run goes on.
  */
 export async function cacheFeaturesFrom(
   openRecords: RecordSource,
@@ -149,47 +173,73 @@ export async function cacheFeaturesFrom(
       embeddingSize: expert.embeddingSize,
     };
     const job = { name: `features/${expert.name}` };
-    await appendLineageEvent(options.warehouse, {
-      eventType: 'START',
-      eventTime: new Date().toISOString(),
-      run: { runId },
-      job,
-      inputs,
-      outputs: [],
-      facets: { ...facets, ...backendFacets() },
-    });
+    const recordEvent = (
+      eventType: LineageEvent['eventType'],
+      outputs: DatasetRef[],
+      outcome: Record<string, unknown>,
+    ) =>
+      appendLineageEvent(options.warehouse, {
+        eventType,
+        eventTime: new Date().toISOString(),
+        run: { runId },
+        job,
+        inputs,
+        outputs,
+        facets: { ...facets, ...backendFacets(), ...outcome },
+      });
+    await recordEvent('START', [], {});
     try {
       const summary = await withDuckDB(async (connection) => {
         const existing = await listFeatureParts(dir);
-        const cached = await cachedStudyIds(connection, existing);
+        const cached = await cachedContentHashes(connection, existing);
         const state = new RunState(dir, existing.length, cached.size);
         const flush = async (rows: FeatureRows) => {
           state.parts.push(
             await writePart(connection, state.nextPartName(), rows, expert, manifest.featureSetId),
           );
         };
-        const pending: FeatureRows = { studyIds: [], embeddings: [] };
+        const pending: FeatureRows = { studyIds: [], contentHashes: [], embeddings: [] };
+        const add = async (studyId: number, contentHash: string, embedding: Float32Array | null) => {
+          pending.studyIds.push(studyId);
+          pending.contentHashes.push(contentHash);
+          pending.embeddings.push(embedding);
+          if (pending.studyIds.length >= partRows) {
+            await flush({
+              studyIds: pending.studyIds.splice(0),
+              contentHashes: pending.contentHashes.splice(0),
+              embeddings: pending.embeddings.splice(0),
+            });
+          }
+        };
         const seenThisRun = new Set<number>();
         for await (const batch of await openRecords(cached)) {
-          const fresh: EcgRecord[] = [];
+          const fresh: Array<{ record: EcgRecord; contentHash: string }> = [];
           for (const record of batch) {
             state.seen++;
-            if (!cached.has(record.studyId) && !seenThisRun.has(record.studyId)) {
+            const contentHash = record.contentSha256 ?? recordContentSha256(record);
+            if (cached.get(record.studyId) !== contentHash && !seenThisRun.has(record.studyId)) {
               seenThisRun.add(record.studyId);
-              fresh.push(record);
+              fresh.push({ record, contentHash });
             }
           }
           for (let start = 0; start < fresh.length; start += batchSize) {
             const slice = fresh.slice(start, start + batchSize);
-            for (const [record, embedding] of await embedOrQuarantine(expert, slice, state.quarantined)) {
-              pending.studyIds.push(record.studyId);
-              pending.embeddings.push(embedding);
-              state.computed++;
-              if (pending.studyIds.length >= partRows) {
-                await flush({
-                  studyIds: pending.studyIds.splice(0),
-                  embeddings: pending.embeddings.splice(0),
-                });
+            const embeddings = await embedOrQuarantine(
+              expert,
+              slice.map((item) => item.record),
+              state.quarantined,
+            );
+            for (const [i, { record, contentHash }] of slice.entries()) {
+              const embedding = embeddings[i]!;
+              const wasCached = cached.has(record.studyId);
+              if (embedding !== null) {
+                state.computed++;
+                if (wasCached) state.recomputed++;
+                await add(record.studyId, contentHash, embedding);
+              } else if (wasCached) {
+                // Its new content was refused: the embedding of its old content must not stand for it.
+                state.withdrawn++;
+                await add(record.studyId, contentHash, null);
               }
             }
           }
@@ -199,28 +249,24 @@ export async function cacheFeaturesFrom(
         return {
           ...state.progress(),
           parts: state.parts,
-          totalRows: cached.size + state.computed,
+          totalRows: cached.size + state.computed - state.recomputed - state.withdrawn,
           quarantinedRecords: state.quarantined,
         };
       });
       const backend = activeBackend()!;
-      await appendLineageEvent(options.warehouse, {
-        eventType: 'COMPLETE',
-        eventTime: new Date().toISOString(),
-        run: { runId },
-        job,
-        inputs,
-        outputs: await Promise.all(
+      await recordEvent(
+        'COMPLETE',
+        await Promise.all(
           summary.parts.map((part) => describeDataset(options.warehouse, job.name, part.path, part.rows)),
         ),
-        facets: {
-          ...facets,
-          ...backendFacets(),
+        {
           computed: summary.computed,
+          recomputed: summary.recomputed,
           skipped: summary.skipped,
+          withdrawn: summary.withdrawn,
           quarantined: summary.quarantinedRecords,
         },
-      });
+      );
       return {
         runId,
         expert: expert.name,
@@ -230,24 +276,11 @@ export async function cacheFeaturesFrom(
         preprocessingHash: expert.preprocessingHash,
         embeddingSize: expert.embeddingSize,
         backend,
-        seen: summary.seen,
-        computed: summary.computed,
-        skipped: summary.skipped,
-        quarantined: summary.quarantined,
+        ...summary,
         quarantinedRecords: summary.quarantinedRecords.slice(0, SUMMARY_QUARANTINE_LIMIT),
-        parts: summary.parts,
-        totalRows: summary.totalRows,
       };
     } catch (error) {
-      await appendLineageEvent(options.warehouse, {
-        eventType: 'FAIL',
-        eventTime: new Date().toISOString(),
-        run: { runId },
-        job,
-        inputs,
-        outputs: [],
-        facets: { ...facets, ...backendFacets(), error: (error as Error).message },
-      });
+      await recordEvent('FAIL', [], { error: (error as Error).message });
       throw error;
     }
   } finally {
@@ -264,13 +297,15 @@ function backendFacets(): { backend: string; backendInfo: BackendInfo } {
 class RunState {
   seen = 0;
   computed = 0;
+  recomputed = 0;
+  withdrawn = 0;
   readonly quarantined: Array<{ studyId: number; reason: string }> = [];
   readonly parts: Array<{ path: string; sha256: string; rows: number }> = [];
   constructor(
     private readonly dir: string,
     private partCount: number,
-    /** Records cached before this run: never recomputed, whether or not the source yields them again. */
-    readonly skipped: number,
+    /** Studies cached before this run. */
+    private readonly cachedBefore: number,
   ) {}
 
   nextPartName(): string {
@@ -281,38 +316,41 @@ class RunState {
     return {
       seen: this.seen,
       computed: this.computed,
-      skipped: this.skipped,
+      recomputed: this.recomputed,
+      skipped: this.cachedBefore - this.recomputed - this.withdrawn,
       quarantined: this.quarantined.length,
+      withdrawn: this.withdrawn,
     };
   }
 }
 
 /**
- * Embeds a batch; when the expert refuses it for a bad record, embeds record by record (features do not
- * depend on batch-mates, so the good records' embeddings are the same) and quarantines the bad ones.
+ * Embeds a batch, one embedding per record, null for a quarantined one: when the expert refuses the batch
+ * for a bad record, embeds record by record (features do not depend on batch-mates, so the good records'
+ * embeddings are the same) and quarantines the bad ones.
  */
 async function embedOrQuarantine(
   expert: Expert,
   batch: readonly EcgRecord[],
   quarantine: Array<{ studyId: number; reason: string }>,
-): Promise<Array<[EcgRecord, Float32Array]>> {
+): Promise<Array<Float32Array | null>> {
   if (batch.length === 0) return [];
   try {
-    const embeddings = await expert.embed(batch);
-    return batch.map((record, i) => [record, embeddings[i]!]);
+    return await expert.embed(batch);
   } catch (error) {
     if (!(error instanceof InputError)) throw error;
   }
-  const kept: Array<[EcgRecord, Float32Array]> = [];
+  const embeddings: Array<Float32Array | null> = [];
   for (const record of batch) {
     try {
-      kept.push([record, (await expert.embed([record]))[0]!]);
+      embeddings.push((await expert.embed([record]))[0]!);
     } catch (error) {
       if (!(error instanceof InputError)) throw error;
       quarantine.push({ studyId: record.studyId, reason: error.message });
+      embeddings.push(null);
     }
   }
-  return kept;
+  return embeddings;
 }
 
 async function writePart(

@@ -7,7 +7,10 @@ const CHUNK_ROWS = 256;
 
 export interface FeatureRows {
   studyIds: number[];
-  embeddings: Float32Array[];
+  /** The content hash of the record each embedding was computed from. */
+  contentHashes: string[];
+  /** null withdraws the study's earlier embedding: its new content was quarantined. */
+  embeddings: Array<Float32Array | null>;
 }
 
 /** Constant identity columns stored with every row, so a glob over all feature files stays self-describing. */
@@ -18,8 +21,9 @@ export interface FeatureIdentity {
 }
 
 /**
- * Writes one Parquet part: study_id BIGINT, embedding FLOAT[], expert, weights_id, preprocessing_hash,
- * with `metadata` (backend and the like) as Parquet key-value metadata. Rows keep the given order.
+ * Writes one Parquet part: study_id BIGINT, content_sha256, embedding FLOAT[], expert, weights_id,
+ * preprocessing_hash, with `metadata` (backend and the like) as Parquet key-value metadata. Rows keep
+ * the given order.
  */
 export async function writeFeaturePart(
   connection: DuckDBConnection,
@@ -29,25 +33,27 @@ export async function writeFeaturePart(
   metadata: Record<string, string>,
 ): Promise<void> {
   await connection.run(
-    'CREATE OR REPLACE TEMP TABLE feature_part (study_id BIGINT, embedding FLOAT[], expert VARCHAR, weights_id VARCHAR, preprocessing_hash VARCHAR)',
+    'CREATE OR REPLACE TEMP TABLE feature_part (study_id BIGINT, content_sha256 VARCHAR, embedding FLOAT[], expert VARCHAR, weights_id VARCHAR, preprocessing_hash VARCHAR)',
   );
   const appender = await connection.createAppender('feature_part');
   try {
     for (let start = 0; start < rows.studyIds.length; start += CHUNK_ROWS) {
       const end = Math.min(start + CHUNK_ROWS, rows.studyIds.length);
       const count = end - start;
-      const chunk = DuckDBDataChunk.create([BIGINT, LIST(FLOAT), VARCHAR, VARCHAR, VARCHAR], count);
+      const chunk = DuckDBDataChunk.create([BIGINT, VARCHAR, LIST(FLOAT), VARCHAR, VARCHAR, VARCHAR], count);
       const ids: DuckDBValue[] = [];
       const lists: DuckDBValue[] = [];
       for (let i = start; i < end; i++) {
         ids.push(BigInt(rows.studyIds[i]!));
-        lists.push(listValue(Array.from(rows.embeddings[i]!)));
+        const embedding = rows.embeddings[i]!;
+        lists.push(embedding === null ? null : listValue(Array.from(embedding)));
       }
       chunk.setColumnValues(0, ids);
-      chunk.setColumnValues(1, lists);
-      chunk.setColumnValues(2, new Array(count).fill(identity.expert));
-      chunk.setColumnValues(3, new Array(count).fill(identity.weightsId));
-      chunk.setColumnValues(4, new Array(count).fill(identity.preprocessingHash));
+      chunk.setColumnValues(1, rows.contentHashes.slice(start, end));
+      chunk.setColumnValues(2, lists);
+      chunk.setColumnValues(3, new Array(count).fill(identity.expert));
+      chunk.setColumnValues(4, new Array(count).fill(identity.weightsId));
+      chunk.setColumnValues(5, new Array(count).fill(identity.preprocessingHash));
       appender.appendDataChunk(chunk);
     }
     appender.flushSync();
@@ -67,29 +73,50 @@ export function parquetList(files: readonly string[]): string {
   return `[${files.map(sqlString).join(', ')}]`;
 }
 
-/** Study ids present in the given parts. */
-export async function cachedStudyIds(
-  connection: DuckDBConnection,
-  files: readonly string[],
-): Promise<Set<number>> {
-  if (files.length === 0) return new Set();
-  const rows = await queryRows(
-    connection,
-    `SELECT DISTINCT study_id FROM read_parquet(${parquetList(files)})`,
-  );
-  return new Set(rows.map((row) => Number(row.study_id)));
+/**
+ * The current row of each study: parts are numbered in the order they were written, so a study's row in
+ * the latest part supersedes its rows in earlier ones (a recomputation after its content changed).
+ * Parts written before content hashes were stored read as content_sha256 NULL.
+ */
+async function currentRowsSql(connection: DuckDBConnection, files: readonly string[]): Promise<string> {
+  const source = `read_parquet(${parquetList(files)}, union_by_name = true, filename = true)`;
+  const columns = await queryRows(connection, `DESCRIBE SELECT * FROM ${source}`);
+  const contentHash = columns.some((column) => column.column_name === 'content_sha256')
+    ? 'content_sha256'
+    : 'NULL::VARCHAR AS content_sha256';
+  return `SELECT study_id, ${contentHash}, embedding FROM ${source}
+    QUALIFY row_number() OVER (PARTITION BY study_id ORDER BY filename DESC) = 1`;
 }
 
-/** All rows of the given parts, ordered by study_id, as one row-major matrix. */
+/**
+ * The content hash each cached study's current embedding was computed from (null for parts written
+ * before hashes were stored, so those are recomputed once). Withdrawn studies are not cached.
+ */
+export async function cachedContentHashes(
+  connection: DuckDBConnection,
+  files: readonly string[],
+): Promise<Map<number, string | null>> {
+  if (files.length === 0) return new Map();
+  const rows = await queryRows(
+    connection,
+    `SELECT study_id, content_sha256 FROM (${await currentRowsSql(connection, files)}) WHERE embedding IS NOT NULL`,
+  );
+  return new Map(rows.map((row) => [Number(row.study_id), (row.content_sha256 as string | null) ?? null]));
+}
+
+/** The current embedding of every study in the given parts, ordered by study_id, as one row-major matrix. */
 export async function readFeatureMatrix(
   connection: DuckDBConnection,
   files: readonly string[],
   source: string,
 ): Promise<{ studyIds: number[]; dim: number; matrix: Float32Array }> {
   if (files.length === 0) return { studyIds: [], dim: 0, matrix: new Float32Array(0) };
+  await connection.run(
+    `CREATE OR REPLACE TEMP VIEW current_features AS SELECT * FROM (${await currentRowsSql(connection, files)}) WHERE embedding IS NOT NULL`,
+  );
   const [{ n, dim, dims }] = (await queryRows(
     connection,
-    `SELECT count(*) AS n, min(len(embedding)) AS dim, count(DISTINCT len(embedding)) AS dims FROM read_parquet(${parquetList(files)})`,
+    'SELECT count(*) AS n, min(len(embedding)) AS dim, count(DISTINCT len(embedding)) AS dims FROM current_features',
   )) as [{ n: string | number; dim: string | number; dims: string | number }];
   if (Number(dims) > 1)
     throw new InputError('embeddings of different lengths', { file: source, field: 'embedding' });
@@ -97,9 +124,7 @@ export async function readFeatureMatrix(
   const width = Number(dim);
   const studyIds = new Array<number>(count);
   const matrix = new Float32Array(count * width);
-  const result = await connection.run(
-    `SELECT study_id, embedding FROM read_parquet(${parquetList(files)}) ORDER BY study_id`,
-  );
+  const result = await connection.run('SELECT study_id, embedding FROM current_features ORDER BY study_id');
   let row = 0;
   for (
     let chunk = await result.fetchChunk();

@@ -1,4 +1,4 @@
-import { sha256, sha256File } from '@enecg/common';
+import { mulberry32, sha256, sha256File } from '@enecg/common';
 import { readSafetensors } from './safetensors.ts';
 import { WeightReader } from './weights.ts';
 
@@ -52,17 +52,5 @@ export function seededWeights(seed: number): WeightSource {
     },
     shapeOf: () => undefined,
     finish() {},
-  };
-}
-
-/** A small, fast, well-distributed 32-bit generator; deterministic across platforms. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }

@@ -1,7 +1,5 @@
 import type { EcgRecord } from '@enecg/common';
-import { mulberry32 } from '../../src/safetensors/index.ts';
-
-const MIMIC_LEAD_ORDER = ['I', 'II', 'III', 'aVR', 'aVF', 'aVL', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6'];
+import { MIMIC_LEAD_ORDER, mulberry32 } from '@enecg/common';
 
 /**
  * ECG-like 12-lead, 10 s, 500 Hz records built in memory: a beat train whose rate varies per record

@@ -1,7 +1,6 @@
-import { ConfigError } from '@enecg/common';
+import { ConfigError, STANDARD_LEADS } from '@enecg/common';
 import * as tf from '@tensorflow/tfjs-core';
-import { preprocessPart, resolveExpertConfig } from '../config.ts';
-import { mergeConfig, pickPreset, positiveBatch, STANDARD_LEADS } from '../layers/config.ts';
+import { positiveBatch, resolveSizedExpert } from '../layers/config.ts';
 import { createBackboneExpert } from '../layers/expert.ts';
 import { concat } from '../layers/tensors.ts';
 import type { ExpertFactory } from '../types.ts';
@@ -24,7 +23,7 @@ import {
 export const ECGFM_DEFAULTS = {
   size: 'tiny',
   model: {} as Record<string, unknown>,
-  leads: STANDARD_LEADS,
+  leads: [...STANDARD_LEADS],
   length: 5000,
   normalization: 'lead',
   aggregate: 'mean',
@@ -36,13 +35,12 @@ export const ecgfmExpert: ExpertFactory = {
   name: 'ecgfm',
   description: 'ECG-FM (wav2vec 2.0 conv extractor + post-LN transformer) over 5 s segments of 12 leads',
   async create(options) {
-    const settings = resolveExpertConfig('ecgfm', options.config, ECGFM_DEFAULTS);
-    const model = mergeConfig(
-      'ecgfm.model',
-      pickPreset('ecgfm', ECGFM_PRESETS, settings.size),
-      settings.model,
+    const { settings, model, preprocess } = resolveSizedExpert(
+      'ecgfm',
+      options.config,
+      ECGFM_DEFAULTS,
+      ECGFM_PRESETS,
     );
-    const preprocess = preprocessPart('ecgfm', settings);
     if (preprocess.leads.length !== model.inChannels) {
       throw new ConfigError(
         `${preprocess.leads.length} leads for a model with ${model.inChannels} input channels`,

@@ -1,4 +1,6 @@
 import { ConfigError } from '@enecg/common';
+import type { PreprocessConfig } from '../../preprocess/index.ts';
+import { preprocessPart, resolveExpertConfig } from '../config.ts';
 
 /**
  * Merges user overrides into a preset, refusing unknown keys and values of the wrong kind before any
@@ -62,12 +64,33 @@ export function pickPreset<T>(expert: string, presets: Record<string, T>, name: 
   return presets[name]!;
 }
 
-/** The 12 standard leads in ECG-FM's order (I, II, III, aVR, aVL, aVF, V1-V6); leads are matched by name. */
-export const STANDARD_LEADS = ['I', 'II', 'III', 'aVR', 'aVL', 'aVF', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6'];
-
 export function positiveBatch(value: number, expert: string): number {
   if (!Number.isInteger(value) || value < 1) {
     throw new ConfigError(`${value} is not a positive integer`, `${expert}.batchSize`);
   }
   return value;
+}
+
+/** The settings of an expert built in sizes: given config over defaults, the size's preset with overrides. */
+export interface SizedSettings {
+  size: string;
+  model: Record<string, unknown>;
+  leads: string[];
+  length: number;
+  normalization: string;
+}
+
+/**
+ * Resolves a sized expert's configuration: `config` over `defaults`, the preset `config.size` names with
+ * `config.model` merged in, and the preprocessing part; every refusal names `<expert>.<key>`.
+ */
+export function resolveSizedExpert<T extends SizedSettings & Record<string, unknown>, M extends object>(
+  expert: string,
+  config: Record<string, unknown> | undefined,
+  defaults: T,
+  presets: Record<string, M>,
+): { settings: T; model: M; preprocess: PreprocessConfig } {
+  const settings = resolveExpertConfig(expert, config, defaults);
+  const model = mergeConfig(`${expert}.model`, pickPreset(expert, presets, settings.size), settings.model);
+  return { settings, model, preprocess: preprocessPart(expert, settings) };
 }

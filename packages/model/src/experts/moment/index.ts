@@ -1,7 +1,6 @@
-import { ConfigError } from '@enecg/common';
+import { ConfigError, STANDARD_LEADS } from '@enecg/common';
 import * as tf from '@tensorflow/tfjs-core';
-import { preprocessPart, resolveExpertConfig } from '../config.ts';
-import { mergeConfig, pickPreset, positiveBatch, STANDARD_LEADS } from '../layers/config.ts';
+import { positiveBatch, resolveSizedExpert } from '../layers/config.ts';
 import { createBackboneExpert } from '../layers/expert.ts';
 import type { ExpertFactory } from '../types.ts';
 import { MOMENT_PRESETS, type MomentConfig, momentEmbed, momentWeightSpecs, prepareMoment } from './model.ts';
@@ -15,7 +14,7 @@ import { MOMENT_PRESETS, type MomentConfig, momentEmbed, momentWeightSpecs, prep
 export const MOMENT_DEFAULTS = {
   size: 'tiny',
   model: {} as Record<string, unknown>,
-  leads: STANDARD_LEADS,
+  leads: [...STANDARD_LEADS],
   length: 512,
   normalization: 'record',
   batchSize: 4,
@@ -25,13 +24,12 @@ export const momentExpert: ExpertFactory = {
   name: 'moment',
   description: 'MOMENT-1 (T5 encoder over 8-sample patches), mean-pooled over leads and patches',
   async create(options) {
-    const settings = resolveExpertConfig('moment', options.config, MOMENT_DEFAULTS);
-    const model = mergeConfig(
-      'moment.model',
-      pickPreset('moment', MOMENT_PRESETS, settings.size),
-      settings.model,
+    const { settings, model, preprocess } = resolveSizedExpert(
+      'moment',
+      options.config,
+      MOMENT_DEFAULTS,
+      MOMENT_PRESETS,
     );
-    const preprocess = preprocessPart('moment', settings);
     if (preprocess.length > model.seqLen) {
       throw new ConfigError(
         `${preprocess.length} exceeds the model's ${model.seqLen} samples`,

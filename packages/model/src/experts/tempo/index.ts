@@ -1,7 +1,6 @@
 import { ConfigError } from '@enecg/common';
 import * as tf from '@tensorflow/tfjs-core';
-import { preprocessPart, resolveExpertConfig } from '../config.ts';
-import { mergeConfig, pickPreset, positiveBatch } from '../layers/config.ts';
+import { positiveBatch, resolveSizedExpert } from '../layers/config.ts';
 import { createBackboneExpert } from '../layers/expert.ts';
 import { concat } from '../layers/tensors.ts';
 import type { ExpertFactory } from '../types.ts';
@@ -28,13 +27,12 @@ export const tempoExpert: ExpertFactory = {
   description:
     'TEMPO (decomposition + prompted GPT-2 with merged LoRA) on one lead; forecast or hidden-state mean',
   async create(options) {
-    const settings = resolveExpertConfig('tempo', options.config, TEMPO_DEFAULTS);
-    const model = mergeConfig(
-      'tempo.model',
-      pickPreset('tempo', TEMPO_PRESETS, settings.size),
-      settings.model,
+    const { settings, model, preprocess } = resolveSizedExpert(
+      'tempo',
+      options.config,
+      TEMPO_DEFAULTS,
+      TEMPO_PRESETS,
     );
-    const preprocess = preprocessPart('tempo', settings);
     if (preprocess.leads.length !== 1) throw new ConfigError('TEMPO reads exactly one lead', 'tempo.leads');
     if (preprocess.length !== model.seqLen) {
       throw new ConfigError(`must equal the model's seqLen ${model.seqLen}`, 'tempo.length');
