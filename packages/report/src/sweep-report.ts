@@ -59,7 +59,12 @@ const MIB = 2 ** 20;
 function formatMetric(set: SweepSplitMetrics | undefined, task: TaskKey, metric: string): string {
   const value = set?.[task]?.ensemble[metric];
   if (!value) return '';
-  return `${value.value.toFixed(3)} [${value.lo.toFixed(3)}, ${value.hi.toFixed(3)}]`;
+  return `${formatNumber(value.value)} [${formatNumber(value.lo)}, ${formatNumber(value.hi)}]`;
+}
+
+/** Undefined metrics (e.g. AUROC of a split with one class) travel as null through JSON. */
+function formatNumber(value: number | null): string {
+  return typeof value === 'number' && Number.isFinite(value) ? value.toFixed(3) : 'n/a';
 }
 
 function formatParams(params: Record<string, unknown>): string {
@@ -132,7 +137,7 @@ function frontChart(task: string, front: SweepFront, trials: SweepTrial[]): TopL
   const onFront = new Set(front.points.map((p) => p.trialId));
   const values = trials.flatMap((trial) => {
     const value = trial.validation?.[task as TaskKey]?.ensemble[front.metric]?.value;
-    if (value === undefined || trial.ecgsPerSecond === undefined) return [];
+    if (typeof value !== 'number' || !Number.isFinite(value) || trial.ecgsPerSecond === undefined) return [];
     return [
       {
         trial: trial.trialId,
