@@ -62,6 +62,8 @@ export function modelShapeFor(set: TrainingSet, config: TrainConfig): ModelShape
     lora: { ...config.lora },
     topK: config.gate.topK,
     trainLastHeadLayer: config.trainLastHeadLayer,
+    ...(config.gate.width === undefined ? {} : { gateWidth: config.gate.width }),
+    ...(config.gate.depth === undefined ? {} : { gateDepth: config.gate.depth }),
   };
 }
 
