@@ -53,6 +53,8 @@ beforeAll(async () => {
         loraRank: [2, 4],
         loraAlpha: [4, 16],
         hiddenSize: [8, 16],
+        gateWidth: [4, 8],
+        gateDepth: [2, 3],
         gateLeads: [['II'], ['I', 'II']],
         gateLength: [250],
         topK: [0, 1],

@@ -13,13 +13,16 @@ const values = <T extends z.ZodType>(item: T) => z.array(item).min(1).optional()
  * The search space: every key lists the values to try; a key left out keeps the base training config's
  * value. `preset` picks which layers get LoRA and train (faithful: LoRA on head layers 1-2 and both gate
  * layers, last head layer frozen; default: the same LoRA placement plus a trainable last head layer).
- * `hiddenSize` is the width of every head and gate layer (the training stage has no separate gate width).
+ * `hiddenSize` is the width of the head layers (and of the gate's unless `gateWidth` is searched);
+ * `gateDepth` counts the gate's layers, input and output layer included (2 = the reference's gate).
  */
 const SearchSpace = z.strictObject({
   preset: values(z.enum(['faithful', 'default'])),
   loraRank: values(z.number().int().positive()),
   loraAlpha: values(z.number().positive()),
   hiddenSize: values(z.number().int().positive()),
+  gateWidth: values(z.number().int().positive()),
+  gateDepth: values(z.number().int().min(2)),
   gateLeads: values(z.array(z.string().min(1)).min(1)),
   gateLength: values(z.number().int().positive()),
   topK: values(z.number().int().nonnegative()),
@@ -34,6 +37,8 @@ export const SEARCH_KEYS = [
   'loraRank',
   'loraAlpha',
   'hiddenSize',
+  'gateWidth',
+  'gateDepth',
   'gateLeads',
   'gateLength',
   'topK',
@@ -236,6 +241,8 @@ const SEARCH_KEY_OF_TRAIN_KEY: Record<string, SearchKey> = {
   'gate.leads': 'gateLeads',
   'gate.length': 'gateLength',
   'gate.topK': 'topK',
+  'gate.width': 'gateWidth',
+  'gate.depth': 'gateDepth',
   learningRate: 'learningRate',
   tasks: 'tasks',
 };
@@ -261,6 +268,8 @@ function trialSpec(pipeline: PipelineConfig, params: TrialParams): TrialSpec {
       ...(params.gateLeads === undefined ? {} : { leads: params.gateLeads }),
       ...(params.gateLength === undefined ? {} : { length: params.gateLength }),
       ...(params.topK === undefined ? {} : { topK: params.topK }),
+      ...(params.gateWidth === undefined ? {} : { width: params.gateWidth }),
+      ...(params.gateDepth === undefined ? {} : { depth: params.gateDepth }),
     },
   };
   let resolved: TrainConfig;
