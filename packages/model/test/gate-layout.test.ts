@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTrainingBackend } from '../src/train/backend.ts';
 import { resolveTrainConfig } from '../src/train/config.ts';
+import { disposeWeights, fitModel } from '../src/train/fit.ts';
 import {
   forward,
   initialWeights,
@@ -11,6 +12,7 @@ import {
   trainableNames,
   type Weights,
 } from '../src/train/model.ts';
+import { syntheticTrainingSet } from './synthetic-training-set.ts';
 
 const twoLayerGate: ModelShape = {
   tasks: ['rr_interval', 'age'],
@@ -78,5 +80,23 @@ describe('gate width and depth', () => {
     expect(resolveTrainConfig({}).gate).not.toHaveProperty('depth');
     expect(() => resolveTrainConfig({ gate: { depth: 1 } })).toThrow(/gate\.depth/);
     expect(() => resolveTrainConfig({ gate: { width: 0 } })).toThrow(/gate\.width/);
+  });
+
+  it('trains a model whose gate is narrower and deeper than its heads', async () => {
+    const set = syntheticTrainingSet({ studies: 40, seed: 4, gateDim: 16 });
+    const rows = { train: [] as number[], val: [] as number[] };
+    set.split.forEach((split, row) => {
+      if (split !== 'test') rows[split].push(row);
+    });
+    const config = resolveTrainConfig({
+      hiddenSize: 8,
+      maxEpochs: 2,
+      gate: { leads: ['II'], length: 16, width: 4, depth: 3 },
+    });
+    const fitted = await fitModel(set, config, rows);
+    expect(fitted.shape).toMatchObject({ gateWidth: 4, gateDepth: 3 });
+    expect(fitted.weights['gate.hidden1.lora_b']?.shape).toEqual([5, 8, 4]);
+    expect(fitted.curve.every((epoch) => Number.isFinite(epoch.trainLoss))).toBe(true);
+    disposeWeights(fitted.weights);
   });
 });
