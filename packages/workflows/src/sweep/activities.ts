@@ -1,6 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { appendLineageEvent, codeVersion, sha256File, warehouseLayout, writeFileAtomic } from '@enecg/common';
+import {
+  appendLineageEvent,
+  codeVersion,
+  datasetDigest,
+  sha256File,
+  warehouseLayout,
+  writeFileAtomic,
+} from '@enecg/common';
 import {
   type EvaluationReport,
   evaluate,
@@ -36,8 +43,9 @@ export interface TrainTrialInput {
   /** Pinned feature caches (`expert/key`). */
   experts: string[];
   gateCache: string;
-  /** Label and feature-set hashes: with the config, the cache key of this training. */
-  inputHashes: Record<string, string>;
+  /** The label table's hash and the feature-set folders (experts' and gate input's) trained on. */
+  labelsSha256: string;
+  featureSets: string[];
 }
 
 export interface TrainedTrial {
@@ -141,9 +149,10 @@ export function createSweepActivities() {
     async trainSweepTrial(input: TrainTrialInput): Promise<TrainedTrial & { cache: { hit: boolean } }> {
       return asActivity(() =>
         withHeartbeat(async () => {
+          const featureDigests = await Promise.all(input.featureSets.map((dir) => datasetDigest(dir)));
           const key = {
             stage: 'sweep-train',
-            inputs: input.inputHashes,
+            inputs: { labels: input.labelsSha256, features: featureDigests.map((digest) => digest.sha256) },
             config: {
               training: input.training,
               experts: input.experts,

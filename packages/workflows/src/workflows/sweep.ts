@@ -27,7 +27,9 @@ interface TrialContext {
   warehouse: string;
   sweepId: string;
   experts: string[];
-  inputHashes: Record<string, string>;
+  labelsSha256: string;
+  /** The experts' feature-set folders (each trial adds its gate input's). */
+  featureSets: string[];
   replicates: number;
   seed: number;
   throughput: { rows: number; passes: number };
@@ -36,8 +38,8 @@ interface TrialContext {
 export interface TrialInput {
   context: TrialContext;
   trial: TrialSpec;
-  /** The trial's gate input cache key under features/raw-leads/. */
-  gateCache: string;
+  /** The trial's gate input: its cache key under features/raw-leads/ and its folder. */
+  gate: { cache: string; dir: string };
   /** `screen` trains for `epochs` only and reports the validation loss; `full` trains and evaluates. */
   phase: 'screen' | 'full';
   epochs: number;
@@ -131,19 +133,19 @@ export async function enecgSweep({ plan }: SweepInput): Promise<SweepResult> {
     Promise.all(config.experts.map((e) => cache(e.name, e.weights, e.config))),
     Promise.all(gateInputs.map(([, gate]) => cache(GATE_INPUT_EXPERT, undefined, gate))),
   ]);
-  const gateCacheOf = new Map(
-    gateInputs.map(([key], i) => [key, (gates[i]?.featureSetId ?? '').split('/')[1] ?? '']),
+  const gateOf = new Map(
+    gateInputs.map(([key], i) => {
+      const gate = gates[i] as (typeof gates)[number];
+      return [key, { cache: gate.featureSetId.split('/')[1] as string, dir: gate.dir }];
+    }),
   );
 
   const context: TrialContext = {
     warehouse,
     sweepId,
     experts: experts.map((f) => f.featureSetId),
-    inputHashes: {
-      labels: labels.output.sha256,
-      ...Object.fromEntries(experts.map((f) => [f.featureSetId, `${f.totalRows}`])),
-      ...Object.fromEntries(gates.map((f) => [f.featureSetId, `${f.totalRows}`])),
-    },
+    labelsSha256: labels.output.sha256,
+    featureSets: experts.map((f) => f.dir),
     replicates: config.evaluation.replicates,
     seed: config.evaluation.seed,
     throughput: plan.throughput,
@@ -153,7 +155,13 @@ export async function enecgSweep({ plan }: SweepInput): Promise<SweepResult> {
       workflowId: phase === 'full' ? `${sweepId}-${trial.trialId}` : `${sweepId}-${trial.trialId}-screen`,
       taskQueue: CPU_TASK_QUEUE,
       args: [
-        { context, trial, gateCache: gateCacheOf.get(gateKey(trial.gateInput)) as string, phase, epochs },
+        {
+          context,
+          trial,
+          gate: gateOf.get(gateKey(trial.gateInput)) as TrialInput['gate'],
+          phase,
+          epochs,
+        },
       ],
     });
 
@@ -225,8 +233,9 @@ export async function enecgSweepTrial(input: TrialInput): Promise<TrialOutcome> 
     runId,
     training: { ...trial.training, maxEpochs: input.epochs },
     experts: context.experts,
-    gateCache: input.gateCache,
-    inputHashes: context.inputHashes,
+    gateCache: input.gate.cache,
+    labelsSha256: context.labelsSha256,
+    featureSets: [...context.featureSets, input.gate.dir],
   });
   const result: TrialResult = {
     trialId: trial.trialId,
