@@ -63,7 +63,8 @@ beforeAll(async () => {
       },
     },
     maxParallel: 2,
-    earlyStopping: { screenEpochs: 1, margin: 0.1 },
+    // A tight margin, so that this small sweep shows trials being stopped as well as completed.
+    earlyStopping: { screenEpochs: 1, margin: 0.02 },
     throughput: { rows: 256, passes: 3 },
   });
   client = await connectClient(inject('temporalAddress'));
@@ -137,6 +138,7 @@ describe('a sweep through the real Temporal server', () => {
     expect(first.trials).toBe(12);
     expect(first.completed + first.stoppedEarly).toBe(12);
     expect(first.completed).toBeGreaterThan(0);
+    expect(first.stoppedEarly).toBeGreaterThan(0);
     expect(first.chosen).not.toBeNull();
     const results = JSON.parse(await readFile(first.resultsPath, 'utf8')) as { trials: TrialResult[] };
     // Every training and evaluation ran exactly once: screening (1 epoch) for all, full (2 epochs) and
