@@ -40,6 +40,8 @@ export {
 } from './features/index.ts';
 export type { Predictor, PredictorOptions, PredictResult, TaskPrediction } from './predict/predict.ts';
 export { loadPredictor, predict } from './predict/predict.ts';
+export type { ThroughputOptions, ThroughputSummary } from './predict/throughput.ts';
+export { measureInferenceThroughput } from './predict/throughput.ts';
 export type { PreprocessConfig, StlOptions, StlResult } from './preprocess/index.ts';
 export {
   leadIndex,
@@ -70,5 +72,6 @@ export {
 export type { TrainConfig, TrainConfigInput } from './train/config.ts';
 export { resolveTrainConfig } from './train/config.ts';
 export type { RowMatrix, TrainingSet } from './train/dataset.ts';
+export { tensorBytesInUse } from './train/memory.ts';
 export type { TrainOptions, TrainSummary } from './train/stage.ts';
 export { train } from './train/stage.ts';

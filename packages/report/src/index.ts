@@ -15,3 +15,11 @@ export type {
 export { lineageDiff, lineageDownstream, lineageUpstream, lineageVerify } from './lineage-queries.ts';
 export type { RenderReportOptions, RenderReportSummary } from './report.ts';
 export { renderReport } from './report.ts';
+export type {
+  SweepFront,
+  SweepReportInput,
+  SweepReportSummary,
+  SweepSplitMetrics,
+  SweepTrial,
+} from './sweep-report.ts';
+export { renderSweepReport } from './sweep-report.ts';

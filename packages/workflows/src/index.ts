@@ -20,7 +20,15 @@ export {
   triggerSchedule,
   updateRetrainSchedule,
 } from './schedules.ts';
+export type { SearchSpace, SweepConfigInput, SweepPlan, TrialParams, TrialSpec } from './sweep/config.ts';
+export { expandSearch, loadSweepConfig, SweepConfigSchema, validateSweepConfig } from './sweep/config.ts';
+export { hopelessTrials } from './sweep/halving.ts';
+export type { LocalSweepOptions } from './sweep/run.ts';
+export { runSweepLocally, startSweep } from './sweep/run.ts';
+export type { Selection, SelectionCandidate, SelectionRule, TrialResult } from './sweep/selection.ts';
+export { paretoFront, selectionCandidate, selectTrial } from './sweep/selection.ts';
 export { CPU_TASK_QUEUE, GPU_TASK_QUEUE } from './task-queues.ts';
 export { ensureTemporalCli } from './temporal-cli.ts';
 export { createPipelineWorker } from './worker.ts';
 export type { PipelineInput, PipelineResult } from './workflows/pipeline.ts';
+export type { SweepInput, SweepResult } from './workflows/sweep.ts';

@@ -11,6 +11,7 @@ import { registerRunCommands } from './runs.ts';
 import { registerScheduleCommands } from './schedule.ts';
 import { registerSetupCommands } from './setup.ts';
 import { registerSqlCommand } from './sql.ts';
+import { registerSweepCommand } from './sweep.ts';
 import { registerSynthCommand } from './synth.ts';
 import { registerTrainCommand } from './train.ts';
 
@@ -27,6 +28,7 @@ const registrations: ReadonlyArray<(program: Command) => void> = [
   registerEvaluateCommand,
   registerPredictCommand,
   registerReportCommand,
+  registerSweepCommand,
   registerSqlCommand,
   registerLineageCommand,
   registerSetupCommands,

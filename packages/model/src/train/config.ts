@@ -30,6 +30,10 @@ export interface TrainConfig {
     length: number;
     /** Keep only the k largest gate logits per sample before the softmax (0 = all experts). */
     topK: number;
+    /** Width of the gate's hidden layers (absent = `hiddenSize`). */
+    width?: number;
+    /** Gate layers, input and output layer included (absent = 2, the reference's gate). */
+    depth?: number;
   };
   learningRate: number;
   weightDecay: number;
@@ -123,6 +127,10 @@ function validate(config: TrainConfig): void {
   positiveInteger(config.gate.length, 'gate.length');
   if (!(Number.isInteger(config.gate.topK) && config.gate.topK >= 0)) {
     throw new ConfigError('must be an integer >= 0', 'gate.topK');
+  }
+  if (config.gate.width !== undefined) positiveInteger(config.gate.width, 'gate.width');
+  if (config.gate.depth !== undefined && !(Number.isInteger(config.gate.depth) && config.gate.depth >= 2)) {
+    throw new ConfigError('must be an integer >= 2', 'gate.depth');
   }
   positiveNumber(config.learningRate, 'learningRate');
   if (!(config.weightDecay >= 0)) throw new ConfigError('must be >= 0', 'weightDecay');

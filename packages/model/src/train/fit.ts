@@ -62,6 +62,8 @@ export function modelShapeFor(set: TrainingSet, config: TrainConfig): ModelShape
     lora: { ...config.lora },
     topK: config.gate.topK,
     trainLastHeadLayer: config.trainLastHeadLayer,
+    ...(config.gate.width === undefined ? {} : { gateWidth: config.gate.width }),
+    ...(config.gate.depth === undefined ? {} : { gateDepth: config.gate.depth }),
   };
 }
 
@@ -155,9 +157,10 @@ function projectFrozenBases(
     ['gate.fc1', set.gateInput],
   ];
   const n = set.studyIds.length;
-  const H = shape.hiddenSize;
   const out: Record<string, RowMatrix> = {};
   for (const [prefix, features] of sources) {
+    // Each layer's own width: the gate's may differ from the heads' (gate.width).
+    const H = (weights[`${prefix}.weight`] as tf.Tensor).shape[1] as number;
     const matrix = new Float32Array(n * H);
     for (let start = 0; start < n; start += 1024) {
       const rows = Math.min(1024, n - start);
@@ -212,7 +215,10 @@ function prepareBatch(
       }
     }
     prepared[prefix] = {
-      base: tf.tensor2d(gatherRows(projections[prefix] as RowMatrix, batch.indices), [B, shape.hiddenSize]),
+      base: tf.tensor2d(gatherRows(projections[prefix] as RowMatrix, batch.indices), [
+        B,
+        (projections[prefix] as RowMatrix).dim,
+      ]),
       loraInput: tf.tensor2d(input, [B, d]),
       loraInputT: tf.tensor2d(transposed, [d, B]),
     };

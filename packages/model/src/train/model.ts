@@ -13,6 +13,18 @@ export interface ModelShape {
   lora: LoraSettings;
   topK: number;
   trainLastHeadLayer: boolean;
+  /** Gate hidden width and layer count; absent in checkpoints of the two-layer, `hiddenSize`-wide gate. */
+  gateWidth?: number;
+  gateDepth?: number;
+}
+
+/** The gate's hidden width and the names of its hidden layers between fc1 and fc2 (none by default). */
+export function gateLayout(shape: ModelShape): { width: number; hidden: string[] } {
+  const depth = shape.gateDepth ?? 2;
+  return {
+    width: shape.gateWidth ?? shape.hiddenSize,
+    hidden: Array.from({ length: depth - 2 }, (_, i) => `gate.hidden${i + 1}`),
+  };
 }
 
 /** Mean and standard deviation a regression head's output is expressed in (identity when not scaled). */
@@ -39,8 +51,10 @@ export interface ForwardOutputs {
  *   head.<expert>.fc1.{weight [d,H], bias [H], lora_a [d, r*T], lora_b [T, r, H]}
  *   head.fc2.{weight [H,H], bias [E*T,1,H], lora_a [E*T,H,r], lora_b [E*T,r,H]}
  *   head.fc3.{weight [E*T,H,O], bias [E*T,1,O]}
- *   gate.fc1.{weight [G,H], bias [H], lora_a [G, r*T], lora_b [T, r, H]}
- *   gate.fc2.{weight [T,H,E], bias [T,1,E], lora_a [T,H,r], lora_b [T,r,E]}
+ *   gate.fc1.{weight [G,W], bias [W], lora_a [G, r*T], lora_b [T, r, W]}
+ *   gate.hidden<i>.{weight [T,W,W], bias [T,1,W], lora_a [T,W,r], lora_b [T,r,W]}  (depth - 2 of them)
+ *   gate.fc2.{weight [T,W,E], bias [T,1,E], lora_a [T,W,r], lora_b [T,r,E]}
+ * (W = the gate width, `hiddenSize` unless set.)
  *
  * Merged (inference) form: LoRA folded in, so fc1 weights become [d, T*H] with bias [T,1,H] and the
  * stacked layers carry no lora_* entries.
@@ -59,6 +73,7 @@ export function trainableNames(shape: ModelShape): string[] {
     'head.fc2.lora_b',
     'gate.fc1.lora_a',
     'gate.fc1.lora_b',
+    ...gateLayout(shape).hidden.flatMap((layer) => [`${layer}.lora_a`, `${layer}.lora_b`]),
     'gate.fc2.lora_a',
     'gate.fc2.lora_b',
   ];
@@ -93,13 +108,21 @@ export function initialWeights(shape: ModelShape, seed: number): Weights {
   weights['head.fc2.lora_b'] = tf.zeros([E * T, r, H]);
   put('head.fc3.weight', [E * T, H, O], H);
   put('head.fc3.bias', [E * T, 1, O], H);
-  put('gate.fc1.weight', [shape.gateDim, H], shape.gateDim);
-  put('gate.fc1.bias', [H], shape.gateDim);
+  const gate = gateLayout(shape);
+  const W = gate.width;
+  put('gate.fc1.weight', [shape.gateDim, W], shape.gateDim);
+  put('gate.fc1.bias', [W], shape.gateDim);
   put('gate.fc1.lora_a', [shape.gateDim, r * T], shape.gateDim);
-  weights['gate.fc1.lora_b'] = tf.zeros([T, r, H]);
-  put('gate.fc2.weight', [T, H, E], H);
-  put('gate.fc2.bias', [T, 1, E], H);
-  put('gate.fc2.lora_a', [T, H, r], H);
+  weights['gate.fc1.lora_b'] = tf.zeros([T, r, W]);
+  for (const layer of gate.hidden) {
+    put(`${layer}.weight`, [T, W, W], W);
+    put(`${layer}.bias`, [T, 1, W], W);
+    put(`${layer}.lora_a`, [T, W, r], W);
+    weights[`${layer}.lora_b`] = tf.zeros([T, r, W]);
+  }
+  put('gate.fc2.weight', [T, W, E], W);
+  put('gate.fc2.bias', [T, 1, E], W);
+  put('gate.fc2.lora_a', [T, W, r], W);
   weights['gate.fc2.lora_b'] = tf.zeros([T, r, E]);
   return weights;
 }
@@ -111,14 +134,18 @@ export function parameterCounts(shape: ModelShape): { trainable: number; total: 
   const H = shape.hiddenSize;
   const r = shape.lora.rank;
   const G = shape.gateDim;
+  const gate = gateLayout(shape);
+  const W = gate.width;
+  const hidden = gate.hidden.length;
   const outputs = shape.tasks.reduce((sum, task) => sum + TASK_SPECS[task].outputs, 0);
   const dims = shape.experts.reduce((sum, { dim }) => sum + dim, 0);
   const loraFc1 = dims * r * T + E * T * r * H;
   const loraFc2 = E * T * (H * r + r * H);
-  const loraGate = G * r * T + T * r * H + T * (H * r + r * E);
+  const loraGate = G * r * T + T * r * W + hidden * T * 2 * W * r + T * (W * r + r * E);
   const fc3 = E * (H + 1) * outputs;
   const lora = loraFc1 + loraFc2 + loraGate;
-  const frozenBases = dims * H + E * H + H * H + E * T * H + G * H + H + T * (H * E + E);
+  const frozenBases =
+    dims * H + E * H + H * H + E * T * H + G * W + W + hidden * T * (W * W + W) + T * (W * E + E);
   return {
     trainable: lora + (shape.trainLastHeadLayer ? fc3 : 0),
     total: frozenBases + fc3 + lora,
@@ -276,11 +303,14 @@ export function forward(
     ) as tf.Tensor3D;
     g1 = tf.relu(mergedSharedInputLayer(inputs.gate, 'gate.fc1')) as tf.Tensor3D;
   } else {
+    const gateParts = sharedInputParts(inputs.gate, 'gate.fc1', E + 2);
+    // The gate's first layer joins the experts' batched up projection only when it is as wide as theirs.
+    const gateBatched = gateLayout(shape).width === shape.hiddenSize;
     const parts = [
       ...shape.experts.map(({ name }, e) =>
         sharedInputParts(expertInputs[e] as tf.Tensor2D, `head.${name}.fc1`, e + 1),
       ),
-      sharedInputParts(inputs.gate, 'gate.fc1', E + 2),
+      ...(gateBatched ? [gateParts] : []),
     ];
     const [B, H] = (parts[0] as { base: tf.Tensor2D }).base.shape;
     // One batched matmul for the up projections of every expert's and the gate's first layer.
@@ -294,10 +324,15 @@ export function forward(
         0,
       ),
     );
-    const bases = tf.reshape(tf.stack(parts.map((part) => part.base)), [E + 1, 1, B, H]);
-    const first = tf.relu(tf.add(tf.reshape(tf.mul(up, scale), [E + 1, T, B, H]), bases));
+    const P = parts.length;
+    const bases = tf.reshape(tf.stack(parts.map((part) => part.base)), [P, 1, B, H]);
+    const first = tf.relu(tf.add(tf.reshape(tf.mul(up, scale), [P, T, B, H]), bases));
     h1 = tf.reshape(tf.slice(first, [0, 0, 0, 0], [E, T, B, H]), [E * T, B, H]) as tf.Tensor3D;
-    g1 = tf.reshape(tf.slice(first, [E, 0, 0, 0], [1, T, B, H]), [T, B, H]) as tf.Tensor3D;
+    g1 = gateBatched
+      ? (tf.reshape(tf.slice(first, [E, 0, 0, 0], [1, T, B, H]), [T, B, H]) as tf.Tensor3D)
+      : (tf.relu(
+          tf.add(tf.mul(tf.matMul(gateParts.perTask, gateParts.loraB), scale), gateParts.base),
+        ) as tf.Tensor3D);
   }
   const firstLayerDropouts = inputs.prepared ? 0 : E + 1;
   const h2 = tf.relu(stackedLayer(h1, 'head.fc2', firstLayerDropouts + 1)) as tf.Tensor3D;
@@ -305,7 +340,12 @@ export function forward(
   const B = out.shape[1];
   const expertOutputs = tf.reshape(out, [E, T, B, out.shape[2]]) as tf.Tensor4D;
 
-  let logits = stackedLayer(g1, 'gate.fc2', firstLayerDropouts + 2);
+  // Hidden gate layers (sweeps) take dropout numbers after every default layer, so the default masks stay.
+  let g = g1;
+  gateLayout(shape).hidden.forEach((layer, i) => {
+    g = tf.relu(stackedLayer(g, layer, firstLayerDropouts + 3 + i)) as tf.Tensor3D;
+  });
+  let logits = stackedLayer(g, 'gate.fc2', firstLayerDropouts + 2);
   if (shape.topK > 0 && shape.topK < E) logits = tf.add(logits, topKMask(logits, shape.topK));
   const gateWeights = tf.softmax(logits) as tf.Tensor3D;
   return { expertOutputs, gateWeights };
@@ -404,6 +444,7 @@ export function mergeLora(shape: ModelShape, weights: Weights): Weights {
     mergeShared('gate.fc1');
     mergeStacked('head.fc2');
     mergeStacked('head.fc3');
+    for (const layer of gateLayout(shape).hidden) mergeStacked(layer);
     mergeStacked('gate.fc2');
     return merged;
   });

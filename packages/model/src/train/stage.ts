@@ -16,6 +16,8 @@ export interface TrainOptions {
   config?: TrainConfigInput;
   /** Experts to ensemble (`name` or `name/<cache key>`); absent = every cached expert. */
   experts?: string[];
+  /** The gate input's cache key under features/raw-leads/ (needed when several gate inputs are cached). */
+  gateCache?: string;
   /** Also run k-fold cross-validation over the non-test rows (a fresh model per fold) and report it. */
   crossValidate?: boolean;
 }
@@ -47,7 +49,7 @@ export interface TrainSummary {
 export async function train(options: TrainOptions): Promise<TrainSummary> {
   const config = resolveTrainConfig(options.config);
   const runId = options.runId ?? newRunId();
-  const sources = await resolveFeatureSources(options.warehouse, options.experts);
+  const sources = await resolveFeatureSources(options.warehouse, options.experts, options.gateCache);
   const backend = (await ensureTrainingBackend()).tfBackend;
   const loaded = await loadWarehouseSet(options.warehouse, sources);
   validateTrainingSet(loaded.set, warehouseLayout(options.warehouse).labels);

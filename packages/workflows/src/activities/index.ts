@@ -6,6 +6,7 @@ import { deriveLabels } from '@enecg/labels';
 import { type BackendChoice, cacheFeatures, evaluate, train } from '@enecg/model';
 import { refreshCatalog, renderReport } from '@enecg/report';
 import { Context } from '@temporalio/activity';
+import { createSweepActivities } from '../sweep/activities.ts';
 import { GPU_TASK_QUEUE } from '../task-queues.ts';
 import { promoteIfBetter, readChampion } from './champion.ts';
 import { asActivity } from './failures.ts';
@@ -179,6 +180,8 @@ export function createActivities() {
         renderReport({ warehouse: input.warehouse, runId: input.runId }),
       );
     },
+
+    ...createSweepActivities(),
   };
 }
 
