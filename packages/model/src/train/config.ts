@@ -84,8 +84,44 @@ export type TrainConfigInput = Partial<Omit<TrainConfig, 'lora' | 'gate'>> & {
   gate?: Partial<TrainConfig['gate']>;
 };
 
+const KNOWN_KEYS: Record<string, readonly string[]> = {
+  '': [
+    'preset',
+    'tasks',
+    'lossWeights',
+    'hiddenSize',
+    'lora',
+    'trainLastHeadLayer',
+    'standardizeTargets',
+    'gate',
+    'learningRate',
+    'weightDecay',
+    'batchSize',
+    'maxEpochs',
+    'patience',
+    'seed',
+  ],
+  lora: ['rank', 'alpha', 'dropout'],
+  gate: ['leads', 'length', 'topK', 'width', 'depth'],
+};
+
+/** A misspelt key would otherwise be ignored silently and the run would train with the default. */
+function refuseUnknownKeys(input: object): void {
+  for (const [section, known] of Object.entries(KNOWN_KEYS)) {
+    const value = section === '' ? input : (input as Record<string, unknown>)[section];
+    if (value === undefined || value === null || typeof value !== 'object') continue;
+    for (const key of Object.keys(value)) {
+      if (!known.includes(key)) {
+        const path = section === '' ? key : `${section}.${key}`;
+        throw new ConfigError(`unknown key (known: ${known.join(', ')})`, path);
+      }
+    }
+  }
+}
+
 /** Fills a preset with overrides and refuses anything invalid before any work starts. */
 export function resolveTrainConfig(input: TrainConfigInput = {}): TrainConfig {
+  refuseUnknownKeys(input);
   const presetName = input.preset ?? 'default';
   const preset = PRESETS[presetName];
   if (!preset) throw new ConfigError(`unknown preset "${presetName}" (faithful | default)`, 'preset');

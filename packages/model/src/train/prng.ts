@@ -1,14 +1,7 @@
-/** A small seeded PRNG (mulberry32): shuffles and bootstrap draws must not depend on Math.random. */
-export function createRng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '@enecg/common';
+
+/** Shuffles and bootstrap draws must not depend on Math.random: one seeded stream per purpose. */
+export const createRng: (seed: number) => () => number = mulberry32;
 
 /** Fisher-Yates over a copy: the one permutation that drives every array of a batch. */
 export function shuffled(values: readonly number[], rng: () => number): number[] {
