@@ -29,20 +29,31 @@ const dlinear = { expert: 'dlinear', backend: 'wasm' as const, expertOptions: { 
 describe('cacheFeaturesFrom', { timeout: 60_000 }, () => {
   it('caches every record once, keyed by study_id, with the backend recorded in Parquet and lineage', async () => {
     const root = await warehouse();
-    const progress: number[] = [];
-    const summary = await cacheFeaturesFrom(() => inBatches(records, 4), {
+    const progress: string[] = [];
+    const source = (_cached: unknown, announceTotal: (records: number) => void) => {
+      announceTotal(records.length);
+      return inBatches(records, 4);
+    };
+    const summary = await cacheFeaturesFrom(source, {
       warehouse: root,
       ...dlinear,
       batchSize: 3,
       partRows: 5,
-      onProgress: (p) => progress.push(p.seen),
+      onProgress: (p) => progress.push(`${p.seen}/${p.total}`),
     });
-    expect(summary).toMatchObject({ seen: 11, computed: 11, skipped: 0, quarantined: 0, totalRows: 11 });
+    expect(summary).toMatchObject({
+      seen: 11,
+      total: 11,
+      computed: 11,
+      skipped: 0,
+      quarantined: 0,
+      totalRows: 11,
+    });
     expect(summary.weightsId).toBe('random-init:9');
     expect(summary.backend.tfBackend).toBe('wasm');
     expect(summary.parts.map((p) => p.rows)).toEqual([5, 5, 1]);
     expect(summary.dir).toBe(join(root, 'features', 'dlinear', summary.featureSetId.split('/')[1]!));
-    expect(progress).toEqual([4, 8, 11]);
+    expect(progress).toEqual(['4/11', '8/11', '11/11']);
 
     const features = await readFeatures({ warehouse: root, featureSetId: summary.featureSetId });
     expect(features.studyIds).toEqual(records.map((r) => r.studyId));

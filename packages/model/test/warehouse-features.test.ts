@@ -46,10 +46,19 @@ describe.skipIf(!hasData)(
     it('caches every ingested record, then skips them all on a second run', async () => {
       const warehouse = await mkdtemp(join(tmpdir(), 'enecg-features-wh-'));
       await ingest({ source: await buildSource(), warehouse });
-      const first = await cacheFeatures({ warehouse, expert: 'dlinear', backend: 'wasm', batchSize: 2 });
-      expect(first).toMatchObject({ computed: 3, skipped: 0, quarantined: 0, totalRows: 3 });
+      const progress: string[] = [];
+      const first = await cacheFeatures({
+        warehouse,
+        expert: 'dlinear',
+        backend: 'wasm',
+        batchSize: 2,
+        onProgress: (p) => progress.push(`${p.seen}/${p.total}`),
+      });
+      expect(first).toMatchObject({ total: 3, computed: 3, skipped: 0, quarantined: 0, totalRows: 3 });
+      // The total is known from ingest's catalog before the first batch is read.
+      expect(progress).toEqual(['2/3', '3/3']);
       const second = await cacheFeatures({ warehouse, expert: 'dlinear', backend: 'wasm' });
-      expect(second).toMatchObject({ seen: 0, computed: 0, skipped: 3, totalRows: 3, parts: [] });
+      expect(second).toMatchObject({ seen: 0, total: 0, computed: 0, skipped: 3, totalRows: 3, parts: [] });
 
       const records: EcgRecord[] = [];
       for await (const batch of readWaveforms({ warehouse, batchSize: 8 })) records.push(...batch);

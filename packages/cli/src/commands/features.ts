@@ -50,7 +50,6 @@ export function registerFeaturesCommand(program: Command): void {
       const config =
         options.config === undefined ? undefined : jsonObjectArgument(options.config, '--config');
       const backend = choiceArgument(options.backend, '--backend', BACKEND_CHOICES);
-      // The number of records still to embed is known only to the stage, so progress shows counts and rate.
       const progress = commandProgress(`features ${options.expert}`, 'records', options);
       const summary = await withProgress(progress, () =>
         cacheFeatures({
@@ -62,7 +61,7 @@ export function registerFeaturesCommand(program: Command): void {
           onProgress: (p) =>
             progress.update(
               p.seen,
-              undefined,
+              p.total,
               `${p.computed} computed, ${p.skipped} cached, ${p.quarantined} quarantined`,
             ),
         }),

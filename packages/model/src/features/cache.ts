@@ -41,6 +41,8 @@ const SUMMARY_QUARANTINE_LIMIT = 20;
 export interface FeatureProgress {
   /** Records read so far (the source may leave cached ones out). */
   seen: number;
+  /** Records the run will read, `seen` included, where the source announced it (the warehouse source does). */
+  total?: number;
   computed: number;
   /** Of `computed`: studies whose cached embedding was of content that has changed since. */
   recomputed: number;
@@ -91,10 +93,12 @@ export type CachedContent = ReadonlyMap<number, string | null>;
 
 /**
  * Opens the record stream, told which studies are cached and from which content, so that it may skip
- * reading those whose content is unchanged.
+ * reading those whose content is unchanged. A source that knows how many records it will yield says so
+ * through `announceTotal` before the first batch, so progress can show a percentage and an ETA.
  */
 export type RecordSource = (
   cached: CachedContent,
+  announceTotal: (records: number) => void,
 ) => AsyncIterable<SourceRecord[]> | Promise<AsyncIterable<SourceRecord[]>>;
 
 /** sha256 of what an embedding depends on: the sampling rate, the lead names and the samples. */
@@ -212,7 +216,10 @@ export async function cacheFeaturesFrom(
           }
         };
         const seenThisRun = new Set<number>();
-        for await (const batch of await openRecords(cached)) {
+        const announceTotal = (records: number) => {
+          state.total = records;
+        };
+        for await (const batch of await openRecords(cached, announceTotal)) {
           const fresh: Array<{ record: EcgRecord; contentHash: string }> = [];
           for (const record of batch) {
             state.seen++;
@@ -296,6 +303,7 @@ function backendFacets(): { backend: string; backendInfo: BackendInfo } {
 
 class RunState {
   seen = 0;
+  total: number | undefined;
   computed = 0;
   recomputed = 0;
   withdrawn = 0;
@@ -315,6 +323,7 @@ class RunState {
   progress(): FeatureProgress {
     return {
       seen: this.seen,
+      ...(this.total === undefined ? {} : { total: this.total }),
       computed: this.computed,
       recomputed: this.recomputed,
       skipped: this.cachedBefore - this.recomputed - this.withdrawn,

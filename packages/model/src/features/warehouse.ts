@@ -15,17 +15,22 @@ import {
  */
 export async function cacheFeatures(options: CacheFeaturesOptions): Promise<FeatureSummary> {
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-  return cacheFeaturesFrom((cached) => warehouseRecords(options.warehouse, cached, batchSize), options);
+  return cacheFeaturesFrom(
+    (cached, announceTotal) => warehouseRecords(options.warehouse, cached, batchSize, announceTotal),
+    options,
+  );
 }
 
 async function* warehouseRecords(
   warehouse: string,
   cached: CachedContent,
   batchSize: number,
+  announceTotal: (records: number) => void,
 ): AsyncIterable<SourceRecord[]> {
   const catalog = await listRecords(warehouse);
   const contentHashes = new Map(catalog.map((row) => [row.studyId, row.contentSha256]));
   const wanted = catalog.filter((row) => cached.get(row.studyId) !== row.contentSha256);
+  announceTotal(wanted.length);
   if (wanted.length === 0) return;
   // A record re-ingested between listing and reading is stored under its older hash: the next run
   // sees the difference and recomputes it, so the race costs work, never a stale embedding.
