@@ -70,14 +70,30 @@ const VIEWS: ViewDefinition[] = [
   FROM labels GROUP BY ALL ORDER BY ALL`,
   },
   {
-    name: 'features',
-    description: 'Cached embeddings keyed by study_id, with the expert and the weights/preprocessing key.',
+    name: 'feature_history',
+    description:
+      'Every stored feature row, superseded ones included: expert, cache_key, part file and is_current (the latest row of its study in its feature set).',
     needs: { folder: 'features', matches: PARQUET },
+    // As readFeatures decides: parts are numbered in write order, so a study's row in the latest part of
+    // its feature set supersedes its earlier rows (a recomputation after its content changed).
     body: (root) =>
-      `SELECT regexp_extract(filename, '/features/([^/]+)/([^/]+)/', 1) AS expert,
-       regexp_extract(filename, '/features/([^/]+)/([^/]+)/', 2) AS cache_key,
-       * EXCLUDE (filename)
-  FROM read_parquet(${sqlString(join(root, 'features', '*', '*', '**', '*.parquet'))}, union_by_name = true, filename = true)`,
+      `SELECT expert, cache_key, part,
+       row_number() OVER (PARTITION BY expert, cache_key, study_id ORDER BY filename DESC) = 1 AS is_current,
+       * EXCLUDE (filename, expert, cache_key, part)
+  FROM (SELECT regexp_extract(filename, '/features/([^/]+)/([^/]+)/', 1) AS expert,
+               regexp_extract(filename, '/features/([^/]+)/([^/]+)/', 2) AS cache_key,
+               regexp_extract(filename, '/features/[^/]+/[^/]+/(.+)$', 1) AS part, *
+          FROM read_parquet(${sqlString(join(root, 'features', '*', '*', '**', '*.parquet'))}, union_by_name = true, filename = true))`,
+  },
+  {
+    name: 'features',
+    description:
+      'The current embedding per feature set and study_id (as readFeatures reads it), with the expert and the weights/preprocessing key.',
+    needs: { folder: 'features', matches: PARQUET },
+    dependsOn: ['feature_history'],
+    // A current row without an embedding withdraws the study: its new content was refused by the expert.
+    body: () =>
+      `SELECT * EXCLUDE (part, is_current) FROM feature_history WHERE is_current AND embedding IS NOT NULL`,
   },
   {
     name: 'lineage_events',

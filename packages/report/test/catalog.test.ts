@@ -104,6 +104,65 @@ describe('catalog over a full pipeline run', () => {
     expect(count!.n).toBe(7 * (2 * 2 + 3 * 5));
   });
 
+  it('features shows the current row per feature set and study; feature_history keeps the superseded ones', async () => {
+    const copy = await buildWarehouse(await mkdtemp(join(tmpdir(), 'enecg-catalog-recomputed-')));
+    const setFolder = join(copy.warehouse, 'features', 'dlinear', 'w3f9a1-p77c2d0');
+    const [recomputed, withdrawn] = (await queryCatalog(
+      copy.warehouse,
+      'SELECT study_id::INT AS study_id FROM features ORDER BY study_id LIMIT 2',
+    )) as Array<{ study_id: number }>;
+    // A later run: one study recomputed from changed content, one withdrawn (its new content was refused).
+    await withDuckDB((c) =>
+      c.run(
+        `COPY (SELECT * FROM (VALUES (${recomputed!.study_id}::BIGINT, 'new-content', [9, 9]::FLOAT[]),
+                                     (${withdrawn!.study_id}::BIGINT, 'refused-content', NULL::FLOAT[]))
+                   t(study_id, content_sha256, embedding))
+           TO ${sqlString(join(setFolder, 'part-1.parquet'))} (FORMAT parquet)`,
+      ),
+    );
+    // Another feature set holding the same study is current on its own.
+    await mkdir(join(copy.warehouse, 'features', 'dlinear', 'w000000-p000000'), { recursive: true });
+    await withDuckDB((c) =>
+      c.run(
+        `COPY (SELECT ${recomputed!.study_id}::BIGINT AS study_id, [1]::FLOAT[] AS embedding)
+           TO ${sqlString(join(copy.warehouse, 'features', 'dlinear', 'w000000-p000000', 'part-0.parquet'))} (FORMAT parquet)`,
+      ),
+    );
+    await refreshCatalog(copy.warehouse);
+    const [counts] = await queryCatalog(
+      copy.warehouse,
+      `SELECT (SELECT count(*) FROM features WHERE cache_key = 'w3f9a1-p77c2d0')::INT AS current,
+              (SELECT count(*) FROM features)::INT AS all_sets,
+              (SELECT count(*) FROM feature_history)::INT AS history,
+              (SELECT count(*) FROM feature_history WHERE NOT is_current)::INT AS superseded,
+              (SELECT count(*) FROM (SELECT DISTINCT cache_key, study_id FROM features))::INT AS keys`,
+    );
+    expect(counts).toEqual({ current: 88, all_sets: 89, history: 92, superseded: 2, keys: 89 });
+    const rows = await queryCatalog(
+      copy.warehouse,
+      `SELECT cache_key, content_sha256, embedding FROM features WHERE study_id = ${recomputed!.study_id} ORDER BY cache_key`,
+    );
+    expect(rows).toEqual([
+      { cache_key: 'w000000-p000000', content_sha256: null, embedding: [1] },
+      { cache_key: 'w3f9a1-p77c2d0', content_sha256: 'new-content', embedding: [9, 9] },
+    ]);
+    const history = await queryCatalog(
+      copy.warehouse,
+      `SELECT part, is_current, embedding IS NULL AS withdrawn FROM feature_history
+        WHERE cache_key = 'w3f9a1-p77c2d0' AND study_id = ${withdrawn!.study_id} ORDER BY part`,
+    );
+    expect(history).toEqual([
+      { part: 'part-0.parquet', is_current: false, withdrawn: false },
+      { part: 'part-1.parquet', is_current: true, withdrawn: true },
+    ]);
+    // The same rows readFeatures reads for the feature set.
+    const read = await readCatalogSqlLikeAShell(
+      join(copy.warehouse, 'catalog.sql'),
+      `SELECT count(*)::INT AS n FROM features WHERE study_id = ${withdrawn!.study_id}`,
+    );
+    expect(read).toEqual([{ n: 0 }]);
+  });
+
   it('a corrupt Parquet file makes its view unavailable without hiding the others', async () => {
     const copy = await buildWarehouse(await mkdtemp(join(tmpdir(), 'enecg-catalog-corrupt-')));
     await writeFile(join(copy.warehouse, 'labels', 'rules-v1', 'part-0.parquet'), 'not parquet');
