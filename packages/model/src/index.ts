@@ -17,7 +17,13 @@ export type {
   TaskKind,
 } from './evaluation-types.ts';
 export { TASKS } from './evaluation-types.ts';
-export { createExpert, expertFactories, expertNames, getExpertFactory } from './experts/registry.ts';
+export {
+  createExpert,
+  expertFactories,
+  expertNames,
+  getExpertFactory,
+  validateExpertConfig,
+} from './experts/registry.ts';
 export type { Expert, ExpertFactory, ExpertOptions } from './experts/types.ts';
 export type {
   CachedContent,

@@ -1,7 +1,7 @@
 import type { EcgRecord } from '@enecg/common';
 import { ConfigError } from '@enecg/common';
 import { describe, expect, it } from 'vitest';
-import { createExpert, expertNames } from '../src/experts/registry.ts';
+import { createExpert, expertNames, validateExpertConfig } from '../src/experts/registry.ts';
 
 const record: EcgRecord = {
   studyId: 1,
@@ -19,6 +19,27 @@ describe('expert registry', () => {
     await expect(createExpert('raw-leads', { seed: 1, config: { length: '5' } })).rejects.toThrow(
       /raw-leads\.length/,
     );
+  });
+
+  it('validateExpertConfig refuses what createExpert refuses, with the same key, and accepts the defaults', async () => {
+    const bad: Array<[string, Record<string, unknown>]> = [
+      ['dlinear', { movingAvg: 24 }],
+      ['timesnet', { topK: 0 }],
+      ['ecgfm', { aggregate: 'median' }],
+      ['moment', { length: 4096 }],
+      ['tempo', { length: 512 }],
+      ['raw-leads', { normalization: 'none?' }],
+    ];
+    for (const [name, config] of bad) {
+      const created = await createExpert(name, { seed: 1, config }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(created).toBeInstanceOf(ConfigError);
+      expect(() => validateExpertConfig(name, config)).toThrow((created as ConfigError).message);
+    }
+    for (const name of expertNames()) expect(() => validateExpertConfig(name, undefined)).not.toThrow();
+    expect(() => validateExpertConfig('nope', {})).toThrow(/^expert: unknown expert "nope"/);
   });
 
   it('raw-leads embeds lead II resampled to the configured length', async () => {

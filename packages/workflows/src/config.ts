@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError, parseConfig } from '@enecg/common';
 import { parseLabelConfig } from '@enecg/labels';
-import { BACKEND_CHOICES, expertNames, resolveTrainConfig } from '@enecg/model';
+import { BACKEND_CHOICES, expertNames, resolveTrainConfig, validateExpertConfig } from '@enecg/model';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -79,6 +79,13 @@ export function validatePipelineConfig(
         `experts.${index}.name`,
       );
     }
+    // The expert names its keys `<expert>.<key>`; here they are `experts.<i>.config.<key>`.
+    inSection(
+      `experts.${index}.config`,
+      source,
+      () => validateExpertConfig(expert.name, expert.config),
+      expert.name,
+    );
   });
   inSection('labels', source, () => parseLabelConfig(config.labels));
   const { gate } = inSection('training', source, () => resolveTrainConfig(config.training));
@@ -102,13 +109,20 @@ export function validatePipelineConfig(
   return resolved;
 }
 
-/** Runs a stage's own validation of its section, so that its errors name the full key (`training.lora.rank`). */
-function inSection<T>(section: string, source: string, validate: () => T): T {
+/**
+ * Runs a stage's own validation of its section, so that its errors name the full key (`training.lora.rank`).
+ * `ownPrefix` is a prefix the validator puts on its keys (an expert's name), replaced by the section.
+ */
+function inSection<T>(section: string, source: string, validate: () => T, ownPrefix?: string): T {
   try {
     return validate();
   } catch (error) {
     if (error instanceof ConfigError) {
-      const key = error.key ? `${section}.${error.key}` : section;
+      const own =
+        ownPrefix !== undefined && error.key?.startsWith(`${ownPrefix}.`)
+          ? error.key.slice(ownPrefix.length + 1)
+          : error.key;
+      const key = own ? `${section}.${own}` : section;
       const reason = error.key ? error.message.slice(error.key.length + 2) : error.message;
       throw new ConfigError(`${source}: ${reason}`, key);
     }

@@ -35,6 +35,15 @@ export function getExpertFactory(name: string): ExpertFactory {
   return factory;
 }
 
+/**
+ * Checks an expert's `config` as its factory would resolve it, loading no weights and building no
+ * tensors: cheap enough to run on a whole pipeline config before any work starts. Throws ConfigError
+ * naming `<expert>.<key>` (or `expert` for an unknown name).
+ */
+export function validateExpertConfig(name: string, config: Record<string, unknown> | undefined): void {
+  getExpertFactory(name).validateConfig(config);
+}
+
 export async function createExpert(name: string, options: ExpertOptions): Promise<Expert> {
   return getExpertFactory(name).create(options);
 }

@@ -34,4 +34,9 @@ export interface ExpertFactory {
   readonly name: string;
   readonly description: string;
   create(options: ExpertOptions): Promise<Expert>;
+  /**
+   * Checks `config` as `create` resolves it, without loading weights or building tensors, so a run can
+   * refuse a bad expert config before it starts. Throws ConfigError naming `<expert>.<key>`.
+   */
+  validateConfig(config: Record<string, unknown> | undefined): void;
 }

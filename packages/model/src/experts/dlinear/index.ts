@@ -14,16 +14,24 @@ export const DLINEAR_DEFAULTS = {
   individual: false,
 };
 
+function resolveDlinearConfig(given: Record<string, unknown> | undefined) {
+  const config = resolveExpertConfig('dlinear', given, DLINEAR_DEFAULTS);
+  const preprocess = preprocessPart('dlinear', config);
+  const movingAvg = requireInteger(config.movingAvg, 'dlinear.movingAvg', 1, preprocess.length);
+  if (movingAvg % 2 === 0)
+    throw new ConfigError('must be odd (TSLib pads (k-1)/2 on both sides)', 'dlinear.movingAvg');
+  return { config, preprocess, movingAvg };
+}
+
 export const dlinearExpert: ExpertFactory = {
   name: 'dlinear',
   description:
     'DLinear (Time-Series-Library): decomposition + linear maps; embedding = flattened encoder output',
+  validateConfig(config) {
+    resolveDlinearConfig(config);
+  },
   async create(options: ExpertOptions): Promise<Expert> {
-    const config = resolveExpertConfig('dlinear', options.config, DLINEAR_DEFAULTS);
-    const preprocess = preprocessPart('dlinear', config);
-    const movingAvg = requireInteger(config.movingAvg, 'dlinear.movingAvg', 1, preprocess.length);
-    if (movingAvg % 2 === 0)
-      throw new ConfigError('must be odd (TSLib pads (k-1)/2 on both sides)', 'dlinear.movingAvg');
+    const { config, preprocess, movingAvg } = resolveDlinearConfig(options.config);
     const weights = await openWeights(options.weightsPath, options.seed);
     const model = DLinearModel.load(weights, {
       seqLen: preprocess.length,

@@ -31,47 +31,51 @@ export const ECGFM_DEFAULTS = {
   batchSize: 4,
 };
 
+function resolveEcgfmConfig(given: Record<string, unknown> | undefined) {
+  const { settings, model, preprocess } = resolveSizedExpert('ecgfm', given, ECGFM_DEFAULTS, ECGFM_PRESETS);
+  if (preprocess.leads.length !== model.inChannels) {
+    throw new ConfigError(
+      `${preprocess.leads.length} leads for a model with ${model.inChannels} input channels`,
+      'ecgfm.leads',
+    );
+  }
+  if (model.convLayers.some((layer) => layer.length !== 3 || layer.some((n) => n < 1))) {
+    throw new ConfigError(
+      'each conv layer is [dim, kernel, stride] of positive integers',
+      'ecgfm.model.convLayers',
+    );
+  }
+  const segments = Math.floor(preprocess.length / model.segmentLength);
+  if (segments < 1)
+    throw new ConfigError(`shorter than one ${model.segmentLength}-sample segment`, 'ecgfm.length');
+  if (settings.aggregate !== 'mean' && settings.aggregate !== 'max') {
+    throw new ConfigError('must be mean or max', 'ecgfm.aggregate');
+  }
+  if (settings.output !== 'embedding' && settings.output !== 'logits') {
+    throw new ConfigError('must be embedding or logits', 'ecgfm.output');
+  }
+  const logits = settings.output === 'logits';
+  if (logits && model.labels < 1) {
+    throw new ConfigError(
+      'logits need the classifier head: set model.labels (17 for the MIMIC fine-tuned checkpoint)',
+      'ecgfm.output',
+    );
+  }
+  if (model.dModel % model.convPosGroups !== 0 || model.dModel % model.heads !== 0) {
+    throw new ConfigError('dModel must be divisible by heads and convPosGroups', 'ecgfm.model');
+  }
+  const batchSize = positiveBatch(settings.batchSize, 'ecgfm');
+  return { settings, model, preprocess, segments, logits, batchSize };
+}
+
 export const ecgfmExpert: ExpertFactory = {
   name: 'ecgfm',
   description: 'ECG-FM (wav2vec 2.0 conv extractor + post-LN transformer) over 5 s segments of 12 leads',
+  validateConfig(config) {
+    resolveEcgfmConfig(config);
+  },
   async create(options) {
-    const { settings, model, preprocess } = resolveSizedExpert(
-      'ecgfm',
-      options.config,
-      ECGFM_DEFAULTS,
-      ECGFM_PRESETS,
-    );
-    if (preprocess.leads.length !== model.inChannels) {
-      throw new ConfigError(
-        `${preprocess.leads.length} leads for a model with ${model.inChannels} input channels`,
-        'ecgfm.leads',
-      );
-    }
-    if (model.convLayers.some((layer) => layer.length !== 3 || layer.some((n) => n < 1))) {
-      throw new ConfigError(
-        'each conv layer is [dim, kernel, stride] of positive integers',
-        'ecgfm.model.convLayers',
-      );
-    }
-    const segments = Math.floor(preprocess.length / model.segmentLength);
-    if (segments < 1)
-      throw new ConfigError(`shorter than one ${model.segmentLength}-sample segment`, 'ecgfm.length');
-    if (settings.aggregate !== 'mean' && settings.aggregate !== 'max') {
-      throw new ConfigError('must be mean or max', 'ecgfm.aggregate');
-    }
-    if (settings.output !== 'embedding' && settings.output !== 'logits') {
-      throw new ConfigError('must be embedding or logits', 'ecgfm.output');
-    }
-    const logits = settings.output === 'logits';
-    if (logits && model.labels < 1) {
-      throw new ConfigError(
-        'logits need the classifier head: set model.labels (17 for the MIMIC fine-tuned checkpoint)',
-        'ecgfm.output',
-      );
-    }
-    if (model.dModel % model.convPosGroups !== 0 || model.dModel % model.heads !== 0) {
-      throw new ConfigError('dModel must be divisible by heads and convPosGroups', 'ecgfm.model');
-    }
+    const { settings, model, preprocess, segments, logits, batchSize } = resolveEcgfmConfig(options.config);
     return createBackboneExpert(options, {
       name: 'ecgfm',
       specs: ecgfmWeightSpecs(model),
@@ -79,7 +83,7 @@ export const ecgfmExpert: ExpertFactory = {
       embeddingSize: logits ? model.labels : model.dModel,
       preprocess,
       settings: { model, aggregate: settings.aggregate, output: settings.output },
-      batchSize: positiveBatch(settings.batchSize, 'ecgfm'),
+      batchSize,
       forward: (params, inputs) =>
         tf.tidy(() => {
           const pooled = ecgfmEmbed(params, segmentsChannelsLast(inputs, model, preprocess.length, segments));

@@ -20,28 +20,36 @@ export const MOMENT_DEFAULTS = {
   batchSize: 4,
 };
 
+function resolveMomentConfig(given: Record<string, unknown> | undefined) {
+  const { settings, model, preprocess } = resolveSizedExpert(
+    'moment',
+    given,
+    MOMENT_DEFAULTS,
+    MOMENT_PRESETS,
+  );
+  if (preprocess.length > model.seqLen) {
+    throw new ConfigError(
+      `${preprocess.length} exceeds the model's ${model.seqLen} samples`,
+      'moment.length',
+    );
+  }
+  if (model.seqLen % model.patchLen !== 0) {
+    throw new ConfigError(
+      `seqLen ${model.seqLen} is not a multiple of patchLen ${model.patchLen}`,
+      'moment.model',
+    );
+  }
+  return { model, preprocess, batchSize: positiveBatch(settings.batchSize, 'moment') };
+}
+
 export const momentExpert: ExpertFactory = {
   name: 'moment',
   description: 'MOMENT-1 (T5 encoder over 8-sample patches), mean-pooled over leads and patches',
+  validateConfig(config) {
+    resolveMomentConfig(config);
+  },
   async create(options) {
-    const { settings, model, preprocess } = resolveSizedExpert(
-      'moment',
-      options.config,
-      MOMENT_DEFAULTS,
-      MOMENT_PRESETS,
-    );
-    if (preprocess.length > model.seqLen) {
-      throw new ConfigError(
-        `${preprocess.length} exceeds the model's ${model.seqLen} samples`,
-        'moment.length',
-      );
-    }
-    if (model.seqLen % model.patchLen !== 0) {
-      throw new ConfigError(
-        `seqLen ${model.seqLen} is not a multiple of patchLen ${model.patchLen}`,
-        'moment.model',
-      );
-    }
+    const { model, preprocess, batchSize } = resolveMomentConfig(options.config);
     return createBackboneExpert(options, {
       name: 'moment',
       specs: momentWeightSpecs(model),
@@ -49,7 +57,7 @@ export const momentExpert: ExpertFactory = {
       embeddingSize: model.dModel,
       preprocess,
       settings: { model },
-      batchSize: positiveBatch(settings.batchSize, 'moment'),
+      batchSize,
       forward: (params, inputs) =>
         tf.tidy(() =>
           momentEmbed(params, ...leftPadded(inputs, preprocess.leads.length, preprocess.length, model)),

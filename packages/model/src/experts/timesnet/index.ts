@@ -21,29 +21,37 @@ export const TIMESNET_DEFAULTS = {
   embedding: 'flatten',
 };
 
+function resolveTimesnetConfig(given: Record<string, unknown> | undefined) {
+  const config = resolveExpertConfig('timesnet', given, TIMESNET_DEFAULTS);
+  const preprocess = preprocessPart('timesnet', config);
+  if (preprocess.length > 5000) throw new ConfigError('TimesNet positions stop at 5000', 'timesnet.length');
+  const dModel = requireInteger(config.dModel, 'timesnet.dModel', 2, 4096);
+  if (dModel % 2 !== 0) throw new ConfigError('must be even (sin/cos position pairs)', 'timesnet.dModel');
+  if (config.embedding !== 'flatten' && config.embedding !== 'time-mean') {
+    throw new ConfigError('must be flatten or time-mean', 'timesnet.embedding');
+  }
+  const modelConfig = {
+    seqLen: preprocess.length,
+    channels: preprocess.leads.length,
+    dModel,
+    dFf: requireInteger(config.dFf, 'timesnet.dFf', 1, 16384),
+    eLayers: requireInteger(config.eLayers, 'timesnet.eLayers', 1, 64),
+    topK: requireInteger(config.topK, 'timesnet.topK', 1, Math.floor(preprocess.length / 2)),
+    numKernels: requireInteger(config.numKernels, 'timesnet.numKernels', 1, 16),
+    embedding: config.embedding as 'flatten' | 'time-mean',
+  };
+  return { preprocess, modelConfig };
+}
+
 export const timesnetExpert: ExpertFactory = {
   name: 'timesnet',
   description:
     'TimesNet (Time-Series-Library), periods chosen per record; embedding = gelu(encoder output) flattened',
+  validateConfig(config) {
+    resolveTimesnetConfig(config);
+  },
   async create(options: ExpertOptions): Promise<Expert> {
-    const config = resolveExpertConfig('timesnet', options.config, TIMESNET_DEFAULTS);
-    const preprocess = preprocessPart('timesnet', config);
-    if (preprocess.length > 5000) throw new ConfigError('TimesNet positions stop at 5000', 'timesnet.length');
-    const dModel = requireInteger(config.dModel, 'timesnet.dModel', 2, 4096);
-    if (dModel % 2 !== 0) throw new ConfigError('must be even (sin/cos position pairs)', 'timesnet.dModel');
-    if (config.embedding !== 'flatten' && config.embedding !== 'time-mean') {
-      throw new ConfigError('must be flatten or time-mean', 'timesnet.embedding');
-    }
-    const modelConfig = {
-      seqLen: preprocess.length,
-      channels: preprocess.leads.length,
-      dModel,
-      dFf: requireInteger(config.dFf, 'timesnet.dFf', 1, 16384),
-      eLayers: requireInteger(config.eLayers, 'timesnet.eLayers', 1, 64),
-      topK: requireInteger(config.topK, 'timesnet.topK', 1, Math.floor(preprocess.length / 2)),
-      numKernels: requireInteger(config.numKernels, 'timesnet.numKernels', 1, 16),
-      embedding: config.embedding as 'flatten' | 'time-mean',
-    };
+    const { preprocess, modelConfig } = resolveTimesnetConfig(options.config);
     const weights = await openWeights(options.weightsPath, options.seed);
     const model = TimesNetModel.load(weights, modelConfig);
     return {
