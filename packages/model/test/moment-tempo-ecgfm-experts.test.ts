@@ -94,6 +94,10 @@ describe.skipIf(!hasPtb)('MOMENT, TEMPO and ECG-FM experts on a real 12-lead rec
 });
 
 describe('expert settings', () => {
+  beforeAll(async () => {
+    await selectBackend('wasm');
+  });
+
   it('accept full sizes and fractional tolerances by key', async () => {
     const expert = await createExpert('moment', {
       seed: 1,
