@@ -53,6 +53,7 @@ async function featureParts(warehouse: string): Promise<Map<string, string>> {
 async function modelFingerprint(result: PipelineResult) {
   const evaluation = JSON.parse(await readFile(result.evaluationPath, 'utf8')) as { tasks: unknown };
   return {
+    modelId: result.model.modelId,
     weights: await sha256File(join(result.model.modelDir, 'model.safetensors')),
     tasks: evaluation.tasks,
   };

@@ -68,8 +68,9 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   }
   const rows = { train: rowsOfSplit(set, 'train'), val: rowsOfSplit(set, 'val') };
   const fitted = await fitModel(set, config, rows);
-  const inputHashes = loaded.inputs.map(({ name, sha256 }) => ({ name, sha256 }));
-  const modelId = `moe-${hashObject({ config, inputs: inputHashes }).slice(0, 16)}`;
+  // The id names what the model was trained on (label file, feature content), not how features were stored.
+  const labelsSha256 = loaded.inputs.find((input) => input.name === 'labels')?.sha256;
+  const modelId = `moe-${hashObject({ config, labels: labelsSha256, features: loaded.featureDigests }).slice(0, 16)}`;
   const modelDir = join(warehouseLayout(options.warehouse).models, modelId);
   const manifest = await saveCheckpoint(modelDir, fitted.weights, {
     modelId,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, type DatasetRef, InputError, sha256File, warehouseLayout } from '@enecg/common';
@@ -22,6 +23,11 @@ export interface WarehouseSet {
   sources: FeatureSource[];
   /** Input datasets with content hashes, for model.json and lineage. */
   inputs: DatasetRef[];
+  /**
+   * sha256 of each feature set's content (sorted study ids and embeddings), independent of how the rows
+   * happen to be split into Parquet parts: a resumed cache run gives the same digest as an uninterrupted one.
+   */
+  featureDigests: Record<string, string>;
   /** Labelled studies dropped because an expert (or the gate input) has no cached features for them. */
   studiesWithoutFeatures: number;
 }
@@ -91,8 +97,10 @@ export async function loadWarehouseSet(
     { name: 'labels', path: labelPath, sha256: await sha256File(labelPath), rows: labelRows.length },
   ];
   const features = new Map<string, { matrix: FeatureMatrix; rowOf: Map<number, number> }>();
+  const featureDigests: Record<string, string> = {};
   for (const source of sources) {
     const matrix = await readFeatures({ warehouse, featureSetId: `${source.expert}/${source.key}` });
+    featureDigests[`${source.expert}/${source.key}`] = featureContentDigest(matrix);
     for (const file of await listFeatureParts(source.dir)) {
       inputs.push({ name: `features/${source.expert}`, path: file, sha256: await sha256File(file) });
     }
@@ -139,8 +147,16 @@ export async function loadWarehouseSet(
     },
     sources: [...sources],
     inputs,
+    featureDigests,
     studiesWithoutFeatures: labelRows.length - kept.length,
   };
+}
+
+function featureContentDigest(matrix: FeatureMatrix): string {
+  const hash = createHash('sha256');
+  hash.update(new Uint8Array(Float64Array.from(matrix.studyIds).buffer));
+  hash.update(new Uint8Array(matrix.matrix.buffer, matrix.matrix.byteOffset, matrix.matrix.byteLength));
+  return hash.digest('hex');
 }
 
 function labelColumn(rows: readonly LabelRow[], pick: (row: LabelRow) => number | null): Float64Array {
