@@ -39,6 +39,11 @@ const WAVEFORM_ROW_GROUP_ROWS = 768;
 function writerProperties(layout: ParquetLayout) {
   const builder = new WriterPropertiesBuilder().setCreatedBy('enecg-ingest');
   if (layout === 'table') return builder.setCompression(Compression.ZSTD).build();
+  return waveformWriterSettings(builder).build();
+}
+
+/** The waveform layout's settings on top of `builder` (exported for bench/waveform-writer-settings.ts). */
+export function waveformWriterSettings(builder: WriterPropertiesBuilder): WriterPropertiesBuilder {
   let waveforms = builder
     .setDictionaryEnabled(false)
     .setEncoding(Encoding.DELTA_BINARY_PACKED)
@@ -47,7 +52,7 @@ function writerProperties(layout: ParquetLayout) {
     .setMaxRowGroupSize(WAVEFORM_ROW_GROUP_ROWS);
   for (const column of WAVEFORM_PLAIN_COLUMNS)
     waveforms = waveforms.setColumnEncoding(column, Encoding.PLAIN);
-  return waveforms.build();
+  return waveforms;
 }
 
 /** Serialises an Arrow table to Parquet bytes (Arrow IPC is how tables cross into the wasm writer). */
