@@ -10,7 +10,7 @@ import { createSweepActivities } from '../sweep/activities.ts';
 import { GPU_TASK_QUEUE } from '../task-queues.ts';
 import { promoteIfBetter, readChampion } from './champion.ts';
 import { asActivity } from './failures.ts';
-import { heartbeatProgress } from './progress.ts';
+import { heartbeatProgress, withHeartbeat } from './progress.ts';
 import { cachedStage } from './stage-cache.ts';
 
 export interface StageInput {
@@ -67,7 +67,7 @@ async function hashTables(dir: string): Promise<Record<string, string>> {
 /** Runs a stage as an activity: error kinds mapped for Temporal, then the auditors' catalog refreshed. */
 function runStage<T>(warehouse: string, work: () => Promise<T>): Promise<T> {
   return asActivity(async () => {
-    const result = await work();
+    const result = await withHeartbeat(work);
     await refreshCatalog(warehouse);
     return result;
   });

@@ -12,3 +12,18 @@ export function heartbeatProgress<Progress>(): (progress: Progress) => void {
     context.heartbeat(progress);
   };
 }
+
+/**
+ * Heartbeats every few seconds while `work` runs (the event loop turns between batches and steps), so a dead
+ * worker is noticed within the heartbeat timeout even in stages that report no progress, and a cancelled
+ * one learns it.
+ */
+export async function withHeartbeat<T>(work: () => Promise<T>): Promise<T> {
+  const context = Context.current();
+  const timer = setInterval(() => context.heartbeat(), 5_000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}

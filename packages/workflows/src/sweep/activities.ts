@@ -16,8 +16,8 @@ import {
   train,
 } from '@enecg/model';
 import { renderSweepReport } from '@enecg/report';
-import { Context } from '@temporalio/activity';
 import { asActivity } from '../activities/failures.ts';
+import { withHeartbeat } from '../activities/progress.ts';
 import { cachedStage } from '../activities/stage-cache.ts';
 import {
   describeRule,
@@ -96,17 +96,6 @@ function inTensorLane<T>(work: () => Promise<T>): Promise<T> {
   const next = tensorLane.then(work, work);
   tensorLane = next.catch(() => undefined);
   return next;
-}
-
-/** Heartbeats while `work` runs (the event loop turns between batches), so a dead worker is noticed. */
-async function withHeartbeat<T>(work: () => Promise<T>): Promise<T> {
-  const context = Context.current();
-  const timer = setInterval(() => context.heartbeat(), 5_000);
-  try {
-    return await work();
-  } finally {
-    clearInterval(timer);
-  }
 }
 
 /** Peak tensor bytes (above the level at the start) and peak process RSS while `work` runs. */

@@ -1,8 +1,8 @@
-import { executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { PipelineActivities } from '../activities/index.ts';
+import { executeChild, workflowInfo } from '@temporalio/workflow';
 import type { PipelineConfig } from '../config.ts';
 import { CPU_TASK_QUEUE } from '../task-queues.ts';
 import { enecgPipeline, type PipelineResult } from './pipeline.ts';
+import { cpu, cpuQuick } from './shared-stages.ts';
 
 export interface NightlyInput {
   config: PipelineConfig;
@@ -14,13 +14,6 @@ export interface NightlyResult {
   promoted: boolean;
   reason: string;
 }
-
-const activities = proxyActivities<PipelineActivities>({
-  taskQueue: CPU_TASK_QUEUE,
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '1 minute',
-  retry: { maximumAttempts: 5 },
-});
 
 /**
  * One scheduled retrain: the pipeline as a child run (incremental by construction: ingest skips unchanged
@@ -36,7 +29,7 @@ export async function nightlyRetrain({ config }: NightlyInput): Promise<NightlyR
     args: [{ config }],
     taskQueue: CPU_TASK_QUEUE,
   });
-  const champion = await activities.readChampion(config.warehouse);
+  const champion = await cpuQuick.readChampion(config.warehouse);
   // Same model (nothing changed since the champion was trained): compare it with itself, which never promotes.
   const championEvaluation =
     champion === null
@@ -44,7 +37,7 @@ export async function nightlyRetrain({ config }: NightlyInput): Promise<NightlyR
       : champion.modelId === pipeline.model.modelId
         ? pipeline.evaluationPath
         : (
-            await activities.evaluateModel({
+            await cpu.evaluateModel({
               runId: pipeline.runId,
               warehouse: config.warehouse,
               modelId: champion.modelId,
@@ -52,7 +45,7 @@ export async function nightlyRetrain({ config }: NightlyInput): Promise<NightlyR
               seed: config.evaluation.seed,
             })
           ).evaluationPath;
-  const decision = await activities.promoteIfBetter({
+  const decision = await cpuQuick.promoteIfBetter({
     warehouse: config.warehouse,
     runId: pipeline.runId,
     challengerEvaluation: pipeline.evaluationPath,

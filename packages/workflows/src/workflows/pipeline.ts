@@ -1,7 +1,6 @@
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { PipelineActivities } from '../activities/index.ts';
+import { workflowInfo } from '@temporalio/workflow';
 import type { PipelineConfig } from '../config.ts';
-import { CPU_TASK_QUEUE, GATE_INPUT_EXPERT } from '../task-queues.ts';
+import { cpu, cpuQuick, prepareInputs } from './shared-stages.ts';
 
 export interface PipelineInput {
   /** Validated by the client before the workflow starts (see validatePipelineConfig). */
@@ -19,21 +18,6 @@ export interface PipelineResult {
   report: { html: string; markdown: string };
 }
 
-const quick = { startToCloseTimeout: '10 minutes', retry: { maximumAttempts: 3 } } as const;
-/** Long stages heartbeat per batch; a worker that dies is noticed within 30 s and the stage resumes elsewhere. */
-const long = {
-  startToCloseTimeout: '6 hours',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
-} as const;
-
-const cpu = proxyActivities<PipelineActivities>({ taskQueue: CPU_TASK_QUEUE, ...long });
-const cpuQuick = proxyActivities<PipelineActivities>({ taskQueue: CPU_TASK_QUEUE, ...quick });
-
-function range(count: number): number[] {
-  return Array.from({ length: count }, (_, index) => index);
-}
-
 /**
  * The whole pipeline: ingest (fanned out over shards) -> labels -> frozen-expert features (one activity per
  * expert, on GPU workers when any are polling) -> train -> evaluate -> report. The workflow only
@@ -44,45 +28,8 @@ export async function enecgPipeline({ config }: PipelineInput): Promise<Pipeline
   const runId = workflowInfo().workflowId.replace(/[^A-Za-z0-9._-]/g, '-');
   const { warehouse } = config;
 
-  const shards = await Promise.all(
-    range(config.ingest.shards).map((index) =>
-      cpu.ingestShard({
-        runId,
-        warehouse,
-        source: config.source,
-        shard: { index, count: config.ingest.shards },
-        batchSize: config.ingest.batchSize,
-      }),
-    ),
-  );
-
-  const labels = await cpu.deriveLabels({
-    runId,
-    warehouse,
-    source: config.source,
-    hosp: config.hosp,
-    config: config.labels,
-  });
-
-  // The gate's input (sampled raw leads) is cached like any expert's features.
-  const featureQueue = await cpuQuick.chooseFeatureQueue(CPU_TASK_QUEUE);
-  const featureActivities = proxyActivities<PipelineActivities>({ taskQueue: featureQueue, ...long });
-  const features = await Promise.all(
-    [...config.experts, { name: GATE_INPUT_EXPERT, weights: undefined, config: config.gateInput }].map(
-      (expert) =>
-        featureActivities.cacheFeatures({
-          runId,
-          warehouse,
-          expert: expert.name,
-          weights: expert.weights,
-          expertConfig: expert.config,
-          seed: config.seed,
-          batchSize: config.features.batchSize,
-          partRows: config.features.partRows,
-          backend: config.features.backend,
-        }),
-    ),
-  );
+  const { shards, labels, experts, gates } = await prepareInputs(config, runId, [config.gateInput]);
+  const features = [...experts, ...gates];
 
   const model = await cpu.trainModel({
     runId,

@@ -1,9 +1,9 @@
-import { executeChild, proxyActivities } from '@temporalio/workflow';
-import type { PipelineActivities } from '../activities/index.ts';
+import { executeChild } from '@temporalio/workflow';
 import type { SweepPlan, TrialSpec } from '../sweep/config.ts';
 import { hopelessTrials } from '../sweep/halving.ts';
 import type { TrialResult } from '../sweep/selection.ts';
-import { CPU_TASK_QUEUE, GATE_INPUT_EXPERT } from '../task-queues.ts';
+import { CPU_TASK_QUEUE } from '../task-queues.ts';
+import { cpu, cpuQuick, prepareInputs } from './shared-stages.ts';
 
 export interface SweepInput {
   /** Validated and expanded by the client before the workflow starts (see validateSweepConfig). */
@@ -49,16 +49,6 @@ export type TrialOutcome =
   | { phase: 'screen'; trialId: string; valLoss: number; result: TrialResult }
   | { phase: 'full'; trialId: string; result: TrialResult };
 
-const quick = { startToCloseTimeout: '10 minutes', retry: { maximumAttempts: 3 } } as const;
-const long = {
-  startToCloseTimeout: '6 hours',
-  heartbeatTimeout: '60 seconds',
-  retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
-} as const;
-
-const cpu = proxyActivities<PipelineActivities>({ taskQueue: CPU_TASK_QUEUE, ...long });
-const cpuQuick = proxyActivities<PipelineActivities>({ taskQueue: CPU_TASK_QUEUE, ...quick });
-
 /** Runs `work` over `items` with at most `limit` in flight; results keep the items' order. */
 async function boundedAll<T, R>(
   items: readonly T[],
@@ -91,48 +81,12 @@ export async function enecgSweep({ plan }: SweepInput): Promise<SweepResult> {
   const { warehouse } = config;
   const runId = sweepId;
 
-  await Promise.all(
-    Array.from({ length: config.ingest.shards }, (_, index) =>
-      cpu.ingestShard({
-        runId,
-        warehouse,
-        source: config.source,
-        shard: { index, count: config.ingest.shards },
-        batchSize: config.ingest.batchSize,
-      }),
-    ),
-  );
-  const labels = await cpu.deriveLabels({
-    runId,
-    warehouse,
-    source: config.source,
-    hosp: config.hosp,
-    config: config.labels,
-  });
-
-  const featureQueue = await cpuQuick.chooseFeatureQueue(CPU_TASK_QUEUE);
-  const featureActivities = proxyActivities<PipelineActivities>({ taskQueue: featureQueue, ...long });
   const gateInputs = [...new Map(plan.trials.map((t) => [gateKey(t.gateInput), t.gateInput])).entries()];
-  const cache = (
-    expert: string,
-    weights: string | undefined,
-    expertConfig: Record<string, unknown> | undefined,
-  ) =>
-    featureActivities.cacheFeatures({
-      runId,
-      warehouse,
-      expert,
-      weights,
-      expertConfig,
-      seed: config.seed,
-      batchSize: config.features.batchSize,
-      partRows: config.features.partRows,
-      backend: config.features.backend,
-    });
-  const [experts, gates] = await Promise.all([
-    Promise.all(config.experts.map((e) => cache(e.name, e.weights, e.config))),
-    Promise.all(gateInputs.map(([, gate]) => cache(GATE_INPUT_EXPERT, undefined, gate))),
-  ]);
+  const { labels, experts, gates } = await prepareInputs(
+    config,
+    runId,
+    gateInputs.map(([, gate]) => gate),
+  );
   const gateOf = new Map(
     gateInputs.map(([key], i) => {
       const gate = gates[i] as (typeof gates)[number];
