@@ -1,13 +1,15 @@
 """Dev-only: golden fixtures for the DLinear and TimesNet ports (Time-Series-Library layout).
 
-PyTorch's PyPI wheel for Linux pulls several GB of CUDA libraries, impractical on the development
-machines, so this script holds a numpy reference forward written line by line after the PyTorch modules
-(models/DLinear.py, models/TimesNet.py, layers/{Autoformer_EncDec,Embed,Conv_Blocks}.py, classification
-path, eval mode). Tiny random models use the real parameter names and shapes; weights go to safetensors,
-inputs and reference embeddings to JSON.
+A numpy reference forward written line by line after the PyTorch modules (models/DLinear.py,
+models/TimesNet.py, layers/{Autoformer_EncDec,Embed,Conv_Blocks}.py, classification path, eval mode),
+computed in float64 from float32 weights and inputs. Tiny random models use the real parameter names and
+shapes; weights go to safetensors, inputs and reference embeddings to JSON. The generator needs no torch
+(a CUDA torch wheel is several GB); `check_backbones_torch.py` cross-checks its output against the same
+modules restated in torch (strict state-dict load, eval mode): run it after regenerating.
 
 Setup (repo root, git-ignored venv): python3 -m venv .tools/pyenv && .tools/pyenv/bin/pip install -r packages/model/tools/requirements.txt
 Run from packages/model:  ../../.tools/pyenv/bin/python tools/make_backbone_fixtures.py
+Then, with a python that has a CPU torch build:  PYTHON tools/check_backbones_torch.py
 """
 import json
 import math
