@@ -8,7 +8,6 @@ export {
   ConfigError,
   EnecgError,
   EnvironmentError,
-  formatLocation,
   InputError,
   IntegrityError,
 } from './errors.ts';
