@@ -98,6 +98,11 @@ const HELP: Record<string, { summary?: string; examples: string[] }> = {
     summary: 'render a run report (HTML with plots, and Markdown)',
     examples: ['enecg report run-20261125T150700Z-1a2b3c4d --warehouse .work/demo/warehouse'],
   },
+  sweep: {
+    summary:
+      'search LoRA, gate, lead and learning-rate settings; trials as child workflows, chosen on validation',
+    examples: ['enecg sweep --config configs/sweep.example.yaml --local'],
+  },
   sql: {
     summary: 'one read-only SELECT over the warehouse views (DuckDB)',
     examples: ['enecg sql --warehouse .work/demo/warehouse "SELECT run_id, job, status FROM runs"'],

@@ -1,12 +1,7 @@
-import {
-  connectClient,
-  loadSweepConfig,
-  runSweepLocally,
-  type SweepResult,
-  startSweep,
-} from '@enecg/workflows';
+import { loadSweepConfig, runSweepLocally, type SweepResult, startSweep } from '@enecg/workflows';
 import type { Command } from 'commander';
 import { printSummary } from '../output.ts';
+import { connectCliClient } from '../temporal-client.ts';
 
 const log = (line: string) => process.stderr.write(`enecg: ${line}\n`);
 
@@ -42,7 +37,7 @@ export function registerSweepCommand(program: Command): void {
         printSummary(resultSummary(await runSweepLocally({ plan, log })), options);
         return;
       }
-      const client = await connectClient();
+      const client = await connectCliClient();
       try {
         const handle = await startSweep(client, plan);
         if (!options.wait) {
