@@ -1,6 +1,12 @@
 import { STORED_INVALID, type StoredWaveform } from './tables.ts';
 import { INVALID_SAMPLE } from './wfdb/formats.ts';
-import { type DigitalSamples, findLead, mod65536, type WfdbRecord } from './wfdb/record.ts';
+import {
+  type DigitalSamples,
+  findLead,
+  mod65536,
+  type SampleSummary,
+  type WfdbRecord,
+} from './wfdb/record.ts';
 
 /** Why a decoded record is refused. `problem` values are the quarantine kinds documented in the README. */
 export interface Refusal {
@@ -65,9 +71,13 @@ export function toStoredWaveform(
     }
   }
 
-  const leads = header.signals.map((spec, index) =>
-    storeLead(record.digital[index]!, INVALID_SAMPLE[spec.format]),
-  );
+  const leads = header.signals.map((spec, index) => {
+    const digital = record.digital[index]!;
+    const summary = record.summaries?.[index];
+    return summary !== undefined && digital instanceof Int16Array
+      ? summarisedLead(digital, summary)
+      : storeLead(digital, INVALID_SAMPLE[spec.format]);
+  });
   for (const [index, spec] of header.signals.entries()) {
     const actual = leads[index]!.checksum;
     if (spec.checksum !== undefined && actual !== mod65536(spec.checksum)) {
@@ -153,6 +163,24 @@ function storeLead(source: DigitalSamples, invalid: number | undefined): StoredL
     first,
     flat,
     ...(outOfRange === undefined ? {} : { outOfRange }),
+  };
+}
+
+/**
+ * A lead in stored form the decoder already summed and counted: only flatness is left, and the scan
+ * for a second distinct valid value almost always stops within a few samples.
+ */
+function summarisedLead(stored: Int16Array, summary: SampleSummary): StoredLead {
+  let i = 0;
+  while (i < stored.length && stored[i] === STORED_INVALID) i++;
+  const first = i < stored.length ? stored[i]! : 0;
+  while (i < stored.length && (stored[i] === first || stored[i] === STORED_INVALID)) i++;
+  return {
+    stored,
+    checksum: summary.checksum,
+    valid: stored.length - summary.invalid,
+    first,
+    flat: i === stored.length,
   };
 }
 

@@ -15,7 +15,22 @@ export interface WfdbRecord {
   sampleCount: number;
   /** One array per signal, in header order. Invalid samples keep the format's marker value. */
   digital: DigitalSamples[];
+  /**
+   * Per signal, the sum and invalid count gathered by the decoder's own loop where it has one that
+   * can (aligned format 16); absent otherwise. Spares checks a second pass over the samples.
+   */
+  summaries?: (SampleSummary | undefined)[];
 }
+
+/** One signal's samples counted while decoding. */
+export interface SampleSummary {
+  /** Sum of all samples (invalid markers included, as WFDB checksums do), modulo 65536. */
+  checksum: number;
+  /** Samples equal to the format's invalid marker. */
+  invalid: number;
+}
+
+const INVALID_FORMAT16 = INVALID_SAMPLE[16]!;
 
 /** Formats whose samples always fit 16 bits (format 8 differences can integrate beyond them). */
 const SIXTEEN_BIT_FORMATS: ReadonlySet<number> = new Set([16, 61, 80, 160, 212, 310, 311]);
@@ -105,6 +120,7 @@ export function decodeWfdbRecord(
   const location = (field: string) => ({ file: headerFile, record: header.recordName, field });
   let sampleCount = header.sampleCount;
   const digital: DigitalSamples[] = new Array(header.signals.length);
+  let summaries: (SampleSummary | undefined)[] | undefined;
 
   for (const group of groups) {
     const bytes = files.get(group.fileName);
@@ -140,11 +156,12 @@ export function decodeWfdbRecord(
       const frames = new Int16Array(payload.buffer, payload.byteOffset, sampleCount * frameSize);
       // One allocation for the group, each signal a view into it: fewer, larger objects for the GC.
       const signals = new Int16Array(sampleCount * frameSize);
+      summaries ??= new Array(header.signals.length);
       for (let offsetInFrame = 0; offsetInFrame < frameSize; offsetInFrame++) {
         const out = signals.subarray(offsetInFrame * sampleCount, (offsetInFrame + 1) * sampleCount);
-        for (let frame = 0, k = offsetInFrame; frame < out.length; frame++, k += frameSize)
-          out[frame] = frames[k]!;
-        digital[group.signals[offsetInFrame]!.index] = out;
+        const index = group.signals[offsetInFrame]!.index;
+        digital[index] = out;
+        summaries[index] = deinterleaveFormat16(frames, offsetInFrame, frameSize, out);
       }
       continue;
     }
@@ -158,7 +175,30 @@ export function decodeWfdbRecord(
       offsetInFrame += spec.samplesPerFrame;
     }
   }
-  return { header, sampleCount: sampleCount ?? 0, digital };
+  return {
+    header,
+    sampleCount: sampleCount ?? 0,
+    digital,
+    ...(summaries === undefined ? {} : { summaries }),
+  };
+}
+
+/** Copies one signal out of interleaved format 16 frames, summing and counting in the same loop. */
+function deinterleaveFormat16(
+  frames: Int16Array,
+  offsetInFrame: number,
+  frameSize: number,
+  out: Int16Array,
+): SampleSummary {
+  let sum = 0;
+  let invalid = 0;
+  for (let frame = 0, k = offsetInFrame; frame < out.length; frame++, k += frameSize) {
+    const value = frames[k]!;
+    out[frame] = value;
+    sum = (sum + value) | 0;
+    invalid += value === INVALID_FORMAT16 ? 1 : 0;
+  }
+  return { checksum: mod65536(sum), invalid };
 }
 
 function extractSignal(
