@@ -14,8 +14,6 @@ const run = promisify(execFile);
 export interface TemporalServer {
   /** host:port of the frontend gRPC service. */
   address: string;
-  /** True when this process started the server (and stop() will end it). */
-  owned: boolean;
   stop(): Promise<void>;
 }
 
@@ -72,7 +70,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
     await terminate(child, exited);
     throw error;
   }
-  return { address, owned: true, stop: () => terminate(child, exited) };
+  return { address, stop: () => terminate(child, exited) };
 }
 
 /**
@@ -83,7 +81,7 @@ export async function connectOrStartServer(options: DevServerOptions = {}): Prom
   const address = configuredAddress();
   if (!address) return startDevServer(options);
   await assertReachable(address);
-  return { address, owned: false, stop: async () => {} };
+  return { address, stop: async () => {} };
 }
 
 export async function assertReachable(address: string, timeoutMs = 10_000): Promise<void> {

@@ -1,3 +1,4 @@
+import type { Client } from '@temporalio/client';
 import { createActivities } from './activities/index.ts';
 import { connectClient, newPipelineRunId, startPipeline } from './client.ts';
 import type { PipelineConfig } from './config.ts';
@@ -6,35 +7,41 @@ import { CPU_TASK_QUEUE } from './task-queues.ts';
 import { createPipelineWorker } from './worker.ts';
 import type { PipelineResult } from './workflows/pipeline.ts';
 
-export interface LocalRunOptions {
+export interface LocalRunOptions extends LocalServerOptions {
   config: PipelineConfig;
   runId?: string;
+}
+
+/** How a local run reaches Temporal: the given server, the configured one, or a dev server started here. */
+export interface LocalServerOptions {
   log?: (line: string) => void;
   /** Reuse this server instead of the configured one or a new dev server. */
   address?: string;
+  /** Activities run at once by the in-process worker. */
+  maxConcurrentActivities?: number;
 }
 
 /**
- * Runs one pipeline through Temporal with an in-process worker: against the configured server when there is
- * one, otherwise a local dev server started (and stopped) here. This is what `enecg run --local` and
- * `enecg demo` do; production runs use `enecg worker` processes and `enecg run`.
+ * Starts a workflow and drives it to completion with an in-process worker: against the configured server
+ * when there is one, otherwise a local dev server started (and stopped) here.
  */
-export async function runPipelineLocally(options: LocalRunOptions): Promise<PipelineResult> {
-  const log = options.log ?? (() => {});
+export async function runWithLocalWorker<R>(
+  options: LocalServerOptions,
+  start: (client: Client, address: string) => Promise<{ result(): Promise<R> }>,
+): Promise<R> {
   const server = options.address
-    ? { address: options.address, owned: false, stop: async () => {} }
-    : await connectOrStartServer({ log });
+    ? { address: options.address, stop: async () => {} }
+    : await connectOrStartServer({ log: options.log ?? (() => {}) });
   try {
     const worker = await createPipelineWorker({
       address: server.address,
       taskQueue: CPU_TASK_QUEUE,
       activities: createActivities(),
+      maxConcurrentActivities: options.maxConcurrentActivities,
     });
     const client = await connectClient(server.address);
     try {
-      const runId = options.runId ?? newPipelineRunId();
-      log(`starting pipeline run ${runId} on ${server.address}`);
-      const handle = await startPipeline(client, options.config, runId);
+      const handle = await start(client, server.address);
       return await worker.runUntil(handle.result());
     } finally {
       await client.connection.close();
@@ -42,4 +49,16 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Pipe
   } finally {
     await server.stop();
   }
+}
+
+/**
+ * Runs one pipeline through Temporal with an in-process worker. This is what `enecg run --local` and
+ * `enecg demo` do; production runs use `enecg worker` processes and `enecg run`.
+ */
+export function runPipelineLocally(options: LocalRunOptions): Promise<PipelineResult> {
+  const runId = options.runId ?? newPipelineRunId();
+  return runWithLocalWorker(options, (client, address) => {
+    options.log?.(`starting pipeline run ${runId} on ${address}`);
+    return startPipeline(client, options.config, runId);
+  });
 }

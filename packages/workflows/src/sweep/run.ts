@@ -1,9 +1,6 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { createActivities } from '../activities/index.ts';
-import { connectClient } from '../client.ts';
-import { connectOrStartServer } from '../dev-server.ts';
+import { type LocalServerOptions, runWithLocalWorker } from '../local-run.ts';
 import { CPU_TASK_QUEUE } from '../task-queues.ts';
-import { createPipelineWorker } from '../worker.ts';
 import type { SweepInput, SweepResult } from '../workflows/sweep.ts';
 import type { SweepPlan } from './config.ts';
 
@@ -23,39 +20,18 @@ export async function startSweep(
   });
 }
 
-export interface LocalSweepOptions {
+export interface LocalSweepOptions extends LocalServerOptions {
   plan: SweepPlan;
-  log?: (line: string) => void;
-  /** Reuse this server instead of the configured one or a new dev server. */
-  address?: string;
-  /** Activities run at once by the in-process worker. */
-  maxConcurrentActivities?: number;
 }
 
 /** Runs a sweep through Temporal with an in-process worker (what `enecg sweep --local` does). */
-export async function runSweepLocally(options: LocalSweepOptions): Promise<SweepResult> {
-  const log = options.log ?? (() => {});
-  const server = options.address
-    ? { address: options.address, stop: async () => {} }
-    : await connectOrStartServer({ log });
-  try {
-    const worker = await createPipelineWorker({
-      address: server.address,
-      taskQueue: CPU_TASK_QUEUE,
-      activities: createActivities(),
-      maxConcurrentActivities: options.maxConcurrentActivities ?? options.plan.maxParallel,
-    });
-    const client = await connectClient(server.address);
-    try {
-      log(
-        `starting sweep ${options.plan.sweepId} (${options.plan.trials.length} trials) on ${server.address}`,
-      );
-      const handle = await startSweep(client, options.plan);
-      return await worker.runUntil(handle.result());
-    } finally {
-      await client.connection.close();
-    }
-  } finally {
-    await server.stop();
-  }
+export function runSweepLocally(options: LocalSweepOptions): Promise<SweepResult> {
+  const { plan } = options;
+  return runWithLocalWorker(
+    { ...options, maxConcurrentActivities: options.maxConcurrentActivities ?? plan.maxParallel },
+    (client, address) => {
+      options.log?.(`starting sweep ${plan.sweepId} (${plan.trials.length} trials) on ${address}`);
+      return startSweep(client, plan);
+    },
+  );
 }
