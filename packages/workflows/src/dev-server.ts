@@ -14,6 +14,7 @@ const run = promisify(execFile);
 export interface TemporalServer {
   /** host:port of the frontend gRPC service. */
   address: string;
+  /** Ends the server when this process started it; a configured server is left running. */
   stop(): Promise<void>;
 }
 
