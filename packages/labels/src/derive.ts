@@ -31,6 +31,8 @@ export interface DeriveLabelsOptions {
   /** Label configuration; validated here, before anything is read. Defaults apply to absent keys. */
   config?: LabelConfigInput;
   runId?: string;
+  /** sha256 by file path for source files the caller has already hashed (see `labelSourceFiles`). */
+  knownSha256?: Readonly<Record<string, string>>;
 }
 
 export interface SourceSummary {
@@ -75,7 +77,7 @@ export async function deriveLabels(options: DeriveLabelsOptions): Promise<LabelS
     );
     // Hashing runs beside DuckDB; the catch only keeps a failed hash from crashing the process before
     // it is awaited (and reported) below.
-    const sourceHashes = hashSources(sources);
+    const sourceHashes = hashSources(sources, options.knownSha256 ?? {});
     sourceHashes.catch(() => undefined);
     const outputPath = labelsFile(options.warehouse);
     const { potassiumItems, rows, statistics } = await withDuckDB(async (connection) => {
@@ -135,13 +137,18 @@ export async function deriveLabels(options: DeriveLabelsOptions): Promise<LabelS
 
 async function hashSources(
   sources: Map<SourceName, ResolvedSource>,
+  knownSha256: Readonly<Record<string, string>>,
 ): Promise<Record<SourceName, SourceSummary | null>> {
   const entries = await Promise.all(
     [...sources].map(async ([name, source]) => {
       if (!source.present) return [name, null] as const;
       return [
         name,
-        { path: source.path, sha256: await sha256File(source.path), bytes: await fileSize(source.path) },
+        {
+          path: source.path,
+          sha256: knownSha256[source.path] ?? (await sha256File(source.path)),
+          bytes: await fileSize(source.path),
+        },
       ] as const;
     }),
   );

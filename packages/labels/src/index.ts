@@ -5,4 +5,5 @@ export { deriveLabels, labelsFile } from './derive.ts';
 export type { LabelRow, Split } from './read.ts';
 export { readLabels } from './read.ts';
 export { LABEL_VERSION } from './rules.ts';
+export { labelSourceFiles } from './sources.ts';
 export type { LabelStatistics } from './statistics.ts';

@@ -111,6 +111,19 @@ export async function resolveSources(
   return resolved;
 }
 
+/**
+ * The files a derivation over `folders` would read, without checking them: what a caller hashes to decide
+ * whether the labels must be derived again (unrelated tables beside them do not count).
+ */
+export async function labelSourceFiles(folders: SourceFolders): Promise<string[]> {
+  const files: string[] = [];
+  for (const table of SOURCE_TABLES) {
+    const path = await locate(table, folders);
+    if (path !== undefined) files.push(path);
+  }
+  return files;
+}
+
 async function locate(table: SourceTable, folders: SourceFolders): Promise<string | undefined> {
   if (table.folder === 'notes') return folders.notes;
   for (const suffix of ['.csv', '.csv.gz']) {

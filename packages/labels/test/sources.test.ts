@@ -2,9 +2,11 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { InputError } from '@enecg/common';
+import { InputError, sha256File } from '@enecg/common';
 import { describe, expect, it } from 'vitest';
-import { readHeader } from '../src/sources.ts';
+import { deriveLabels } from '../src/derive.ts';
+import { labelSourceFiles, readHeader } from '../src/sources.ts';
+import { ecg, writeMiniMimic } from './mini-mimic.ts';
 
 async function file(name: string, content: string | Uint8Array): Promise<string> {
   const path = join(await mkdtemp(join(tmpdir(), 'enecg-labels-header-')), name);
@@ -39,5 +41,25 @@ describe('readHeader', () => {
     await expect(readHeader(empty)).rejects.toMatchObject({ location: { file: empty } });
     const fake = await file('fake.csv.gz', 'subject_id\n');
     await expect(readHeader(fake)).rejects.toBeInstanceOf(InputError);
+  });
+});
+
+describe('labelSourceFiles', () => {
+  it('lists exactly the tables the rules read, and derivation reuses the hashes a caller passes', async () => {
+    const paths = await writeMiniMimic({ recordList: [ecg(1, 10, '2180-01-01 10:00:00')] });
+    await writeFile(join(paths.hosp, 'prescriptions.csv'), 'subject_id\n1\n');
+    const files = await labelSourceFiles(paths);
+    expect(files).toEqual([
+      join(paths.source, 'record_list.csv'),
+      join(paths.hosp, 'patients.csv.gz'),
+      join(paths.hosp, 'labevents.csv.gz'),
+      join(paths.hosp, 'd_labitems.csv.gz'),
+    ]);
+
+    const recordList = files[0]!;
+    const known = { [recordList]: 'f'.repeat(64) };
+    const summary = await deriveLabels({ ...paths, knownSha256: known });
+    expect(summary.sources.record_list?.sha256).toBe(known[recordList]);
+    expect(summary.sources.patients?.sha256).toBe(await sha256File(files[1]!));
   });
 });

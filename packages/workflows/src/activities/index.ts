@@ -1,8 +1,7 @@
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename } from 'node:path';
 import { codeVersion, datasetDigest, sha256File } from '@enecg/common';
 import { ingest } from '@enecg/ingest';
-import { deriveLabels } from '@enecg/labels';
+import { deriveLabels, labelSourceFiles } from '@enecg/labels';
 import { type BackendChoice, cacheFeatures, evaluate, train } from '@enecg/model';
 import { refreshCatalog, renderReport } from '@enecg/report';
 import { Context } from '@temporalio/activity';
@@ -54,14 +53,9 @@ export interface EvaluateInput extends StageInput {
   seed: number;
 }
 
-/** Hashes every file directly inside `dir` (the CSV tables, not the waveform tree). */
-async function hashTables(dir: string): Promise<Record<string, string>> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  const files = entries
-    .filter((e) => e.isFile())
-    .map((e) => e.name)
-    .sort();
-  return Object.fromEntries(await Promise.all(files.map(async (f) => [f, await sha256File(join(dir, f))])));
+/** sha256 of each file, by path. */
+async function hashFiles(paths: readonly string[]): Promise<Record<string, string>> {
+  return Object.fromEntries(await Promise.all(paths.map(async (path) => [path, await sha256File(path)])));
 }
 
 /** Runs a stage as an activity: error kinds mapped for Temporal, then the auditors' catalog refreshed. */
@@ -95,14 +89,19 @@ export function createActivities() {
 
     async deriveLabels(input: LabelsInput) {
       return runStage(input.warehouse, async () => {
+        // Only the tables the rules read count, each hashed once: derivation reuses these hashes.
+        const sourceSha256 = await hashFiles(await labelSourceFiles(input));
         const key = {
           stage: 'labels',
-          inputs: { source: await hashTables(input.source), hosp: await hashTables(input.hosp) },
+          // By file name, so that moving the source folders does not invalidate the cache.
+          inputs: Object.fromEntries(
+            Object.entries(sourceSha256).map(([path, sha]) => [basename(path), sha]),
+          ),
           config: input.config,
           codeVersion: await codeVersion(),
         };
         return cachedStage(input.warehouse, key, async () => {
-          const result = await deriveLabels({ ...input, config: input.config });
+          const result = await deriveLabels({ ...input, knownSha256: sourceSha256 });
           return { summary: result, outputs: [result.output.path] };
         });
       });
@@ -175,9 +174,10 @@ export function createActivities() {
       return asActivity(() => promoteIfBetter(input));
     },
 
+    /** Not a `runStage`: rendering refreshes the catalog itself, after recording the report's lineage. */
     async renderRunReport(input: StageInput) {
-      return runStage(input.warehouse, () =>
-        renderReport({ warehouse: input.warehouse, runId: input.runId }),
+      return asActivity(() =>
+        withHeartbeat(() => renderReport({ warehouse: input.warehouse, runId: input.runId })),
       );
     },
 
