@@ -13,6 +13,16 @@ export interface MetricValue {
 /** e.g. { mae, mse } for regression; { accuracy, precision, recall, f1, auroc } (macro) for classification. */
 export type MetricSet = Record<string, MetricValue>;
 
+/** The ensemble against the trivial baseline on the task's headline metric, on the same replicates. */
+export interface BaselineComparison {
+  /** `mae` for regression (lower is better), `auroc` for classification (higher is better). */
+  metric: string;
+  /** Ensemble minus baseline, with its paired 95% interval. */
+  difference: MetricValue;
+  /** `better` or `worse` when the interval excludes 0, else `inconclusive`. */
+  verdict: 'better' | 'worse' | 'inconclusive';
+}
+
 export interface TaskEvaluation {
   kind: TaskKind;
   /** Test records with a label for this task. */
@@ -22,6 +32,7 @@ export interface TaskEvaluation {
   experts: Record<string, MetricSet>;
   /** Mean (regression) or majority class (classification) of the training split. */
   baseline: MetricSet;
+  versusBaseline: BaselineComparison;
   /** Ensemble confusion matrix, rows = true class, columns = predicted (classification only). */
   confusion?: number[][];
   /** A deterministic sample of (true, predicted) pairs for scatter plots (regression only). */
@@ -42,6 +53,11 @@ export interface EvaluationReport {
   trainingCurve: Array<{ epoch: number; trainLoss: number; valLoss: number }>;
   trainableParameters: number;
   totalParameters: number;
+  /**
+   * Experts whose features came from randomly initialised weights because no checkpoint was given:
+   * their features are not pretrained, so metrics near the baseline are expected.
+   */
+  randomInitExperts: string[];
   /** Training configuration preset: `faithful` (the reference's setup) or `default` (ours). */
   preset?: 'faithful' | 'default';
 }

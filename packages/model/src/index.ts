@@ -9,6 +9,7 @@ export {
 export type { EvaluateStageOptions, EvaluateSummary } from './evaluate/stage.ts';
 export { evaluate } from './evaluate/stage.ts';
 export type {
+  BaselineComparison,
   EvaluationReport,
   MetricSet,
   MetricValue,

@@ -51,6 +51,7 @@ describe('evaluation on features with a known signal', () => {
       const { ensemble, baseline, lowerIsBetter } = headline(evaluation);
       if (lowerIsBetter) expect(ensemble?.hi, task).toBeLessThan(baseline?.lo as number);
       else expect(ensemble?.lo, task).toBeGreaterThan(baseline?.hi as number);
+      expect(evaluation.versusBaseline.verdict, task).toBe('better');
     }
   });
 

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { metricsWithIntervals, subjectBootstrapWeights } from '../src/evaluate/bootstrap.ts';
+import {
+  bootstrapSamples,
+  intervals,
+  pairedDifference,
+  subjectBootstrapWeights,
+} from '../src/evaluate/bootstrap.ts';
 import { classificationMetrics, regressionMetrics } from '../src/evaluate/metrics.ts';
 
 const ones = (n: number) => new Float64Array(n).fill(1);
@@ -116,7 +121,7 @@ describe('subject bootstrap', () => {
         200,
         1,
       );
-      return metricsWithIntervals(regressionMetrics(truth, predicted), replicates, n).mae;
+      return intervals(bootstrapSamples(regressionMetrics(truth, predicted), replicates, n)).mae;
     };
     const small = interval(50);
     const large = interval(2000);
@@ -127,5 +132,26 @@ describe('subject bootstrap', () => {
     expect((large?.hi as number) - (large?.lo as number)).toBeLessThan(
       (small?.hi as number) - (small?.lo as number),
     );
+  });
+
+  it('a paired difference is narrower than the overlap of the two intervals suggests', () => {
+    // Two predictors that share most of their error: apart they overlap, paired they clearly differ.
+    const n = 400;
+    const truth = Float64Array.from({ length: n }, (_, i) => Math.sin(i));
+    const shared = Float64Array.from({ length: n }, (_, i) => 3 * Math.cos(11 * i));
+    const better = truth.map((y, i) => y + (shared[i] as number));
+    const worse = truth.map((y, i) => y + 1.1 * (shared[i] as number));
+    const replicates = subjectBootstrapWeights(
+      Array.from({ length: n }, (_, i) => i),
+      300,
+      7,
+    );
+    const a = bootstrapSamples(regressionMetrics(truth, better), replicates, n);
+    const b = bootstrapSamples(regressionMetrics(truth, worse), replicates, n);
+    const [betterMae, worseMae] = [intervals(a).mae!, intervals(b).mae!];
+    expect(betterMae.hi).toBeGreaterThan(worseMae.lo);
+    const difference = pairedDifference(a, b, 'mae');
+    expect(difference.value).toBeCloseTo(betterMae.value - worseMae.value, 12);
+    expect(difference.hi).toBeLessThan(0);
   });
 });

@@ -88,6 +88,7 @@ describe('train and evaluate stages over a Parquet warehouse', () => {
     expect(Object.keys(report.tasks).sort()).toEqual([...TASKS].sort());
     expect(report.trainableParameters).toBe(summary.trainableParameters);
     expect(report.trainingCurve).toHaveLength(summary.epochsRun);
+    expect(report.randomInitExperts).toEqual([]);
 
     const events = await readdir(join(warehouse, 'lineage', 'events'));
     expect(events.filter((name) => name.includes('_train_COMPLETE_'))).toHaveLength(1);

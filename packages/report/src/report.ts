@@ -11,7 +11,7 @@ import {
   warehouseLayout,
   writeFileAtomic,
 } from '@enecg/common';
-import type { EvaluationReport, MetricSet, TaskEvaluation } from '@enecg/model';
+import type { BaselineComparison, EvaluationReport, MetricSet, TaskEvaluation } from '@enecg/model';
 import { openCatalog, refreshCatalog } from './catalog.ts';
 import { type DataStatistics, dataStatistics } from './data-statistics.ts';
 import { readEvaluations } from './lineage-queries.ts';
@@ -202,6 +202,17 @@ function bothTables(header: string[], rows: string[][]): { html: string; markdow
   return { html: htmlTable(header, rows), markdown: markdownTable(header, rows) };
 }
 
+const VERDICT_WORDS: Record<BaselineComparison['verdict'], string> = {
+  better: 'the ensemble beats the baseline',
+  worse: 'the ensemble is worse than the baseline',
+  inconclusive: 'no evidence that the ensemble differs from the baseline',
+};
+
+function baselineVerdict({ metric, difference, verdict }: BaselineComparison): string {
+  const interval = `${formatNumber(difference.value)} [${formatNumber(difference.lo)}, ${formatNumber(difference.hi)}]`;
+  return `Ensemble minus baseline, ${metric} (paired 95% interval): ${interval}; ${VERDICT_WORDS[verdict]}.`;
+}
+
 async function modelSection(report: EvaluationReport, plots: Plot[]): Promise<Section> {
   const add = async (plot: Promise<Plot>) => {
     const rendered = await plot;
@@ -217,6 +228,14 @@ async function modelSection(report: EvaluationReport, plots: Plot[]): Promise<Se
     `Evaluated on the **${report.split}** split. Experts: ${report.experts.join(', ')}. ` +
       `Trainable parameters: ${report.trainableParameters} of ${report.totalParameters}.`,
   ];
+  if (report.randomInitExperts.length > 0) {
+    const warning =
+      `Experts without a checkpoint (random initialisation): ${report.randomInitExperts.join(', ')}. ` +
+      'Their features are not pretrained, so metrics near the baseline are expected; give each expert ' +
+      'its converted checkpoint (`experts[].weights` in the pipeline config) for meaningful numbers.';
+    html.push(`<p class="warning">${escapeHtml(warning)}</p>`);
+    markdown.push('', `> ${warning}`);
+  }
   const prefix = `${report.modelId}`;
   for (const [task, evaluation] of Object.entries(report.tasks)) {
     if (!evaluation) continue;
@@ -237,7 +256,15 @@ async function modelSection(report: EvaluationReport, plots: Plot[]): Promise<Se
       `<h3>${escapeHtml(task)} <small>(${evaluation.kind}, n = ${evaluation.n})</small></h3>`,
       table.html,
     );
-    markdown.push(`### ${task} (${evaluation.kind}, n = ${evaluation.n})`, '', table.markdown);
+    const comparison = baselineVerdict(evaluation.versusBaseline);
+    html.push(`<p>${escapeHtml(comparison)}</p>`);
+    markdown.push(
+      `### ${task} (${evaluation.kind}, n = ${evaluation.n})`,
+      '',
+      table.markdown,
+      '',
+      comparison,
+    );
     const points: IntervalPoint[] = metricSources(evaluation).flatMap(([source, set]) =>
       chartedMetrics(evaluation).flatMap((metric) => {
         const value = set[metric];

@@ -55,6 +55,11 @@ describe('renderReport', () => {
     expect(markdown).toContain(
       `| ensemble | ${mae.value.toFixed(1)} [${mae.lo.toFixed(1)}, ${mae.hi.toFixed(1)}]`,
     );
+    expect(markdown).toContain(
+      'Ensemble minus baseline, mae (paired 95% interval): -39.0 [-54.6, -23.4]; the ensemble beats the baseline.',
+    );
+    expect(markdown).toContain('no evidence that the ensemble differs from the baseline');
+    expect(markdown).toContain('> Experts without a checkpoint (random initialisation): timesnet.');
     expect(markdown).toContain('label rules rules-v1');
     expect(markdown).toContain(LABEL_SQL);
     expect(html).toContain('scheduled for 2026-11-21T18:00:00.000Z');

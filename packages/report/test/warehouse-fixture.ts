@@ -62,6 +62,11 @@ function regressionTask(random: () => number, mean: number, sd: number, mae: num
     ensemble: regressionSet(random, mae),
     experts: Object.fromEntries(EXPERTS.map((expert) => [expert, regressionSet(random, mae * 1.15)])),
     baseline: regressionSet(random, mae * 1.5),
+    versusBaseline: {
+      metric: 'mae',
+      difference: { value: -mae / 2, lo: -mae * 0.7, hi: -mae * 0.3 },
+      verdict: 'better',
+    },
     scatter,
     gateWeightMean: gateWeights(random),
     gateWeightsByGroup: Object.fromEntries(['Q1', 'Q2', 'Q3', 'Q4'].map((q) => [q, gateWeights(random)])),
@@ -80,6 +85,11 @@ function classificationTask(random: () => number, classes: number, accuracy: num
       EXPERTS.map((expert) => [expert, classificationSet(random, accuracy - 0.05)]),
     ),
     baseline: classificationSet(random, accuracy - 0.15),
+    versusBaseline: {
+      metric: 'auroc',
+      difference: { value: 0.03, lo: -0.01, hi: 0.07 },
+      verdict: 'inconclusive',
+    },
     confusion,
     gateWeightMean: gateWeights(random),
     gateWeightsByGroup: Object.fromEntries(
@@ -110,6 +120,7 @@ export function evaluationFixture(modelId: string, runId: string, seed: number):
     })),
     trainableParameters: 412_357,
     totalParameters: 128_734_208,
+    randomInitExperts: ['timesnet'],
   };
 }
 

@@ -47,6 +47,8 @@ describe('the enecgPipeline workflow on a real Temporal server', () => {
       'report_label',
       'rr_interval',
     ]);
+    // No checkpoints are configured, so the evaluation and the report must say the experts are untrained.
+    expect(evaluation.randomInitExperts).toEqual(['dlinear', 'timesnet']);
     expect(existsSync(result.report.html)).toBe(true);
     expect(await readFile(result.report.html, 'utf8')).toContain(result.model.modelId);
 

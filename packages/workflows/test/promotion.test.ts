@@ -9,6 +9,7 @@ function task(kind: TaskEvaluation['kind'], metric: string, value: number): Task
     ensemble: { [metric]: { value, lo: value, hi: value } },
     experts: {},
     baseline: {},
+    versusBaseline: { metric, difference: { value: 0, lo: 0, hi: 0 }, verdict: 'inconclusive' },
     gateWeightMean: {},
     gateWeightsByGroup: {},
   };
@@ -24,6 +25,7 @@ function report(rrMae: number, sexF1: number): EvaluationReport {
     trainingCurve: [],
     trainableParameters: 1,
     totalParameters: 1,
+    randomInitExperts: [],
   };
 }
 

@@ -1,4 +1,4 @@
-import type { MetricSet } from '../evaluation-types.ts';
+import type { MetricSet, MetricValue } from '../evaluation-types.ts';
 import { createRng } from '../train/prng.ts';
 import type { MetricComputer } from './metrics.ts';
 
@@ -30,30 +30,54 @@ export function subjectBootstrapWeights(
   });
 }
 
-/** Point estimate on all rows, 95% percentile interval over the replicates (NaN replicates dropped). */
-export function metricsWithIntervals(
+/** A metric set's point estimates and its value on each bootstrap replicate (NaN where undefined). */
+export interface BootstrapSamples {
+  point: Record<string, number>;
+  replicates: Record<string, Float64Array>;
+}
+
+export function bootstrapSamples(
   computer: MetricComputer,
   replicates: readonly Float64Array[],
   n: number,
-): MetricSet {
+): BootstrapSamples {
   const point = computer.compute(new Float64Array(n).fill(1));
-  const samples = Object.fromEntries(computer.names.map((name) => [name, [] as number[]]));
-  for (const weights of replicates) {
+  const samples = Object.fromEntries(
+    computer.names.map((name) => [name, new Float64Array(replicates.length)]),
+  );
+  replicates.forEach((weights, r) => {
     const values = computer.compute(weights);
-    for (const name of computer.names) {
-      const value = values[name] as number;
-      if (Number.isFinite(value)) (samples[name] as number[]).push(value);
-    }
-  }
+    for (const name of computer.names) (samples[name] as Float64Array)[r] = values[name] as number;
+  });
+  return { point, replicates: samples };
+}
+
+/** Point estimate on all rows, 95% percentile interval over the replicates (NaN replicates dropped). */
+export function intervals(samples: BootstrapSamples): MetricSet {
   const out: MetricSet = {};
-  for (const name of computer.names) {
-    const sorted = (samples[name] as number[]).sort((a, b) => a - b);
-    out[name] = { value: point[name] as number, lo: quantile(sorted, 0.025), hi: quantile(sorted, 0.975) };
+  for (const [name, values] of Object.entries(samples.replicates)) {
+    out[name] = interval(samples.point[name] as number, values);
   }
   return out;
 }
 
-function quantile(sorted: readonly number[], q: number): number {
+/**
+ * `a - b` on one metric, paired: the difference is taken within each replicate, so the interval
+ * reflects how the two models differ on the same resampled patients rather than each one's spread.
+ */
+export function pairedDifference(a: BootstrapSamples, b: BootstrapSamples, metric: string): MetricValue {
+  const left = a.replicates[metric] as Float64Array;
+  const right = b.replicates[metric] as Float64Array;
+  const differences = left.map((value, r) => value - (right[r] as number));
+  return interval((a.point[metric] as number) - (b.point[metric] as number), differences);
+}
+
+function interval(point: number, values: Float64Array): MetricValue {
+  const sorted = values.filter(Number.isFinite).sort();
+  return { value: point, lo: quantile(sorted, 0.025), hi: quantile(sorted, 0.975) };
+}
+
+function quantile(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return Number.NaN;
   const position = (sorted.length - 1) * q;
   const below = Math.floor(position);

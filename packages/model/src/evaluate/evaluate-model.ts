@@ -1,8 +1,14 @@
-import type { TaskEvaluation, TaskKey } from '../evaluation-types.ts';
+import type { BaselineComparison, TaskEvaluation, TaskKey } from '../evaluation-types.ts';
 import { type InferenceModel, infer, inputsOfRows, type TaskPredictions } from '../predict/infer.ts';
 import { rowsOfSplit, type Split, type TrainingSet } from '../train/dataset.ts';
 import { TASK_SPECS } from '../train/tasks.ts';
-import { metricsWithIntervals, subjectBootstrapWeights } from './bootstrap.ts';
+import {
+  type BootstrapSamples,
+  bootstrapSamples,
+  intervals,
+  pairedDifference,
+  subjectBootstrapWeights,
+} from './bootstrap.ts';
 import { classificationMetrics, type MetricComputer, regressionMetrics } from './metrics.ts';
 
 export interface EvaluateOptions {
@@ -48,21 +54,23 @@ export function evaluateOnSplit(
         ? regressionMetrics(truth, Float64Array.from(values))
         : classificationMetrics(spec.kind, Int32Array.from(truth), values, predicted.classes);
     const ensemble = pick(predicted.ensemble);
+    const samplesOf = (values: Float32Array) =>
+      bootstrapSamples(computerFor(values), replicates, positions.length);
+    const ensembleSamples = samplesOf(ensemble);
+    const baselineSamples = samplesOf(baseline);
     const evaluation: TaskEvaluation = {
       kind: spec.kind,
       n: positions.length,
-      ensemble: metricsWithIntervals(computerFor(ensemble), replicates, positions.length),
+      ensemble: intervals(ensembleSamples),
       experts: Object.fromEntries(
-        experts.map((name) => [
-          name,
-          metricsWithIntervals(
-            computerFor(pick(predicted.experts[name] as Float32Array)),
-            replicates,
-            positions.length,
-          ),
-        ]),
+        experts.map((name) => [name, intervals(samplesOf(pick(predicted.experts[name] as Float32Array)))]),
       ),
-      baseline: metricsWithIntervals(computerFor(baseline), replicates, positions.length),
+      baseline: intervals(baselineSamples),
+      versusBaseline: compareWithBaseline(
+        spec.kind === 'regression' ? 'mae' : 'auroc',
+        ensembleSamples,
+        baselineSamples,
+      ),
       ...gateStatistics(task, predicted, positions, truth, experts),
     };
     if (spec.kind === 'regression') {
@@ -73,6 +81,18 @@ export function evaluateOnSplit(
     out[task] = evaluation;
   }
   return out;
+}
+
+function compareWithBaseline(
+  metric: 'mae' | 'auroc',
+  ensemble: BootstrapSamples,
+  baseline: BootstrapSamples,
+): BaselineComparison {
+  const difference = pairedDifference(ensemble, baseline, metric);
+  // Turned so that positive means the ensemble is better, whichever way the metric points.
+  const gain = metric === 'mae' ? { lo: -difference.hi, hi: -difference.lo } : difference;
+  const verdict = gain.lo > 0 ? 'better' : gain.hi < 0 ? 'worse' : 'inconclusive';
+  return { metric, difference, verdict };
 }
 
 function pickRows(values: Float32Array, positions: readonly number[], width: number): Float32Array {

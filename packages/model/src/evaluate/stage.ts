@@ -7,7 +7,8 @@ import {
   warehouseLayout,
   writeFileAtomic,
 } from '@enecg/common';
-import type { EvaluationReport } from '../evaluation-types.ts';
+import type { EvaluationReport, TaskEvaluation } from '../evaluation-types.ts';
+import { isRandomInitFeatureSet } from '../features/store.ts';
 import { disposeInferenceModel, toInferenceModel } from '../predict/infer.ts';
 import { ensureTrainingBackend } from '../train/backend.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
@@ -32,7 +33,15 @@ export interface EvaluateSummary {
   evaluationPath: string;
   evaluationSha256: string;
   split: 'test' | 'val';
-  tasks: Record<string, { n: number; ensemble: Record<string, number>; baseline: Record<string, number> }>;
+  tasks: Record<
+    string,
+    {
+      n: number;
+      ensemble: Record<string, number>;
+      baseline: Record<string, number>;
+      versusBaseline: TaskEvaluation['versusBaseline']['verdict'];
+    }
+  >;
 }
 
 /** Evaluates a trained model on the test (or val) split; writes models/<modelId>/evaluation.json. */
@@ -73,6 +82,9 @@ export async function evaluate(options: EvaluateStageOptions): Promise<EvaluateS
     trainableParameters: counts.trainable,
     totalParameters: counts.total,
     preset: manifest.config.preset,
+    randomInitExperts: manifest.shape.experts
+      .map(({ name }) => name)
+      .filter((name) => isRandomInitFeatureSet(manifest.featureCaches[name] ?? '')),
   };
   const text = `${JSON.stringify(report, null, 2)}\n`;
   const evaluationPath = join(modelDir, 'evaluation.json');
@@ -110,6 +122,7 @@ export async function evaluate(options: EvaluateStageOptions): Promise<EvaluateS
           n: evaluation.n,
           ensemble: pointEstimates(evaluation.ensemble),
           baseline: pointEstimates(evaluation.baseline),
+          versusBaseline: evaluation.versusBaseline.verdict,
         },
       ]),
     ),

@@ -25,6 +25,11 @@ export function shortWeightsId(weightsId: string): string {
   return weightsId.slice(0, 12);
 }
 
+/** Whether a feature set's key says its expert ran without a checkpoint (random initialisation). */
+export function isRandomInitFeatureSet(key: string): boolean {
+  return key.startsWith('random-init-');
+}
+
 export function featureSetKey(weightsId: string, preprocessingHash: string): string {
   return `${shortWeightsId(weightsId)}-${preprocessingHash.slice(0, 12)}`;
 }
