@@ -59,6 +59,17 @@ describe.skipIf(!hasSharedData)(`WFDB conformance on real files (${missingShared
     expect(checksumMismatches(record)).toEqual([]);
   });
 
+  it('FLAC formats 508, 516, 524 in three files: equal golden record-flac, digital and physical', async () => {
+    const record = await readWfdbRecord(sample('flacformats'));
+    expect(record.header.signals.map((s) => s.format)).toEqual([508, 516, 524]);
+    expect(record.sampleCount).toBe(499);
+    const rows = await readNumberTable(golden('record-flac.gz'));
+    expectDigitalEqual(record, rows);
+    expect(checksumMismatches(record)).toEqual([]);
+    // Signal 1 starts at its format's invalid marker + 2: the markers themselves would become NaN.
+    expect(Array.from(physicalSignal(record, 1).subarray(0, 2))).toEqual([-32766 / 200, -32242 / 200]);
+  });
+
   it('format 212 with an odd sample count, physical: equals golden record-2c', async () => {
     const record = await readWfdbRecord(sample('100_3chan'));
     expect(record.header.signals[0]).toMatchObject({ gain: 200, baseline: 1024, adcZero: 1024, units: 'mV' });
@@ -168,7 +179,7 @@ describe.skipIf(!hasSharedData)(`WFDB conformance on real files (${missingShared
       'wfdb-python/sample-data/311derive.hea': 'ok',
       'wfdb-python/sample-data/a103l.hea': 'ok',
       'wfdb-python/sample-data/binformats.hea': 'ok',
-      'wfdb-python/sample-data/flacformats.hea': 'unsupported',
+      'wfdb-python/sample-data/flacformats.hea': 'ok',
       'wfdb-python/sample-data/s0010_re.hea': 'ok',
       'wfdb-python/sample-data/test01_00s.hea': 'ok',
     });

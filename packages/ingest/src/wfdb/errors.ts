@@ -9,7 +9,9 @@ export type WfdbProblem =
   | 'unsupported'
   | 'unsafe-path'
   | 'missing-signal-file'
-  | 'short-signal-file';
+  | 'short-signal-file'
+  /** Signal file bytes fail a check (a FLAC CRC or MD5) or contradict the header. */
+  | 'corrupt-signal-file';
 
 /** An `InputError` that also says which kind of WFDB problem it is. */
 export class WfdbInputError extends InputError {

@@ -1,4 +1,4 @@
-import type { WfdbFormat } from './header.ts';
+import type { BinaryFormat, WfdbFormat } from './header.ts';
 
 /**
  * Digital value that marks a missing sample, per storage format (the most negative value the format
@@ -15,10 +15,13 @@ export const INVALID_SAMPLE: Record<WfdbFormat, number | undefined> = {
   212: -2048,
   310: -512,
   311: -512,
+  508: -128,
+  516: -32768,
+  524: -8388608,
 };
 
 /** Bytes a stream of `samples` consecutive samples occupies, partial bit-packed groups included. */
-export function bytesForSamples(format: WfdbFormat, samples: number): number {
+export function bytesForSamples(format: BinaryFormat, samples: number): number {
   switch (format) {
     case 8:
     case 80:
@@ -42,7 +45,7 @@ export function bytesForSamples(format: WfdbFormat, samples: number): number {
 }
 
 /** How many whole samples `byteLength` bytes hold (inverse of `bytesForSamples`, rounding down). */
-export function samplesInBytes(format: WfdbFormat, byteLength: number): number {
+export function samplesInBytes(format: BinaryFormat, byteLength: number): number {
   switch (format) {
     case 8:
     case 80:
@@ -69,7 +72,7 @@ export function samplesInBytes(format: WfdbFormat, byteLength: number): number {
  * them per signal because the differences run along each signal, not along the stream.
  * `bytes` must hold at least `bytesForSamples(format, out.length)` bytes.
  */
-export function decodeSampleStream(format: WfdbFormat, bytes: Uint8Array, out: Int32Array): void {
+export function decodeSampleStream(format: BinaryFormat, bytes: Uint8Array, out: Int32Array): void {
   const count = out.length;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (format) {

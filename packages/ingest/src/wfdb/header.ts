@@ -1,8 +1,17 @@
 import { WfdbInputError } from './errors.ts';
 
-/** Storage formats this reader decodes (see `formats.ts`). FLAC formats 508/516/524 are not among them. */
-export const SUPPORTED_FORMATS = [8, 16, 24, 32, 61, 80, 160, 212, 310, 311] as const;
+/** FLAC-compressed formats: 8-, 16- and 24-bit samples, the signals of a file as one stream's channels (`flac.ts`). */
+export const FLAC_FORMATS = [508, 516, 524] as const;
+/** Storage formats this reader decodes: the binary ones of `formats.ts`, then FLAC. */
+export const SUPPORTED_FORMATS = [8, 16, 24, 32, 61, 80, 160, 212, 310, 311, ...FLAC_FORMATS] as const;
 export type WfdbFormat = (typeof SUPPORTED_FORMATS)[number];
+export type FlacFormat = (typeof FLAC_FORMATS)[number];
+/** Formats whose samples lie at fixed byte positions in the signal file. */
+export type BinaryFormat = Exclude<WfdbFormat, FlacFormat>;
+
+export function isFlacFormat(format: WfdbFormat): format is FlacFormat {
+  return format >= 500;
+}
 
 /** WFDB's default gain (adu per physical unit) when a header gives none or gives 0. */
 export const DEFAULT_GAIN = 200;
@@ -15,7 +24,7 @@ export interface WfdbSignalSpec {
   format: WfdbFormat;
   samplesPerFrame: number;
   skew: number;
-  /** Bytes to skip at the start of the signal file (the `+offset` suffix of the format). */
+  /** Bytes to skip at the start of the signal file (the `+offset` suffix of the format); samples per signal for FLAC. */
   byteOffset: number;
   /** adu per physical unit; a header gain of 0 or none means `DEFAULT_GAIN`. */
   gain: number;
@@ -60,6 +69,9 @@ const DEFAULT_RESOLUTION: Record<WfdbFormat, number> = {
   212: 12,
   310: 10,
   311: 10,
+  508: 8,
+  516: 16,
+  524: 24,
 };
 
 const FORMAT_FIELD = /^(\d+)(?:x(\d+))?(?::(\d+))?(?:\+(\d+))?$/;

@@ -2,8 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { InputError } from '@enecg/common';
 import { WfdbInputError } from './errors.ts';
+import { decodeFlacSignalFile } from './flac.ts';
 import { bytesForSamples, decodeSampleStream, INVALID_SAMPLE, samplesInBytes } from './formats.ts';
-import { parseWfdbHeader, type WfdbHeader, type WfdbSignalSpec } from './header.ts';
+import { isFlacFormat, parseWfdbHeader, type WfdbHeader, type WfdbSignalSpec } from './header.ts';
 
 /** Digital samples of one signal: Int16Array for formats of at most 16 bits, else Int32Array. */
 export type DigitalSamples = Int16Array | Int32Array;
@@ -33,7 +34,7 @@ export interface SampleSummary {
 const INVALID_FORMAT16 = INVALID_SAMPLE[16]!;
 
 /** Formats whose samples always fit 16 bits (format 8 differences can integrate beyond them). */
-const SIXTEEN_BIT_FORMATS: ReadonlySet<number> = new Set([16, 61, 80, 160, 212, 310, 311]);
+const SIXTEEN_BIT_FORMATS: ReadonlySet<number> = new Set([16, 61, 80, 160, 212, 310, 311, 508, 516]);
 
 export interface ChecksumMismatch {
   signal: number;
@@ -134,17 +135,30 @@ export function decodeWfdbRecord(
     const { format, byteOffset } = group.signals[0]!.spec;
     const frameSize = group.signals.reduce((sum, s) => sum + s.spec.samplesPerFrame, 0);
     const maxSkew = Math.max(...group.signals.map((s) => s.spec.skew));
+    const requireFrames = (framesInFile: number, extent: string): number => {
+      sampleCount ??= Math.max(0, framesInFile - maxSkew);
+      if (framesInFile < sampleCount) {
+        throw new WfdbInputError(
+          'short-signal-file',
+          `signal file ${group.fileName} holds ${framesInFile} frames ${extent}, the header announces ${sampleCount}`,
+          location('number of samples'),
+        );
+      }
+      return sampleCount;
+    };
+    if (isFlacFormat(format)) {
+      const flac = decodeFlacSignalFile(bytes, format, group.signals, {
+        file: headerFile,
+        record: header.recordName,
+      });
+      const frames = requireFrames(flac.frames, `after its ${byteOffset}-sample offset`);
+      const framesToRead = Math.min(flac.frames, frames + maxSkew);
+      extractGroup(flac.samples, group, frameSize, frames, framesToRead, digital);
+      continue;
+    }
     const payload = bytes.subarray(Math.min(byteOffset, bytes.length));
     const framesInFile = Math.floor(samplesInBytes(format, payload.length) / frameSize);
-    sampleCount ??= Math.max(0, framesInFile - maxSkew);
-    if (framesInFile < sampleCount) {
-      throw new WfdbInputError(
-        'short-signal-file',
-        `signal file ${group.fileName} holds ${framesInFile} frames after its ${byteOffset}-byte offset ` +
-          `(${bytes.length} bytes), the header announces ${sampleCount}`,
-        location('number of samples'),
-      );
-    }
+    sampleCount = requireFrames(framesInFile, `after its ${byteOffset}-byte offset (${bytes.length} bytes)`);
     if (
       format === 16 &&
       maxSkew === 0 &&
@@ -168,12 +182,7 @@ export function decodeWfdbRecord(
     const framesToRead = Math.min(framesInFile, sampleCount + maxSkew);
     const stream = new Int32Array(framesToRead * frameSize);
     decodeSampleStream(format, payload.subarray(0, bytesForSamples(format, stream.length)), stream);
-
-    let offsetInFrame = 0;
-    for (const { index, spec } of group.signals) {
-      digital[index] = extractSignal(stream, spec, offsetInFrame, frameSize, sampleCount, framesToRead);
-      offsetInFrame += spec.samplesPerFrame;
-    }
+    extractGroup(stream, group, frameSize, sampleCount, framesToRead, digital);
   }
   return {
     header,
@@ -199,6 +208,22 @@ function deinterleaveFormat16(
     invalid += value === INVALID_FORMAT16 ? 1 : 0;
   }
   return { checksum: mod65536(sum), invalid };
+}
+
+/** Splits a signal file's interleaved frames into its signals' arrays. */
+function extractGroup(
+  stream: Int32Array,
+  group: SignalGroup,
+  frameSize: number,
+  sampleCount: number,
+  framesRead: number,
+  digital: DigitalSamples[],
+): void {
+  let offsetInFrame = 0;
+  for (const { index, spec } of group.signals) {
+    digital[index] = extractSignal(stream, spec, offsetInFrame, frameSize, sampleCount, framesRead);
+    offsetInFrame += spec.samplesPerFrame;
+  }
 }
 
 function extractSignal(
