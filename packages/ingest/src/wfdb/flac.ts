@@ -225,8 +225,6 @@ const MID_SIDE = 10;
 
 /** Frame-header sample sizes by code; 0 means "as STREAMINFO says", -1 is reserved. */
 const BITS_PER_SAMPLE_CODES = [0, 8, 12, -1, 16, 20, 24, 32];
-/** Frame-header sample rates by code (Hz); 0 means "as STREAMINFO says", 12-14 are coded after the header. */
-const SAMPLE_RATE_CODES = [0, 88200, 176400, 192000, 8000, 16000, 22050, 24000, 32000, 44100, 48000, 96000];
 
 function readFrameHeader(bytes: Uint8Array, start: number, info: FlacStreamInfo, frame: FrameHeader): void {
   const fail = (detail: string): never => {
@@ -257,17 +255,12 @@ function readFrameHeader(bytes: Uint8Array, start: number, info: FlacStreamInfo,
     return bytes[index]!;
   };
   // The frame or sample number, coded like UTF-8 extended to 7 bytes (36 bits).
+  // The lead byte's leading one bits count the bytes (none: a single byte); its rest are the top bits.
   const lead = byteAt(position++);
-  let extraBytes: number;
-  let number: number;
-  if (lead < 0x80) [extraBytes, number] = [0, lead];
-  else if ((lead & 0xe0) === 0xc0) [extraBytes, number] = [1, lead & 0x1f];
-  else if ((lead & 0xf0) === 0xe0) [extraBytes, number] = [2, lead & 0x0f];
-  else if ((lead & 0xf8) === 0xf0) [extraBytes, number] = [3, lead & 0x07];
-  else if ((lead & 0xfc) === 0xf8) [extraBytes, number] = [4, lead & 0x03];
-  else if ((lead & 0xfe) === 0xfc) [extraBytes, number] = [5, lead & 0x01];
-  else if (lead === 0xfe) [extraBytes, number] = [6, 0];
-  else return fail(`invalid coded number lead byte ${hex8(lead)}`);
+  const leadingOnes = Math.clz32(~(lead << 24));
+  if (leadingOnes === 1 || leadingOnes === 8) fail(`invalid coded number lead byte ${hex8(lead)}`);
+  const extraBytes = leadingOnes === 0 ? 0 : leadingOnes - 1;
+  let number = lead & (0x7f >> leadingOnes);
   if (extraBytes === 6 && !frame.variableBlockSize) fail('a frame number longer than 31 bits');
   for (let k = 0; k < extraBytes; k++) {
     const continuation = byteAt(position++);
@@ -426,7 +419,7 @@ function decodeResidual(reader: BitReader, out: Int32Array, order: number, frame
     throw new FlacDecodeError('corrupt', `residual: reserved coding method ${method}`, frameStart);
   }
   const parameterBits = method === RICE ? 4 : 5;
-  const escape = (1 << parameterBits) - 1;
+  const escapeCode = (1 << parameterBits) - 1;
   const partitionOrder = reader.readUint(4);
   const partitionSize = out.length >> partitionOrder;
   if (partitionSize << partitionOrder !== out.length || partitionSize < order) {
@@ -440,7 +433,7 @@ function decodeResidual(reader: BitReader, out: Int32Array, order: number, frame
   for (let partition = 0; partition < 1 << partitionOrder; partition++) {
     const end = (partition + 1) * partitionSize;
     const parameter = reader.readUint(parameterBits);
-    if (parameter === escape) {
+    if (parameter === escapeCode) {
       // Escaped partition: plain signed numbers of a stated width (0 means all zero).
       const bits = reader.readUint(5);
       for (; index < end; index++) out[index] = reader.readSigned(bits);
