@@ -615,6 +615,25 @@ describe('WFDB FLAC records (fixtures written by libFLAC, see tools/make-flac-fi
     expect(Array.from(smoothLead.subarray(140, 160), Number.isNaN)).toEqual(Array(20).fill(true));
     expect(Number.isNaN(smoothLead[139]!)).toBe(false);
   });
+
+  it('marks skewed samples past the end of the FLAC stream missing, as for the other formats', async () => {
+    const headerFile = fixture('flacfixed.hea');
+    // Skew 5 instead of 3: the stream holds 1503 frames, the last two of the 1500 the header wants are missing.
+    const text = (await readFile(headerFile, 'latin1')).replace('508x2:3+10', '508x2:5+10');
+    const header = parseWfdbHeader(text, headerFile);
+    const bytes = new Uint8Array(await readFile(fixture('flacfixed.dat')));
+    const record = decodeWfdbRecord(header, new Map([['flacfixed.dat', bytes]]), headerFile);
+    const expected = (await readNumberTable(fixture('flacfixed.signals.gz')))[2]!;
+    const quads = Array.from(record.digital[2]!);
+    expect(quads.slice(0, -4)).toEqual(expected.slice(4));
+    expect(quads.slice(-4)).toEqual([-128, -128, -128, -128]);
+    expect(Array.from(physicalSignal(record, 2).subarray(-4), Number.isNaN)).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
+  });
 });
 
 describe('WFDB FLAC records refused with a reason', () => {

@@ -514,14 +514,39 @@ export class BitReader {
   readRice(out: Int32Array, from: number, to: number, parameter: number, frameStart: number): void {
     // A folded value must fit 32 bits; a longer quotient can only come from corrupt data.
     const maxQuotient = 2 ** (32 - parameter);
+    const data = this.data;
+    let pos = this.pos;
     for (let i = from; i < to; i++) {
-      const quotient = this.readUnary(frameStart);
-      if (quotient >= maxQuotient) {
-        throw new FlacDecodeError('corrupt', `residual: Rice quotient ${quotient} is too large`, frameStart);
+      // Fast path: quotient, stop bit and low bits all lie in the 32-bit window at `pos` (almost always).
+      const shift = pos & 7;
+      const index = pos >>> 3;
+      const window =
+        ((data[index]! << 24) | (data[index + 1]! << 16) | (data[index + 2]! << 8) | data[index + 3]!) <<
+        shift;
+      const quotient = Math.clz32(window);
+      if (window !== 0 && quotient + 1 + parameter <= 32 - shift && quotient < maxQuotient) {
+        const low = parameter === 0 ? 0 : (window << (quotient + 1)) >>> (32 - parameter);
+        const folded = (quotient << parameter) | low;
+        out[i] = (folded >>> 1) ^ -(folded & 1);
+        pos += quotient + 1 + parameter;
+        continue;
       }
-      const folded = quotient * 2 ** parameter + this.readUint(parameter);
+      this.pos = pos;
+      const longQuotient = this.readUnary(frameStart);
+      if (longQuotient >= maxQuotient) {
+        throw new FlacDecodeError(
+          'corrupt',
+          `residual: Rice quotient ${longQuotient} is too large`,
+          frameStart,
+        );
+      }
+      const folded = longQuotient * 2 ** parameter + this.readUint(parameter);
       out[i] = (folded >>> 1) ^ -(folded & 1);
+      pos = this.pos;
     }
+    // The fast path may have taken low bits from the zero padding past the end.
+    if (pos > this.end) throw new FlacDecodeError('truncated', 'the stream ends inside a frame', frameStart);
+    this.pos = pos;
   }
 
   alignToByte(): void {
@@ -558,24 +583,42 @@ export function crc16(bytes: Uint8Array, from: number, to: number): number {
   return crc;
 }
 
-/** MD5 over the samples interleaved by channel, each as a little-endian integer of whole bytes. */
+/**
+ * MD5 over the samples interleaved by channel, each as a little-endian integer of whole bytes. Widths
+ * of 1, 2 and 4 bytes are packed through a typed view (the platform is little-endian, as `formats.ts`
+ * also assumes); 3-byte samples byte by byte.
+ */
 function samplesMd5(channels: Int32Array[], bitsPerSample: number): string {
-  const bytesPerSample = Math.ceil(bitsPerSample / 8);
+  const width = Math.ceil(bitsPerSample / 8);
   const count = channels[0]?.length ?? 0;
+  const channelCount = channels.length;
   const hash = createHash('md5');
   // Hashed in chunks so a long record does not need a second full-size copy.
-  const chunkSamples = 16384;
-  const buffer = new Uint8Array(chunkSamples * channels.length * bytesPerSample);
-  for (let from = 0; from < count; from += chunkSamples) {
-    const to = Math.min(count, from + chunkSamples);
-    let b = 0;
-    for (let i = from; i < to; i++) {
-      for (const channel of channels) {
-        const value = channel[i]!;
-        for (let k = 0; k < bytesPerSample; k++) buffer[b++] = value >> (8 * k);
+  const chunk = 16384;
+  const bytes = new Uint8Array(chunk * channelCount * 4);
+  const packed =
+    width === 1
+      ? new Int8Array(bytes.buffer)
+      : width === 2
+        ? new Int16Array(bytes.buffer)
+        : width === 4
+          ? new Int32Array(bytes.buffer)
+          : undefined;
+  for (let from = 0; from < count; from += chunk) {
+    const to = Math.min(count, from + chunk);
+    channels.forEach((channel, c) => {
+      if (packed !== undefined) {
+        for (let i = from, k = c; i < to; i++, k += channelCount) packed[k] = channel[i]!;
+        return;
       }
-    }
-    hash.update(buffer.subarray(0, b));
+      for (let i = from, b = 3 * c; i < to; i++, b += 3 * channelCount) {
+        const value = channel[i]!;
+        bytes[b] = value;
+        bytes[b + 1] = value >> 8;
+        bytes[b + 2] = value >> 16;
+      }
+    });
+    hash.update(bytes.subarray(0, (to - from) * channelCount * width));
   }
   return hash.digest('hex');
 }
@@ -591,18 +634,18 @@ function hex16(value: number): string {
 /** Signals one FLAC stream can carry (its channel count is coded in 3 bits). */
 export const MAX_SIGNALS_PER_FLAC_FILE = 8;
 
-/** A FLAC signal file's samples, rearranged the way an uncompressed WFDB signal file stores them. */
+/** A FLAC signal file's samples, one array per signal. */
 export interface FlacSignalFile {
   /** Whole WFDB frames after the sample offset. */
   frames: number;
-  /** `frames` frames, each holding every signal's samples of that frame in header order. */
-  samples: Int32Array;
+  /** Per signal in header order, its `frames * samplesPerFrame` samples after the sample offset. */
+  signals: Int32Array[];
 }
 
 /**
  * Decodes one WFDB FLAC signal file (format 508, 516 or 524). As WFDB writes them, the signals
- * stored in the file are the stream's channels in header order, all with the same samples per frame,
- * so a WFDB frame holds `samplesPerFrame` consecutive samples of each channel; sample values are the
+ * stored in the file are the stream's channels in header order, all with the same samples per frame
+ * (a WFDB frame holds `samplesPerFrame` consecutive samples of each channel); sample values are the
  * decoded integers, of at most 8, 16 or 24 bits. The `+offset` of the format field counts samples
  * per channel to skip, not bytes. Problems become `WfdbInputError`s naming `location`'s header and
  * record and the signal file.
@@ -660,26 +703,9 @@ export function decodeFlacSignalFile(
     return refuse(problem, 'signal file', `FLAC file ${fileName}: ${error.message}`);
   }
 
-  const signalCount = signals.length;
-  const frameSize = signalCount * samplesPerFrame;
   const frames = Math.max(0, Math.floor((stream.sampleCount - sampleOffset) / samplesPerFrame));
-  const samples = new Int32Array(frames * frameSize);
-  stream.channels.forEach((channel, signal) => {
-    const from = sampleOffset;
-    if (samplesPerFrame === 1) {
-      for (let frame = 0, k = signal; frame < frames; frame++, k += signalCount)
-        samples[k] = channel[from + frame]!;
-      return;
-    }
-    for (let frame = 0; frame < frames; frame++) {
-      const start = from + frame * samplesPerFrame;
-      samples.set(
-        channel.subarray(start, start + samplesPerFrame),
-        frame * frameSize + signal * samplesPerFrame,
-      );
-    }
-  });
-  return { frames, samples };
+  const end = sampleOffset + frames * samplesPerFrame;
+  return { frames, signals: stream.channels.map((channel) => channel.subarray(sampleOffset, end)) };
 }
 
 const FLAC_PROBLEMS: Record<FlacProblem, WfdbProblem> = {

@@ -152,8 +152,9 @@ export function decodeWfdbRecord(
         record: header.recordName,
       });
       const frames = requireFrames(flac.frames, `after its ${byteOffset}-sample offset`);
-      const framesToRead = Math.min(flac.frames, frames + maxSkew);
-      extractGroup(flac.samples, group, frameSize, frames, framesToRead, digital);
+      group.signals.forEach(({ index, spec }, channel) => {
+        digital[index] = skewedSignal(flac.signals[channel]!, spec, frames);
+      });
       continue;
     }
     const payload = bytes.subarray(Math.min(byteOffset, bytes.length));
@@ -182,7 +183,12 @@ export function decodeWfdbRecord(
     const framesToRead = Math.min(framesInFile, sampleCount + maxSkew);
     const stream = new Int32Array(framesToRead * frameSize);
     decodeSampleStream(format, payload.subarray(0, bytesForSamples(format, stream.length)), stream);
-    extractGroup(stream, group, frameSize, sampleCount, framesToRead, digital);
+
+    let offsetInFrame = 0;
+    for (const { index, spec } of group.signals) {
+      digital[index] = extractSignal(stream, spec, offsetInFrame, frameSize, sampleCount, framesToRead);
+      offsetInFrame += spec.samplesPerFrame;
+    }
   }
   return {
     header,
@@ -210,20 +216,21 @@ function deinterleaveFormat16(
   return { checksum: mod65536(sum), invalid };
 }
 
-/** Splits a signal file's interleaved frames into its signals' arrays. */
-function extractGroup(
-  stream: Int32Array,
-  group: SignalGroup,
-  frameSize: number,
-  sampleCount: number,
-  framesRead: number,
-  digital: DigitalSamples[],
-): void {
-  let offsetInFrame = 0;
-  for (const { index, spec } of group.signals) {
-    digital[index] = extractSignal(stream, spec, offsetInFrame, frameSize, sampleCount, framesRead);
-    offsetInFrame += spec.samplesPerFrame;
-  }
+function newSignalArray(spec: WfdbSignalSpec, length: number): DigitalSamples {
+  return SIXTEEN_BIT_FORMATS.has(spec.format) ? new Int16Array(length) : new Int32Array(length);
+}
+
+/**
+ * `sampleCount` frames of one signal whose samples are stored on their own (a FLAC channel), starting
+ * `skew` frames in; frames past the stored ones are missing, as in `extractSignal`.
+ */
+function skewedSignal(samples: Int32Array, spec: WfdbSignalSpec, sampleCount: number): DigitalSamples {
+  const out = newSignalArray(spec, sampleCount * spec.samplesPerFrame);
+  const start = spec.skew * spec.samplesPerFrame;
+  const stored = Math.max(0, Math.min(out.length, samples.length - start));
+  out.set(samples.subarray(start, start + stored));
+  out.fill(INVALID_SAMPLE[spec.format] ?? 0, stored);
+  return out;
 }
 
 function extractSignal(
@@ -235,9 +242,7 @@ function extractSignal(
   framesRead: number,
 ): DigitalSamples {
   const perFrame = spec.samplesPerFrame;
-  const out = SIXTEEN_BIT_FORMATS.has(spec.format)
-    ? new Int16Array(sampleCount * perFrame)
-    : new Int32Array(sampleCount * perFrame);
+  const out = newSignalArray(spec, sampleCount * perFrame);
   // Skewed samples that would lie past the end of the file are missing, not zero.
   const invalid = INVALID_SAMPLE[spec.format] ?? 0;
   if (frameSize === 1 && spec.skew === 0) {
