@@ -594,7 +594,7 @@ function samplesMd5(channels: Int32Array[], bitsPerSample: number): string {
   const channelCount = channels.length;
   const hash = createHash('md5');
   // Hashed in chunks so a long record does not need a second full-size copy.
-  const chunk = 16384;
+  const chunk = Math.max(1, Math.min(16384, count));
   const bytes = new Uint8Array(chunk * channelCount * 4);
   const packed =
     width === 1
@@ -632,7 +632,7 @@ function hex16(value: number): string {
 }
 
 /** Signals one FLAC stream can carry (its channel count is coded in 3 bits). */
-export const MAX_SIGNALS_PER_FLAC_FILE = 8;
+const MAX_SIGNALS_PER_FLAC_FILE = 8;
 
 /** A FLAC signal file's samples, one array per signal. */
 export interface FlacSignalFile {
