@@ -448,6 +448,11 @@ describe('FLAC decoder refuses broken streams', () => {
       good.subarray(framesOffset + 2 * frameLength),
     ]);
     expect(decodeError(withoutSecond).message).toMatch(/frame 1 is numbered 2, expected 1/);
+    const mixedStrategies = Buffer.concat([
+      good.subarray(0, framesOffset + frameLength),
+      writeFlacStream({ ...threeFrames, variable: true }).subarray(framesOffset + frameLength),
+    ]);
+    expect(decodeError(mixedStrategies).message).toMatch(/frame 1 changes the blocking strategy/);
     const wrongMd5 = writeFlacStream({ ...threeFrames, md5Of: [samples] });
     expect(decodeError(wrongMd5).message).toMatch(/MD5/);
     expect(decodeError(new TextEncoder().encode('RIFF....WAVEfmt ')).message).toMatch(

@@ -147,8 +147,13 @@ export function decodeFlacFrames(bytes: Uint8Array, { streamInfo, framesOffset }
     variableBlockSize: false,
   };
   let offset = framesOffset;
+  let variableBlockSize: boolean | undefined;
   for (let frameIndex = 0; offset < bytes.length; frameIndex++) {
     readFrameHeader(bytes, offset, streamInfo, frame);
+    variableBlockSize ??= frame.variableBlockSize;
+    if (frame.variableBlockSize !== variableBlockSize) {
+      throw new FlacDecodeError('corrupt', `frame ${frameIndex} changes the blocking strategy`, offset);
+    }
     const expected = frame.variableBlockSize ? sampleCount : frameIndex;
     if (frame.codedNumber !== expected) {
       throw new FlacDecodeError(
@@ -230,7 +235,7 @@ function readFrameHeader(bytes: Uint8Array, start: number, info: FlacStreamInfo,
   const fail = (detail: string): never => {
     throw new FlacDecodeError('corrupt', `frame header: ${detail}`, start);
   };
-  // The longest header: 4 fixed bytes, 7 for the coded number, 2 + 2 coded sizes, CRC-8.
+  // The shortest header: 4 fixed bytes, a one-byte coded number and the CRC-8.
   if (start + 6 > bytes.length) {
     throw new FlacDecodeError('truncated', 'the stream ends inside a frame header', start);
   }
