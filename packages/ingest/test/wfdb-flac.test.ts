@@ -10,7 +10,14 @@ import {
   readWfdbRecord,
   WfdbInputError,
 } from '../src/index.ts';
-import { crc8, crc16, decodeFlac, FlacDecodeError, readFlacMetadata } from '../src/wfdb/flac.ts';
+import {
+  crc8,
+  crc16,
+  decodeFlac,
+  decodeFlacFrames,
+  FlacDecodeError,
+  readFlacMetadata,
+} from '../src/wfdb/flac.ts';
 import { readNumberTable } from './shared-data.ts';
 import {
   BitWriter,
@@ -458,6 +465,19 @@ describe('FLAC decoder refuses broken streams', () => {
     expect(decodeError(new TextEncoder().encode('RIFF....WAVEfmt ')).message).toMatch(
       /does not start with "fLaC"/,
     );
+  });
+
+  it('stops at the frame boundary past the samples the caller needs, and refuses frames past STREAMINFO', () => {
+    const metadata = readFlacMetadata(good);
+    const firstTwo = decodeFlacFrames(good, metadata, 65);
+    expect(firstTwo.sampleCount).toBe(128);
+    expect(Array.from(firstTwo.channels[0]!)).toEqual([...samples, ...samples.map((v) => v - 1)]);
+    // Cut after two frames, the stream is still usable up to the limit: the third frame is never read.
+    expect(
+      decodeFlacFrames(good.subarray(0, framesOffset + 2 * frameLength), metadata, 128).sampleCount,
+    ).toBe(128);
+    const overlong = writeFlacStream({ ...threeFrames, totalSamples: 100 });
+    expect(decodeError(overlong).message).toMatch(/frame 1 runs past the 100 samples STREAMINFO announces/);
   });
 
   it.each<[string, Frame, RegExp, number?]>([

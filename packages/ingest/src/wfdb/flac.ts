@@ -127,14 +127,25 @@ function parseStreamInfo(block: Uint8Array, offset: number): FlacStreamInfo {
   };
 }
 
-/** Decodes the frames that follow the metadata; every frame must agree with STREAMINFO. */
-export function decodeFlacFrames(bytes: Uint8Array, { streamInfo, framesOffset }: FlacMetadata): FlacStream {
+/**
+ * Decodes the frames that follow the metadata; every frame must agree with STREAMINFO. Decoding stops
+ * at the first frame boundary at or past `sampleLimit` samples per channel (what the caller needs), so
+ * a tiny file of constant frames cannot expand without bound; the MD5 is checked only on a whole stream.
+ */
+export function decodeFlacFrames(
+  bytes: Uint8Array,
+  { streamInfo, framesOffset }: FlacMetadata,
+  sampleLimit = Number.POSITIVE_INFINITY,
+): FlacStream {
   const padded = new Uint8Array(bytes.length + PADDING);
   padded.set(bytes);
   const reader = new BitReader(padded, bytes.length * 8);
   const { channels: channelCount } = streamInfo;
   // Grown by doubling; start from the announced length when it is plausible for the file's size.
-  let capacity = Math.max(streamInfo.maxBlockSize, Math.min(streamInfo.totalSamples ?? 0, bytes.length * 8));
+  let capacity = Math.max(
+    streamInfo.maxBlockSize,
+    Math.min(streamInfo.totalSamples ?? 0, bytes.length * 8, sampleLimit),
+  );
   let channels = Array.from({ length: channelCount }, () => new Int32Array(capacity));
   let sampleCount = 0;
   const frame: FrameHeader = {
@@ -148,7 +159,7 @@ export function decodeFlacFrames(bytes: Uint8Array, { streamInfo, framesOffset }
   };
   let offset = framesOffset;
   let variableBlockSize: boolean | undefined;
-  for (let frameIndex = 0; offset < bytes.length; frameIndex++) {
+  for (let frameIndex = 0; offset < bytes.length && sampleCount < sampleLimit; frameIndex++) {
     readFrameHeader(bytes, offset, streamInfo, frame);
     variableBlockSize ??= frame.variableBlockSize;
     if (frame.variableBlockSize !== variableBlockSize) {
@@ -189,8 +200,17 @@ export function decodeFlacFrames(bytes: Uint8Array, { streamInfo, framesOffset }
     }
     sampleCount += frame.blockSize;
     offset = crcOffset + 2;
+    if (streamInfo.totalSamples !== undefined && sampleCount > streamInfo.totalSamples) {
+      throw new FlacDecodeError(
+        'corrupt',
+        `frame ${frameIndex} runs past the ${streamInfo.totalSamples} samples STREAMINFO announces`,
+        offset,
+      );
+    }
   }
-  if (streamInfo.totalSamples !== undefined && sampleCount < streamInfo.totalSamples) {
+  const total = streamInfo.totalSamples;
+  const reachedEnd = offset >= bytes.length;
+  if (reachedEnd && sampleCount < sampleLimit && total !== undefined && sampleCount < total) {
     throw new FlacDecodeError(
       'truncated',
       `the stream holds ${sampleCount} samples per channel, STREAMINFO announces ${streamInfo.totalSamples}`,
@@ -198,7 +218,9 @@ export function decodeFlacFrames(bytes: Uint8Array, { streamInfo, framesOffset }
     );
   }
   const decoded = channels.map((channel) => channel.subarray(0, sampleCount));
-  if (streamInfo.md5 !== undefined) {
+  // Only a whole stream can be checked against its MD5 (a cut one past the limit needs no check).
+  const whole = reachedEnd && (total === undefined || sampleCount === total);
+  if (whole && streamInfo.md5 !== undefined) {
     const actual = samplesMd5(decoded, streamInfo.bitsPerSample);
     if (actual !== streamInfo.md5) {
       throw new FlacDecodeError(
@@ -660,6 +682,8 @@ export function decodeFlacSignalFile(
   format: FlacFormat,
   signals: readonly { index: number; spec: WfdbSignalSpec }[],
   location: { file: string; record: string },
+  /** Frames the record needs from this file, when its header says (decoding stops there). */
+  framesNeeded?: number,
 ): FlacSignalFile {
   const { fileName, samplesPerFrame, byteOffset: sampleOffset } = signals[0]!.spec;
   const refuse = (problem: WfdbProblem, field: string, reason: string): never => {
@@ -701,7 +725,9 @@ export function decodeFlacSignalFile(
         `FLAC file ${fileName} holds ${bitsPerSample}-bit samples, format ${format} at most ${maxBits}-bit ones`,
       );
     }
-    stream = decodeFlacFrames(bytes, metadata);
+    const sampleLimit =
+      framesNeeded === undefined ? undefined : sampleOffset + framesNeeded * samplesPerFrame;
+    stream = decodeFlacFrames(bytes, metadata, sampleLimit);
   } catch (error) {
     if (!(error instanceof FlacDecodeError)) throw error;
     const problem = FLAC_PROBLEMS[error.problem];

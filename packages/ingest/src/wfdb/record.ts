@@ -147,10 +147,13 @@ export function decodeWfdbRecord(
       return sampleCount;
     };
     if (isFlacFormat(format)) {
-      const flac = decodeFlacSignalFile(bytes, format, group.signals, {
-        file: headerFile,
-        record: header.recordName,
-      });
+      const flac = decodeFlacSignalFile(
+        bytes,
+        format,
+        group.signals,
+        { file: headerFile, record: header.recordName },
+        sampleCount === undefined ? undefined : sampleCount + maxSkew,
+      );
       const frames = requireFrames(flac.frames, `after its ${byteOffset}-sample offset`);
       group.signals.forEach(({ index, spec }, channel) => {
         digital[index] = skewedSignal(flac.signals[channel]!, spec, frames);
