@@ -12,7 +12,7 @@ import {
 } from '@enecg/common';
 import { loadShardState, quarantineKey, type Shard, type ShardState } from './catalog.ts';
 import { type ListedRecord, type ListingRow, readRecordList } from './listing.ts';
-import { type WrittenFile, writeParquetChunks, writeParquetFile } from './parquet.ts';
+import { type WrittenFile, writeParquetFile } from './parquet.ts';
 import { SourceFiles } from './source-files.ts';
 import {
   type CatalogRow,
@@ -20,9 +20,9 @@ import {
   type QuarantineRow,
   quarantineTable,
   type StoredWaveform,
-  waveformTable,
 } from './tables.ts';
 import { type ShapeRules, toStoredWaveform } from './validate.ts';
+import { writeWaveformPart } from './waveform-part.ts';
 import { WfdbInputError } from './wfdb/errors.ts';
 import { parseWfdbHeader } from './wfdb/header.ts';
 import { decodeWfdbRecord, signalFileNames } from './wfdb/record.ts';
@@ -73,8 +73,6 @@ export interface IngestSummary {
 }
 
 const DEFAULT_BATCH_SIZE = 256;
-/** Records handed to the Parquet writer at a time: one row group of the waveform layout. */
-const WAVEFORM_CHUNK_RECORDS = 64;
 
 interface IngestConfig {
   source: string;
@@ -189,10 +187,9 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     if (toIngest.length > 0) {
       // Waveforms first: a catalog row must never point at a part that does not exist yet.
       written.waveforms.push(
-        await writeParquetChunks(
+        await writeWaveformPart(
           join(layout.waveforms, partName),
-          chunked(toIngest, WAVEFORM_CHUNK_RECORDS, (chunk) => waveformTable(chunk.map((o) => o.waveform))),
-          'waveforms',
+          toIngest.map((o) => o.waveform),
         ),
       );
       written.records.push(
@@ -473,9 +470,4 @@ function examineRecord(
       version: (stored?.version ?? 0) + 1,
     },
   };
-}
-
-/** Lazily maps consecutive slices of `items`, so only one mapped slice exists at a time. */
-function* chunked<T, R>(items: T[], size: number, map: (slice: T[]) => R): Generator<R> {
-  for (let start = 0; start < items.length; start += size) yield map(items.slice(start, start + size));
 }
