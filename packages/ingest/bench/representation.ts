@@ -13,8 +13,8 @@ import {
   WriterPropertiesBuilder,
   writeParquet,
 } from 'parquet-wasm';
-import { toParquet } from '../src/parquet.ts';
 import { type StoredWaveform, storedWaveforms, waveformTable } from '../src/tables.ts';
+import { encodeWaveformPart } from '../src/waveform-part.ts';
 import { toEcgRecord } from '../src/waveforms.ts';
 
 export interface RepresentationResult {
@@ -72,7 +72,7 @@ export function compareRepresentations(rows: StoredWaveform[]): RepresentationRe
   const candidates: { name: string; bytes: Uint8Array; read: (bytes: Uint8Array) => void }[] = [
     {
       name: 'int16 + gain, DELTA_BINARY_PACKED (stored)',
-      bytes: toParquet(waveformTable(rows), 'waveforms'),
+      bytes: encodeWaveformPart(rows),
       read: (bytes) => {
         for (const row of storedWaveforms(tableFromIPC(readParquet(bytes).intoIPCStream()))) toEcgRecord(row);
       },

@@ -196,13 +196,12 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
         await writeParquetFile(
           join(layout.records, partName),
           catalogTable(toIngest.map((o) => ({ ...o.catalog, waveformFile: partName }))),
-          'table',
         ),
       );
     }
     if (toQuarantine.length > 0) {
       written.quarantine.push(
-        await writeParquetFile(join(layout.quarantine, partName), quarantineTable(toQuarantine), 'table'),
+        await writeParquetFile(join(layout.quarantine, partName), quarantineTable(toQuarantine)),
       );
     }
     options.onProgress?.({ done: counts.listed, total });

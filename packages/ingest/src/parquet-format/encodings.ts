@@ -9,36 +9,50 @@ const MINIBLOCK_VALUES = BLOCK_VALUES / MINIBLOCKS;
 /** Worst case of one block: min delta (5-byte varint), bit widths, four 32-bit-wide miniblocks. */
 const MAX_BLOCK_BYTES = 5 + MINIBLOCKS + MINIBLOCKS * MINIBLOCK_VALUES * 4;
 
-const deltas = new Int32Array(BLOCK_VALUES);
+const blockMaxima = new Int32Array(MINIBLOCKS);
+/** Slack a `deltas` buffer needs past its last difference: the encoder pads the last block there. */
+export const DELTA_PADDING = BLOCK_VALUES;
 
 /**
- * DELTA_BINARY_PACKED (Parquet Encodings.md) of `values[0, count)` as 32-bit integers: header (block
- * size 128, 4 miniblocks, value count, first value), then per block of 128 deltas its minimum and
- * four miniblocks of 32 bit-packed (delta - minimum) values, each at the width its largest value
- * needs. Deltas wrap in 32-bit arithmetic, as the format prescribes for INT32 columns.
+ * DELTA_BINARY_PACKED (Parquet Encodings.md) of a stream of `valueCount` 32-bit integers given as its
+ * first value and its successive differences (`deltas[i]` = value i + 1 - value i, wrapping in 32-bit
+ * arithmetic as the format prescribes for INT32). Callers compute the differences straight from
+ * their own arrays, which spares a copy of the values. Layout: header (block size 128, 4 miniblocks,
+ * value count, first value), then per block of 128 deltas its minimum and four miniblocks of 32
+ * bit-packed (delta - minimum) values, each at the width its largest value needs. `deltas` needs
+ * `DELTA_PADDING` entries of slack beyond the differences: a short last block is padded there.
  */
-export function writeDeltaBinaryPacked(sink: ByteSink, values: Int32Array, count: number): void {
+export function writeDeltaBinaryPacked(
+  sink: ByteSink,
+  valueCount: number,
+  firstValue: number,
+  deltas: Int32Array,
+): void {
   sink.varint(BLOCK_VALUES);
   sink.varint(MINIBLOCKS);
-  sink.varint(count);
-  sink.varint(count === 0 ? 0 : zigzag32(values[0]!));
-  if (count <= 1) return;
-  sink.reserve(Math.ceil((count - 1) / BLOCK_VALUES) * MAX_BLOCK_BYTES);
+  sink.varint(valueCount);
+  sink.varint(valueCount === 0 ? 0 : zigzag32(firstValue));
+  const deltaCount = valueCount - 1;
+  if (deltaCount <= 0) return;
+  sink.reserve(Math.ceil(deltaCount / BLOCK_VALUES) * MAX_BLOCK_BYTES);
   const out = sink.bytes;
   let position = sink.length;
-  for (let start = 1; start < count; start += BLOCK_VALUES) {
-    const n = Math.min(BLOCK_VALUES, count - start);
-    let previous = values[start - 1]!;
+  for (let start = 0; start < deltaCount; start += BLOCK_VALUES) {
+    const end = Math.min(start + BLOCK_VALUES, deltaCount);
     let minDelta = 0x7fffffff;
-    for (let i = 0; i < n; i++) {
-      const value = values[start + i]!;
-      const delta = (value - previous) | 0;
-      deltas[i] = delta;
-      if (delta < minDelta) minDelta = delta;
-      previous = value;
+    for (let m = 0; m < MINIBLOCKS; m++) {
+      const from = start + m * MINIBLOCK_VALUES;
+      const to = Math.min(from + MINIBLOCK_VALUES, end);
+      let max = -0x80000000;
+      for (let i = from; i < to; i++) {
+        const delta = deltas[i]!;
+        if (delta < minDelta) minDelta = delta;
+        if (delta > max) max = delta;
+      }
+      blockMaxima[m] = max;
     }
-    // Padding of a short last block: zero after subtracting the minimum.
-    for (let i = n; i < BLOCK_VALUES; i++) deltas[i] = minDelta;
+    // A short last miniblock is padded to 32 values that pack as zeros.
+    for (let i = end; i < start + BLOCK_VALUES; i++) deltas[i] = minDelta;
     let rest = zigzag32(minDelta);
     while (rest >= 0x80) {
       out[position++] = (rest & 0x7f) | 0x80;
@@ -47,30 +61,35 @@ export function writeDeltaBinaryPacked(sink: ByteSink, values: Int32Array, count
     out[position++] = rest;
     const widthsAt = position;
     position += MINIBLOCKS;
-    const miniblocks = Math.ceil(n / MINIBLOCK_VALUES);
     for (let m = 0; m < MINIBLOCKS; m++) {
-      if (m >= miniblocks) {
+      const from = start + m * MINIBLOCK_VALUES;
+      if (from >= end) {
         // Miniblocks past the last value keep a width byte (zero) and no body.
         out[widthsAt + m] = 0;
         continue;
       }
-      const first = m * MINIBLOCK_VALUES;
-      let any = 0;
-      for (let i = first; i < first + MINIBLOCK_VALUES; i++) any |= (deltas[i]! - minDelta) | 0;
-      const width = any === 0 ? 0 : 32 - Math.clz32(any);
+      const span = (blockMaxima[m]! - minDelta) | 0;
+      const width = span === 0 ? 0 : 32 - Math.clz32(span);
       out[widthsAt + m] = width;
-      if (width > 0) position = packMiniblock(out, position, first, minDelta, width);
+      if (width > 0) position = packMiniblock(out, position, deltas, from, minDelta, width);
     }
   }
   sink.length = position;
 }
 
-/** Bit-packs 32 values (delta - minDelta) of `width` bits, least significant bit first. */
-function packMiniblock(out: Uint8Array, at: number, first: number, minDelta: number, width: number): number {
+/** Bit-packs the 32 values (delta - minDelta) of a miniblock at `width` bits, least significant bit first. */
+function packMiniblock(
+  out: Uint8Array,
+  at: number,
+  deltas: Int32Array,
+  from: number,
+  minDelta: number,
+  width: number,
+): number {
   let position = at;
   let word = 0;
   let bits = 0;
-  for (let i = first; i < first + MINIBLOCK_VALUES; i++) {
+  for (let i = from; i < from + MINIBLOCK_VALUES; i++) {
     const value = (deltas[i]! - minDelta) | 0;
     word |= value << bits;
     bits += width;
