@@ -13,6 +13,7 @@ import {
 import { loadShardState, quarantineKey, type Shard, type ShardState } from './catalog.ts';
 import { type ListedRecord, type ListingRow, readRecordList } from './listing.ts';
 import { type WrittenFile, writeParquetFile } from './parquet.ts';
+import { SampleArena } from './sample-arena.ts';
 import { SourceFiles } from './source-files.ts';
 import {
   type CatalogRow,
@@ -157,11 +158,13 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   };
   const seenStudies = new Set<number>();
   const sourceFiles = new SourceFiles(config.source);
+  // Decoded samples live until their batch's waveform part is written, then their memory is reused.
+  const samples = new SampleArena();
 
   const processBatch = async (rows: ListingRow[]) => {
     const outcomes = rows.map((row) =>
       row.ok
-        ? examineRecord(row.record, config, state, seenStudies, sourceFiles)
+        ? examineRecord(row.record, config, state, seenStudies, sourceFiles, samples)
         : rejectedListing(row, config),
     );
     const toIngest: Extract<Outcome, { kind: 'ingest' }>[] = [];
@@ -204,6 +207,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
         await writeParquetFile(join(layout.quarantine, partName), quarantineTable(toQuarantine)),
       );
     }
+    samples.reset();
     options.onProgress?.({ done: counts.listed, total });
   };
 
@@ -334,6 +338,7 @@ function examineRecord(
   state: ShardState,
   seenStudies: Set<number>,
   sourceFiles: SourceFiles,
+  samples: SampleArena,
 ): Outcome {
   const headerRelative = `${listed.path}.hea`;
   const recordName = basename(listed.path);
@@ -435,7 +440,7 @@ function examineRecord(
   }
   let decoded: ReturnType<typeof decodeWfdbRecord>;
   try {
-    decoded = decodeWfdbRecord(header, signalFiles, headerRelative);
+    decoded = decodeWfdbRecord(header, signalFiles, headerRelative, samples.allocate);
   } catch (error) {
     if (error instanceof WfdbInputError) {
       return quarantine(

@@ -4,7 +4,7 @@ import { produceFileAtomic } from '@enecg/common';
 import { tableToIPC } from 'apache-arrow';
 import type { WrittenFile } from './parquet.ts';
 import { ByteSink } from './parquet-format/byte-sink.ts';
-import { DELTA_PADDING, Encoding, LevelRuns, writeDeltaBinaryPacked } from './parquet-format/encodings.ts';
+import { Encoding, LevelRuns, writeDeltaBinaryPacked } from './parquet-format/encodings.ts';
 import { ThriftCompactWriter } from './parquet-format/thrift-compact.ts';
 import { type StoredWaveform, waveformTable } from './tables.ts';
 
@@ -135,7 +135,8 @@ class WaveformPartEncoder {
   private readonly out = new ByteSink(1 << 22);
   private readonly page = new ByteSink(1 << 21);
   private readonly thrift = new ThriftCompactWriter(this.out);
-  private deltas = new Int32Array(0);
+  /** Reused buffer of the integers being delta-encoded (a page's samples, or a small column). */
+  private samples = new Int32Array(0);
   private readonly textBytes = new Map<string, Uint8Array>();
   private fileOffset = 0;
   private readonly rowGroups: RowGroupMetadata[] = [];
@@ -292,40 +293,20 @@ class WaveformPartEncoder {
     }
     definitionRuns.finish();
     this.endLevels(page, definition);
-    // Differences straight from the leads, across lead boundaries: the page's samples are one stream.
-    const deltas = this.deltaBuffer(sampleCount);
-    let count = 0;
-    let first = 0;
-    let previous = 0;
+    // The page's samples are one stream: copied next to each other (a memory copy), then encoded.
+    if (this.samples.length < sampleCount) this.samples = new Int32Array(sampleCount);
+    let position = 0;
     for (const lead of leads) {
-      if (lead.length === 0) continue;
-      let i = 0;
-      if (count === 0) {
-        first = lead[0]!;
-        previous = first;
-        i = 1;
-      }
-      let at = count === 0 ? 0 : count - 1;
-      for (; i < lead.length; i++) {
-        const value = lead[i]!;
-        deltas[at++] = value - previous;
-        previous = value;
-      }
-      count += lead.length;
+      this.samples.set(lead, position);
+      position += lead.length;
     }
-    writeDeltaBinaryPacked(page, count, first, deltas);
+    writeDeltaBinaryPacked(page, this.samples, sampleCount);
   }
 
   private writeIntegers(page: ByteSink, values: number[]): void {
-    const deltas = this.deltaBuffer(values.length);
-    for (let i = 1; i < values.length; i++) deltas[i - 1] = (values[i]! - values[i - 1]!) | 0;
-    writeDeltaBinaryPacked(page, values.length, values[0] ?? 0, deltas);
-  }
-
-  /** A reused buffer for `count` values' differences, with the slack the encoder pads blocks into. */
-  private deltaBuffer(count: number): Int32Array {
-    if (this.deltas.length < count + DELTA_PADDING) this.deltas = new Int32Array(count + DELTA_PADDING);
-    return this.deltas;
+    if (this.samples.length < values.length) this.samples = new Int32Array(values.length);
+    this.samples.set(values);
+    writeDeltaBinaryPacked(page, this.samples, values.length);
   }
 
   /** Encodes a page body into the page buffer, then writes its header and body to the output. */

@@ -9,50 +9,45 @@ const MINIBLOCK_VALUES = BLOCK_VALUES / MINIBLOCKS;
 /** Worst case of one block: min delta (5-byte varint), bit widths, four 32-bit-wide miniblocks. */
 const MAX_BLOCK_BYTES = 5 + MINIBLOCKS + MINIBLOCKS * MINIBLOCK_VALUES * 4;
 
-const blockMaxima = new Int32Array(MINIBLOCKS);
-/** Slack a `deltas` buffer needs past its last difference: the encoder pads the last block there. */
-export const DELTA_PADDING = BLOCK_VALUES;
+const blockDeltas = new Int32Array(BLOCK_VALUES);
+const miniblockMaxima = new Int32Array(MINIBLOCKS);
 
 /**
- * DELTA_BINARY_PACKED (Parquet Encodings.md) of a stream of `valueCount` 32-bit integers given as its
- * first value and its successive differences (`deltas[i]` = value i + 1 - value i, wrapping in 32-bit
- * arithmetic as the format prescribes for INT32). Callers compute the differences straight from
- * their own arrays, which spares a copy of the values. Layout: header (block size 128, 4 miniblocks,
- * value count, first value), then per block of 128 deltas its minimum and four miniblocks of 32
- * bit-packed (delta - minimum) values, each at the width its largest value needs. `deltas` needs
- * `DELTA_PADDING` entries of slack beyond the differences: a short last block is padded there.
+ * DELTA_BINARY_PACKED (Parquet Encodings.md) of `values[0, count)` as 32-bit integers: header (block
+ * size 128, 4 miniblocks, value count, first value), then per block of 128 deltas its minimum and
+ * four miniblocks of 32 bit-packed (delta - minimum) values, each at the width its largest value
+ * needs. Deltas wrap in 32-bit arithmetic, as the format prescribes for INT32 columns. One pass per
+ * block computes the deltas, their minimum and each miniblock's maximum (which gives its width).
  */
-export function writeDeltaBinaryPacked(
-  sink: ByteSink,
-  valueCount: number,
-  firstValue: number,
-  deltas: Int32Array,
-): void {
+export function writeDeltaBinaryPacked(sink: ByteSink, values: Int32Array, count: number): void {
   sink.varint(BLOCK_VALUES);
   sink.varint(MINIBLOCKS);
-  sink.varint(valueCount);
-  sink.varint(valueCount === 0 ? 0 : zigzag32(firstValue));
-  const deltaCount = valueCount - 1;
-  if (deltaCount <= 0) return;
-  sink.reserve(Math.ceil(deltaCount / BLOCK_VALUES) * MAX_BLOCK_BYTES);
+  sink.varint(count);
+  sink.varint(count === 0 ? 0 : zigzag32(values[0]!));
+  if (count <= 1) return;
+  sink.reserve(Math.ceil((count - 1) / BLOCK_VALUES) * MAX_BLOCK_BYTES);
   const out = sink.bytes;
+  const deltas = blockDeltas;
   let position = sink.length;
-  for (let start = 0; start < deltaCount; start += BLOCK_VALUES) {
-    const end = Math.min(start + BLOCK_VALUES, deltaCount);
+  for (let start = 1; start < count; start += BLOCK_VALUES) {
+    const n = Math.min(BLOCK_VALUES, count - start);
+    let previous = values[start - 1]!;
     let minDelta = 0x7fffffff;
     for (let m = 0; m < MINIBLOCKS; m++) {
-      const from = start + m * MINIBLOCK_VALUES;
-      const to = Math.min(from + MINIBLOCK_VALUES, end);
-      let max = -0x80000000;
-      for (let i = from; i < to; i++) {
-        const delta = deltas[i]!;
+      const to = Math.min((m + 1) * MINIBLOCK_VALUES, n);
+      let maxDelta = -0x80000000;
+      for (let i = m * MINIBLOCK_VALUES; i < to; i++) {
+        const value = values[start + i]!;
+        const delta = (value - previous) | 0;
+        deltas[i] = delta;
+        previous = value;
         if (delta < minDelta) minDelta = delta;
-        if (delta > max) max = delta;
+        if (delta > maxDelta) maxDelta = delta;
       }
-      blockMaxima[m] = max;
+      miniblockMaxima[m] = maxDelta;
     }
-    // A short last miniblock is padded to 32 values that pack as zeros.
-    for (let i = end; i < start + BLOCK_VALUES; i++) deltas[i] = minDelta;
+    // A short last block is padded to whole miniblocks with values that pack as zeros.
+    for (let i = n; i < BLOCK_VALUES; i++) deltas[i] = minDelta;
     let rest = zigzag32(minDelta);
     while (rest >= 0x80) {
       out[position++] = (rest & 0x7f) | 0x80;
@@ -62,48 +57,58 @@ export function writeDeltaBinaryPacked(
     const widthsAt = position;
     position += MINIBLOCKS;
     for (let m = 0; m < MINIBLOCKS; m++) {
-      const from = start + m * MINIBLOCK_VALUES;
-      if (from >= end) {
+      if (m * MINIBLOCK_VALUES >= n) {
         // Miniblocks past the last value keep a width byte (zero) and no body.
         out[widthsAt + m] = 0;
         continue;
       }
-      const span = (blockMaxima[m]! - minDelta) | 0;
+      const span = (miniblockMaxima[m]! - minDelta) | 0;
       const width = span === 0 ? 0 : 32 - Math.clz32(span);
       out[widthsAt + m] = width;
-      if (width > 0) position = packMiniblock(out, position, deltas, from, minDelta, width);
+      if (width > 0)
+        position = MINIBLOCK_PACKERS[width]!(out, position, deltas, m * MINIBLOCK_VALUES, minDelta);
     }
   }
   sink.length = position;
 }
 
-/** Bit-packs the 32 values (delta - minDelta) of a miniblock at `width` bits, least significant bit first. */
-function packMiniblock(
+/** Writes 32 values (deltas[from + i] - minDelta) at a fixed bit width; returns the next position. */
+type MiniblockPacker = (
   out: Uint8Array,
   at: number,
   deltas: Int32Array,
   from: number,
   minDelta: number,
-  width: number,
-): number {
-  let position = at;
-  let word = 0;
-  let bits = 0;
-  for (let i = from; i < from + MINIBLOCK_VALUES; i++) {
-    const value = (deltas[i]! - minDelta) | 0;
-    word |= value << bits;
-    bits += width;
-    if (bits >= 32) {
-      out[position] = word;
-      out[position + 1] = word >>> 8;
-      out[position + 2] = word >>> 16;
-      out[position + 3] = word >>> 24;
-      position += 4;
-      bits -= 32;
-      word = bits > 0 ? value >>> (width - bits) : 0;
-    }
+) => number;
+
+/**
+ * One straight-line packer per bit width (1-32), generated once: with the width fixed, every shift
+ * and word boundary is a constant, which measured 1.25x faster for the whole encoder than one loop
+ * that tracks the bit position (bench figures in the README). Bits go least significant first;
+ * 32 values of width w fill exactly w little-endian 32-bit words.
+ */
+const MINIBLOCK_PACKERS: (MiniblockPacker | undefined)[] = Array.from({ length: 33 }, (_, width) =>
+  width === 0 ? undefined : miniblockPacker(width),
+);
+
+function miniblockPacker(width: number): MiniblockPacker {
+  const lines: string[] = [];
+  const wordParts: string[][] = Array.from({ length: width }, () => []);
+  for (let i = 0; i < MINIBLOCK_VALUES; i++) {
+    lines.push(`const v${i} = (deltas[from + ${i}] - minDelta) | 0;`);
+    const bit = i * width;
+    const word = bit >> 5;
+    const shift = bit & 31;
+    wordParts[word]!.push(shift === 0 ? `v${i}` : `(v${i} << ${shift})`);
+    // A value straddling two words: its high bits start the next word.
+    if (shift + width > 32) wordParts[word + 1]!.push(`(v${i} >>> ${32 - shift})`);
   }
-  return position;
+  wordParts.forEach((parts, k) => {
+    lines.push(`const w${k} = ${parts.join(' | ')};`);
+    for (let byte = 0; byte < 4; byte++) lines.push(`out[at + ${4 * k + byte}] = w${k} >>> ${8 * byte};`);
+  });
+  lines.push(`return at + ${4 * width};`);
+  return new Function('out', 'at', 'deltas', 'from', 'minDelta', lines.join('\n')) as MiniblockPacker;
 }
 
 function zigzag32(value: number): number {

@@ -111,11 +111,14 @@ export async function readSignalFile(path: string, headerFile: string, record: s
 /**
  * Decodes the signals of `header` from the bytes of its signal files (keyed by the file name written
  * in the header). Pure: ingest reads the bytes once and both hashes and decodes them.
+ * `allocateInt16` provides the memory of aligned format 16 signals (ingest reuses buffers across
+ * batches); by default each record gets its own.
  */
 export function decodeWfdbRecord(
   header: WfdbHeader,
   files: ReadonlyMap<string, Uint8Array>,
   headerFile: string,
+  allocateInt16: (length: number) => Int16Array = (length) => new Int16Array(length),
 ): WfdbRecord {
   const groups = groupSignalsByFile(header, headerFile);
   const location = (field: string) => ({ file: headerFile, record: header.recordName, field });
@@ -173,7 +176,7 @@ export function decodeWfdbRecord(
       // typed view, with no intermediate stream.
       const frames = new Int16Array(payload.buffer, payload.byteOffset, sampleCount * frameSize);
       // One allocation for the group, each signal a view into it: fewer, larger objects for the GC.
-      const signals = new Int16Array(sampleCount * frameSize);
+      const signals = allocateInt16(sampleCount * frameSize);
       summaries ??= new Array(header.signals.length);
       for (let offsetInFrame = 0; offsetInFrame < frameSize; offsetInFrame++) {
         const out = signals.subarray(offsetInFrame * sampleCount, (offsetInFrame + 1) * sampleCount);
