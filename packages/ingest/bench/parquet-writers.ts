@@ -12,8 +12,10 @@ import { join } from 'node:path';
 import { LIST, SMALLINT } from '@duckdb/node-api';
 import { sqlString, withDuckDB } from '@enecg/common';
 import type { StoredWaveform } from '../src/tables.ts';
-import { encodeWaveformPart } from '../src/waveform-part.ts';
+import { WaveformPartWriter } from '../src/waveform-part.ts';
 import { formerWaveformPart } from './former-waveform-writer.ts';
+
+const waveformWriter = new WaveformPartWriter();
 
 const count = Number(process.argv[2] ?? 128);
 const LEADS = ['I', 'II', 'III', 'aVR', 'aVF', 'aVL', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6'];
@@ -51,10 +53,10 @@ function cpuMs(start: NodeJS.CpuUsage): number {
 const records = syntheticRecords(count);
 const dir = await mkdtemp(join(tmpdir(), 'enecg-writers-'));
 
-encodeWaveformPart(records.slice(0, 8)); // warm-up
+waveformWriter.encodeToBuffer(records.slice(0, 8)); // warm-up
 formerWaveformPart(records.slice(0, 8));
 let start = process.cpuUsage();
-const handBytes = encodeWaveformPart(records).length;
+const handBytes = waveformWriter.encodeToBuffer(records).length;
 const handMs = cpuMs(start);
 start = process.cpuUsage();
 const arrowBytes = formerWaveformPart(records).length;

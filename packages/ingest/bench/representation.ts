@@ -14,8 +14,10 @@ import {
   writeParquet,
 } from 'parquet-wasm';
 import { type StoredWaveform, storedWaveforms, waveformTable } from '../src/tables.ts';
-import { encodeWaveformPart } from '../src/waveform-part.ts';
+import { WaveformPartWriter } from '../src/waveform-part.ts';
 import { toEcgRecord } from '../src/waveforms.ts';
+
+const waveformWriter = new WaveformPartWriter();
 
 export interface RepresentationResult {
   name: string;
@@ -72,7 +74,7 @@ export function compareRepresentations(rows: StoredWaveform[]): RepresentationRe
   const candidates: { name: string; bytes: Uint8Array; read: (bytes: Uint8Array) => void }[] = [
     {
       name: 'int16 + gain, DELTA_BINARY_PACKED (stored)',
-      bytes: encodeWaveformPart(rows),
+      bytes: waveformWriter.encodeToBuffer(rows),
       read: (bytes) => {
         for (const row of storedWaveforms(tableFromIPC(readParquet(bytes).intoIPCStream()))) toEcgRecord(row);
       },

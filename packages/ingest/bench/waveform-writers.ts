@@ -18,9 +18,11 @@ import { readParquet } from 'parquet-wasm';
 import { readWfdbRecord } from '../src/index.ts';
 import { type StoredWaveform, storedWaveforms } from '../src/tables.ts';
 import { toStoredWaveform } from '../src/validate.ts';
-import { encodeWaveformPart } from '../src/waveform-part.ts';
+import { WaveformPartWriter } from '../src/waveform-part.ts';
 import { toEcgRecord } from '../src/waveforms.ts';
 import { formerWaveformPart } from './former-waveform-writer.ts';
+
+const waveformWriter = new WaveformPartWriter();
 
 const source = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), '.work', 'bench', 'source');
 const listPath = join(source, 'record_list.csv');
@@ -56,7 +58,10 @@ function cpuMs(work: () => void): number {
 }
 
 const writers = [
-  { name: 'hand-written Parquet writer (ingest)', write: encodeWaveformPart },
+  {
+    name: 'hand-written Parquet writer (ingest)',
+    write: (rows: StoredWaveform[]) => waveformWriter.encodeToBuffer(rows),
+  },
   { name: 'apache-arrow + parquet-wasm (before)', write: formerWaveformPart },
 ];
 const results = writers.map(() => ({ write: [] as number[], read: [] as number[], bytes: 0 }));

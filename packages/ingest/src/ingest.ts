@@ -23,7 +23,7 @@ import {
   type StoredWaveform,
 } from './tables.ts';
 import { type ShapeRules, toStoredWaveform } from './validate.ts';
-import { writeWaveformPart } from './waveform-part.ts';
+import { WaveformPartWriter } from './waveform-part.ts';
 import { WfdbInputError } from './wfdb/errors.ts';
 import { parseWfdbHeader } from './wfdb/header.ts';
 import { decodeWfdbRecord, signalFileNames } from './wfdb/record.ts';
@@ -160,6 +160,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const sourceFiles = new SourceFiles(config.source);
   // Decoded samples live until their batch's waveform part is written, then their memory is reused.
   const samples = new SampleArena();
+  const waveformWriter = new WaveformPartWriter();
 
   const processBatch = async (rows: ListingRow[]) => {
     const outcomes = rows.map((row) =>
@@ -190,7 +191,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     if (toIngest.length > 0) {
       // Waveforms first: a catalog row must never point at a part that does not exist yet.
       written.waveforms.push(
-        await writeWaveformPart(
+        await waveformWriter.write(
           join(layout.waveforms, partName),
           toIngest.map((o) => o.waveform),
         ),

@@ -95,59 +95,59 @@ interface RowGroupMetadata {
   chunks: ChunkMetadata[];
 }
 
-/** The bytes of a waveform part holding `waveforms` (benchmarks and tests; ingest streams to disk). */
-export function encodeWaveformPart(
-  waveforms: readonly StoredWaveform[],
-  layout: WaveformPartLayout = WAVEFORM_PART_LAYOUT,
-): Uint8Array {
-  const parts: Buffer[] = [];
-  // Each chunk is a view into a reused buffer: copied before the next one is encoded.
-  for (const bytes of new WaveformPartEncoder(layout).encode(waveforms)) parts.push(Buffer.from(bytes));
-  return Buffer.concat(parts);
-}
-
-/** Writes `waveforms` as a waveform part at `path`, atomically (temporary name, then rename). */
-export async function writeWaveformPart(
-  path: string,
-  waveforms: readonly StoredWaveform[],
-  layout: WaveformPartLayout = WAVEFORM_PART_LAYOUT,
-): Promise<WrittenFile> {
-  const encoder = new WaveformPartEncoder(layout);
-  const hash = createHash('sha256');
-  let bytes = 0;
-  await produceFileAtomic(path, async (tmp) => {
-    const file = await open(tmp, 'w');
-    try {
-      for (const chunk of encoder.encode(waveforms)) {
-        hash.update(chunk);
-        bytes += chunk.length;
-        await file.write(chunk);
-      }
-    } finally {
-      await file.close();
-    }
-  });
-  return { path, sha256: hash.digest('hex'), rows: encoder.rows, bytes };
-}
-
-class WaveformPartEncoder {
-  rows = 0;
+/**
+ * Writes waveform parts. One writer serves a whole ingest run: its encoding buffers (a row group's
+ * bytes, a page's, a page's samples) are allocated once and reused part after part.
+ */
+export class WaveformPartWriter {
   private readonly out = new ByteSink(1 << 22);
   private readonly page = new ByteSink(1 << 21);
   private readonly thrift = new ThriftCompactWriter(this.out);
   /** Reused buffer of the integers being delta-encoded (a page's samples, or a small column). */
   private samples = new Int32Array(0);
   private readonly textBytes = new Map<string, Uint8Array>();
+  /** State of the part being encoded. */
+  private rows = 0;
   private fileOffset = 0;
-  private readonly rowGroups: RowGroupMetadata[] = [];
+  private rowGroups: RowGroupMetadata[] = [];
 
-  constructor(private readonly layout: WaveformPartLayout) {}
+  constructor(private readonly layout: WaveformPartLayout = WAVEFORM_PART_LAYOUT) {}
+
+  /** Writes `waveforms` as a waveform part at `path`, atomically (temporary name, then rename). */
+  async write(path: string, waveforms: readonly StoredWaveform[]): Promise<WrittenFile> {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    await produceFileAtomic(path, async (tmp) => {
+      const file = await open(tmp, 'w');
+      try {
+        for (const chunk of this.encode(waveforms)) {
+          hash.update(chunk);
+          bytes += chunk.length;
+          await file.write(chunk);
+        }
+      } finally {
+        await file.close();
+      }
+    });
+    return { path, sha256: hash.digest('hex'), rows: this.rows, bytes };
+  }
+
+  /** The bytes of a waveform part holding `waveforms`, in one buffer (benchmarks and tests). */
+  encodeToBuffer(waveforms: readonly StoredWaveform[]): Uint8Array {
+    const parts: Buffer[] = [];
+    // Each chunk is a view into a reused buffer: copied before the next one is encoded.
+    for (const bytes of this.encode(waveforms)) parts.push(Buffer.from(bytes));
+    return Buffer.concat(parts);
+  }
 
   /**
    * The file's bytes, one row group at a time, then the footer. Each yielded view is valid until the
    * next one is requested (the buffer is reused).
    */
-  *encode(waveforms: readonly StoredWaveform[]): Generator<Uint8Array> {
+  private *encode(waveforms: readonly StoredWaveform[]): Generator<Uint8Array> {
+    this.rows = 0;
+    this.fileOffset = 0;
+    this.rowGroups = [];
     this.out.reset();
     this.out.append(MAGIC);
     for (let start = 0; start < waveforms.length; start += this.layout.rowGroupRecords) {

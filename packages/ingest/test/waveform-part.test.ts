@@ -5,7 +5,7 @@ import { queryRows, sqlString, withDuckDB } from '@enecg/common';
 import { describe, expect, it } from 'vitest';
 import { readParquetFile } from '../src/parquet.ts';
 import { STORED_INVALID, type StoredWaveform, storedWaveforms } from '../src/tables.ts';
-import { type WaveformPartLayout, writeWaveformPart } from '../src/waveform-part.ts';
+import { type WaveformPartLayout, WaveformPartWriter } from '../src/waveform-part.ts';
 
 /** Seeded samples: ECG-like slow waves, noise, steps to both int16 extremes, invalid markers. */
 function seededLead(length: number, seed: number): Int16Array {
@@ -65,7 +65,7 @@ function alternating(length: number): Int16Array {
 
 async function writePart(layout?: WaveformPartLayout): Promise<string> {
   const path = join(await mkdtemp(join(tmpdir(), 'enecg-waveform-part-')), 'part.parquet');
-  const written = await writeWaveformPart(path, RECORDS, layout);
+  const written = await new WaveformPartWriter(layout).write(path, RECORDS);
   expect(written.rows).toBe(RECORDS.reduce((n, r) => n + r.digital.length, 0));
   return path;
 }
@@ -175,4 +175,13 @@ describe('hand-written waveform part writer, read back by real readers', () => {
       });
     });
   }
+
+  it('a writer reused across parts writes each part exactly as a fresh writer does', () => {
+    const reused = new WaveformPartWriter({ rowGroupRecords: 2, pageValues: 3000 });
+    const first = reused.encodeToBuffer(RECORDS.slice(4));
+    const second = reused.encodeToBuffer(RECORDS);
+    const fresh = new WaveformPartWriter({ rowGroupRecords: 2, pageValues: 3000 });
+    expect(Buffer.from(second).equals(Buffer.from(fresh.encodeToBuffer(RECORDS)))).toBe(true);
+    expect(Buffer.from(first).equals(Buffer.from(fresh.encodeToBuffer(RECORDS.slice(4))))).toBe(true);
+  });
 });
