@@ -12,9 +12,9 @@ import { type StoredWaveform, waveformTable } from './tables.ts';
  * A Parquet writer for the one fixed schema of waveform parts, one row per lead:
  * `study_id, subject_id, lead_index, lead_name, sampling_rate, units, gain, baseline, samples
  * list<int16>`. It encodes straight from the leads' Int16Arrays, without building Arrow vectors or
- * crossing into wasm; parquet-wasm did the same job at 4-5x the CPU time (see README).
+ * crossing into wasm; parquet-wasm did the same job at 2-3x the CPU time (see README).
  *
- * Format (Parquet format 2.x, readable by any reader): uncompressed v1 data pages;
+ * Format (readable by any Parquet reader): uncompressed v1 data pages;
  * DELTA_BINARY_PACKED for the 32-bit integer columns (the samples included), PLAIN for the 64-bit
  * ids, doubles and strings; RLE levels; chunk statistics (min, max) on study_id only, which readers
  * use to skip row groups; the Arrow schema in the footer, as Arrow-based writers store it, so Arrow
@@ -78,6 +78,8 @@ const COLUMNS: Column[] = [
     encoding: Encoding.deltaBinaryPacked,
   },
 ];
+
+const SAMPLES_COLUMN = COLUMNS.find((column) => column.name === 'samples')!;
 
 /** What the footer records of one written column chunk. */
 interface ChunkMetadata {
@@ -264,7 +266,9 @@ export class WaveformPartWriter {
       const pageLeads = leads.slice(first, end);
       let pageLevels = 0;
       for (const lead of pageLeads) pageLevels += Math.max(lead.length, 1);
-      this.writePage(pageLevels, COLUMNS[8]!, (page) => this.writeSamplePage(page, pageLeads, sampleCount));
+      this.writePage(pageLevels, SAMPLES_COLUMN, (page) =>
+        this.writeSamplePage(page, pageLeads, sampleCount),
+      );
       levels += pageLevels;
       first = end;
     }

@@ -154,8 +154,3 @@ export class LevelRuns {
     this.count = 0;
   }
 }
-
-/** Bits needed for levels up to `maxLevel` (0 when the column has no such levels). */
-export function levelBitWidth(maxLevel: number): number {
-  return maxLevel === 0 ? 0 : 32 - Math.clz32(maxLevel);
-}

@@ -1,7 +1,7 @@
 import type { ByteSink } from './byte-sink.ts';
 
 /** Type codes of the Thrift compact protocol, as written in field headers and list headers. */
-export const ThriftType = {
+const ThriftType = {
   true: 1,
   false: 2,
   byte: 3,

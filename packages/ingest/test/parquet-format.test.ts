@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { ByteSink } from '../src/parquet-format/byte-sink.ts';
+import { LevelRuns, writeDeltaBinaryPacked } from '../src/parquet-format/encodings.ts';
+import { ThriftCompactWriter } from '../src/parquet-format/thrift-compact.ts';
+
+const hex = (sink: ByteSink) => Buffer.from(sink.written()).toString('hex');
+
+describe('DELTA_BINARY_PACKED', () => {
+  const encode = (values: number[]) => {
+    const sink = new ByteSink(16);
+    writeDeltaBinaryPacked(sink, Int32Array.from(values), values.length);
+    return hex(sink);
+  };
+
+  it('encodes the examples of Parquet Encodings.md byte for byte', () => {
+    // 1..5: block size 128 (0x80 0x01), 4 miniblocks, 5 values, first 1 (zigzag 2); min delta 1
+    // (zigzag 2) and every miniblock 0 bits wide, so no miniblock bodies.
+    expect(encode([1, 2, 3, 4, 5])).toBe('80010405020200000000');
+    // 7 5 3 1 2 3 4 5: deltas -2 -2 -2 1 1 1 1, min -2 (zigzag 3), relative 0 0 0 3 3 3 3 at 2 bits:
+    // one 32-value miniblock of 8 bytes, least significant bits first (0xc0 0x3f ...).
+    expect(encode([7, 5, 3, 1, 2, 3, 4, 5])).toBe('800104080e0302000000c03f000000000000');
+  });
+
+  it('writes no blocks for zero or one value', () => {
+    expect(encode([])).toBe('80010400' + '00');
+    expect(encode([-3])).toBe('8001040105');
+  });
+});
+
+describe('RLE levels', () => {
+  it('merges adjacent runs of one value and writes each as (count << 1, value)', () => {
+    const sink = new ByteSink(4);
+    const runs = new LevelRuns(sink, 2);
+    runs.add(2, 3);
+    runs.add(2, 2);
+    runs.add(1, 1);
+    runs.add(0, 0);
+    runs.add(2, 200);
+    runs.finish();
+    // 5 x 2, 1 x 1, 200 x 2 (count 400 as a two-byte varint 0x90 0x03).
+    expect(hex(sink)).toBe('0a020201900302');
+  });
+});
+
+describe('Thrift compact protocol', () => {
+  it('writes short and long field headers, strings, lists and nested structs', () => {
+    const sink = new ByteSink(4);
+    const thrift = new ThriftCompactWriter(sink);
+    thrift.message(() => {
+      thrift.i32(1, 1);
+      thrift.string(2, 'ab');
+      thrift.i32List(4, [1, 2]);
+      thrift.i64(20, -1); // id jump of 16: long form (type byte, zigzag id)
+      thrift.struct(21, () => thrift.bool(1, true));
+    });
+    expect(hex(sink)).toBe(`1502${'18026162'}${'29250204'}${'062801'}${'1c1100'}00`);
+  });
+});
