@@ -189,3 +189,23 @@ function positiveNumber(value: number, key: string): void {
     throw new ConfigError('must be a number > 0', key);
   }
 }
+
+/** Training rows from which starting worker threads (about a second each) pays off by default. */
+const PARALLEL_FROM_ROWS = 2048;
+
+/**
+ * Threads a fit runs on: each trains whole shards of tasks (see `partitionTasks`), so no more than
+ * `shards` are used. Results never depend on it, so it is not part of `TrainConfig` (nor of the model
+ * id). Absent: one per shard up to the machine's cores for a training split of at least 2,048 rows,
+ * else one.
+ */
+export function resolveThreads(
+  value: number | undefined,
+  shards: number,
+  trainRows: number,
+  cores: number,
+): number {
+  if (value === undefined) return trainRows >= PARALLEL_FROM_ROWS ? Math.max(1, Math.min(shards, cores)) : 1;
+  if (!(Number.isInteger(value) && value >= 1)) throw new ConfigError('must be an integer >= 1', 'threads');
+  return Math.min(value, shards);
+}

@@ -1,20 +1,22 @@
+import { availableParallelism } from 'node:os';
 import { ConfigError } from '@enecg/common';
 import * as tf from '@tensorflow/tfjs-core';
-import { AdamW } from './adamw.ts';
-import type { TrainConfig } from './config.ts';
-import { type Batch, gatherBatch, gatherRows, type RowMatrix, type TrainingSet } from './dataset.ts';
+import { resolveThreads, type TrainConfig } from './config.ts';
+import { type Batch, gatherBatch, type TrainingSet } from './dataset.ts';
 import {
   type ForwardOutputs,
   forward,
+  gateLayout,
   initialWeights,
   type ModelShape,
-  type PreparedInput,
   type TargetScale,
   taskOutputs,
-  trainableNames,
   type Weights,
 } from './model.ts';
 import { createRng, deriveSeed, shuffled } from './prng.ts';
+import { type FullValues, type LossSums, partitionTasks, ShardLayout } from './shard.ts';
+import { type FitContext, LocalShardGroup, project, type ShardRunner } from './shard-group.ts';
+import { shareable, WorkerShardGroup } from './shard-workers.ts';
 import { TASK_SPECS } from './tasks.ts';
 
 export interface EpochRecord {
@@ -132,100 +134,6 @@ function taskLossSums(shape: ModelShape, outputs: ForwardOutputs, targets: Targe
   });
 }
 
-function weightedLoss(config: TrainConfig, sums: readonly tf.Scalar[], counts: readonly number[]): tf.Scalar {
-  let total: tf.Scalar = tf.scalar(0);
-  config.tasks.forEach((task, t) => {
-    const weight = config.lossWeights[task] ?? 1;
-    const count = counts[t] as number;
-    if (weight === 0 || count === 0) return;
-    total = tf.add(total, tf.mul(sums[t] as tf.Scalar, weight / count));
-  });
-  return total;
-}
-
-/** The frozen first layers' outputs (x W + b) for every row, computed once per run in large batches. */
-function projectFrozenBases(
-  set: TrainingSet,
-  shape: ModelShape,
-  weights: Weights,
-): Record<string, RowMatrix> {
-  const sources: Array<[string, RowMatrix]> = [
-    ...shape.experts.map(({ name }): [string, RowMatrix] => [
-      `head.${name}.fc1`,
-      set.expertFeatures[name] as RowMatrix,
-    ]),
-    ['gate.fc1', set.gateInput],
-  ];
-  const n = set.studyIds.length;
-  const out: Record<string, RowMatrix> = {};
-  for (const [prefix, features] of sources) {
-    // Each layer's own width: the gate's may differ from the heads' (gate.width).
-    const H = (weights[`${prefix}.weight`] as tf.Tensor).shape[1] as number;
-    const matrix = new Float32Array(n * H);
-    for (let start = 0; start < n; start += 1024) {
-      const rows = Math.min(1024, n - start);
-      const values = tf.tidy(() => {
-        const x = tf.tensor2d(features.matrix.subarray(start * features.dim, (start + rows) * features.dim), [
-          rows,
-          features.dim,
-        ]);
-        return tf.add(
-          tf.matMul(x, weights[`${prefix}.weight`] as tf.Tensor2D),
-          weights[`${prefix}.bias`] as tf.Tensor,
-        );
-      });
-      matrix.set(values.dataSync(), start * H);
-      values.dispose();
-    }
-    out[prefix] = { dim: H, matrix };
-  }
-  return out;
-}
-
-/**
- * A batch's LoRA inputs after dropout (mask drawn from the step's seed, kept values scaled by
- * 1/(1-p) as inverted dropout does), row-major and transposed, plus the frozen bases' rows.
- */
-function prepareBatch(
-  set: TrainingSet,
-  shape: ModelShape,
-  projections: Record<string, RowMatrix>,
-  batch: Batch,
-  dropoutSeed: number,
-): Record<string, PreparedInput> {
-  const prepared: Record<string, PreparedInput> = {};
-  const B = batch.indices.length;
-  const rate = shape.lora.dropout;
-  for (const prefix of Object.keys(projections)) {
-    const expert = prefix.startsWith('head.') ? prefix.slice('head.'.length, -'.fc1'.length) : undefined;
-    const features = expert === undefined ? set.gateInput : (set.expertFeatures[expert] as RowMatrix);
-    const rows = expert === undefined ? batch.gate : (batch.experts[expert] as Float32Array);
-    const d = features.dim;
-    const input = new Float32Array(B * d);
-    const transposed = new Float32Array(d * B);
-    const rng = createRng(deriveSeed(dropoutSeed, prefix));
-    const keep = 1 / (1 - rate);
-    for (let b = 0; b < B; b++) {
-      const rowStart = b * d;
-      for (let j = 0; j < d; j++) {
-        const x = rows[rowStart + j] as number;
-        const value = rate === 0 ? x : rng() < rate ? 0 : x * keep;
-        input[rowStart + j] = value;
-        transposed[j * B + b] = value;
-      }
-    }
-    prepared[prefix] = {
-      base: tf.tensor2d(gatherRows(projections[prefix] as RowMatrix, batch.indices), [
-        B,
-        (projections[prefix] as RowMatrix).dim,
-      ]),
-      loraInput: tf.tensor2d(input, [B, d]),
-      loraInputT: tf.tensor2d(transposed, [d, B]),
-    };
-  }
-  return prepared;
-}
-
 function batchInputs(batch: Batch, shape: ModelShape) {
   const experts: Record<string, tf.Tensor2D> = {};
   const n = batch.indices.length;
@@ -270,102 +178,133 @@ export function meanLoss(
   return total;
 }
 
+/** How a fit runs (never what it computes). */
+export interface FitOptions {
+  /** Threads to train on; see `resolveThreads`. */
+  threads?: number;
+}
+
+/** Shards the tasks are split into: at most two, the cores of the machine this was tuned for. */
+const SHARDS = 2;
+
 /**
  * Trains a fresh model with a fresh optimiser on `rows.train`: nothing is shared between calls, so
  * cross-validation folds cannot leak into each other. Every batch is gathered from all arrays (each
- * expert's features, the gate input, the labels) by one seeded index permutation.
+ * expert's features, the gate input, the labels) by one seeded index permutation. The tasks train in
+ * shards (see shard.ts), here or on worker threads, with identical results either way.
  */
-export async function fitModel(set: TrainingSet, config: TrainConfig, rows: FitRows): Promise<FittedModel> {
+export async function fitModel(
+  set: TrainingSet,
+  config: TrainConfig,
+  rows: FitRows,
+  options: FitOptions = {},
+): Promise<FittedModel> {
   if (rows.train.length === 0) throw new ConfigError('the training split has no rows', 'split');
   const shape = modelShapeFor(set, config);
-  const scale = targetScaleFor(set, config, rows.train);
-  const variables = new Map<string, tf.Variable>();
-  const initial = initialWeights(shape, config.seed);
-  const trainable = new Set(trainableNames(shape));
-  for (const [name, tensor] of Object.entries(initial)) {
-    variables.set(name, tf.variable(tensor, trainable.has(name)));
-    tensor.dispose();
+  const targetScale = targetScaleFor(set, config, rows.train);
+  const shards = partitionTasks(shape.tasks, SHARDS);
+  const threads = resolveThreads(options.threads, shards.length, rows.train.length, availableParallelism());
+  const { values: initial, shapes } = initialValues(shape, config.seed);
+  const parallel = threads > 1;
+  const n = set.studyIds.length;
+  const widths = [...shape.experts.map(() => shape.hiddenSize), gateLayout(shape).width];
+  const context: FitContext = {
+    set: {
+      expertFeatures: parallel
+        ? Object.fromEntries(Object.entries(set.expertFeatures).map(([name, m]) => [name, shareable(m)]))
+        : set.expertFeatures,
+      gateInput: parallel ? shareable(set.gateInput) : set.gateInput,
+      labels: Object.fromEntries(shape.tasks.map((task) => [task, set.labels[task]])),
+    },
+    shape,
+    config,
+    targetScale,
+    initial,
+    projections: widths.map((dim) => ({
+      dim,
+      matrix: parallel ? new Float32Array(new SharedArrayBuffer(n * dim * 4)) : new Float32Array(n * dim),
+    })),
+  };
+  let runner: ShardRunner;
+  if (parallel) runner = await WorkerShardGroup.start(context, shards, threads);
+  else {
+    project(
+      context,
+      widths.map((_, p) => p),
+    );
+    runner = new LocalShardGroup(context, shards);
   }
-  const weights: Weights = Object.fromEntries(variables);
-  const projections = projectFrozenBases(set, shape, weights);
-  const fc2 = weights['head.fc2.weight'] as tf.Tensor;
-  const stepWeights: Weights = { ...weights, 'head.fc2.weight_t': tf.transpose(fc2) };
-  const trainableVariables = [...trainable].map((name) => variables.get(name) as tf.Variable);
-  const nameByTfName = new Map(
-    [...trainable].map((name) => [(variables.get(name) as tf.Variable).name, name]),
-  );
-  const optimiser = new AdamW({ learningRate: config.learningRate, weightDecay: config.weightDecay });
-  const shuffleRng = createRng(deriveSeed(config.seed, 'shuffle'));
+  // Where each task's terms sit in its shard's answers.
+  const place = shape.tasks.map((_, t) => {
+    const shard = shards.findIndex((tasks) => tasks.includes(t));
+    return { shard, at: (shards[shard] as number[]).indexOf(t), of: (shards[shard] as number[]).length };
+  });
   const curve: EpochRecord[] = [];
-  let best = { loss: Number.POSITIVE_INFINITY, epoch: 0, snapshot: new Map<string, Float32Array>() };
+  let best = { loss: Number.POSITIVE_INFINITY, epoch: 0 };
   let sinceBest = 0;
   let step = 0;
   try {
+    const shuffleRng = createRng(deriveSeed(config.seed, 'shuffle'));
     for (let epoch = 1; epoch <= config.maxEpochs; epoch++) {
       const order = shuffled(rows.train, shuffleRng);
+      const terms = await runner.epoch(order, step + 1);
+      const steps = Math.ceil(order.length / config.batchSize);
+      step += steps;
       let lossSum = 0;
-      let batches = 0;
-      for (let start = 0; start < order.length; start += config.batchSize) {
-        const batch = gatherBatch(set, order.slice(start, start + config.batchSize), shape.tasks);
-        step += 1;
-        const dropoutSeed = deriveSeed(config.seed, 'dropout', step);
-        const { value, grads } = tf.variableGrads(
-          () =>
-            tf.tidy(() => {
-              const targets = targetsOf(shape, scale, batch);
-              const prepared = prepareBatch(set, shape, projections, batch, dropoutSeed);
-              // With prepared layers, forward reads its inputs only for their row count: nothing else to upload.
-              const loraInput = (prefix: string) => (prepared[prefix] as PreparedInput).loraInput;
-              const inputs = {
-                experts: Object.fromEntries(
-                  shape.experts.map(({ name }) => [name, loraInput(`head.${name}.fc1`)]),
-                ),
-                gate: loraInput('gate.fc1'),
-                prepared,
-              };
-              const outputs = forward(shape, stepWeights, inputs, { dropoutSeed });
-              return weightedLoss(config, taskLossSums(shape, outputs, targets), targets.counts);
-            }),
-          trainableVariables,
-        );
-        const byName: Record<string, tf.Tensor> = {};
-        for (const [tfName, grad] of Object.entries(grads)) byName[nameByTfName.get(tfName) as string] = grad;
-        optimiser.apply(variables, byName);
-        lossSum += (await value.data())[0] as number;
-        batches += 1;
-        value.dispose();
-        for (const grad of Object.values(grads)) grad.dispose();
+      for (let k = 0; k < steps; k++) {
+        let total = 0;
+        for (const { shard, at, of } of place) total += (terms[shard] as Float64Array)[k * of + at] as number;
+        lossSum += total;
       }
-      const trainLoss = lossSum / batches;
-      const valLoss = meanLoss(set, config, shape, weights, scale, rows.val);
+      const trainLoss = lossSum / steps;
+      let valLoss = Number.NaN;
+      if (rows.val.length > 0) {
+        const sums = await runner.validate(rows.val);
+        valLoss = 0;
+        shape.tasks.forEach((task, t) => {
+          const { shard, at } = place[t] as { shard: number; at: number };
+          const count = (sums[shard] as LossSums).counts[at] as number;
+          const sum = (sums[shard] as LossSums).sums[at] as number;
+          if (count > 0) valLoss += ((config.lossWeights[task] ?? 1) * sum) / count;
+        });
+      }
       curve.push({ epoch, trainLoss, valLoss });
       if (rows.val.length === 0 || valLoss < best.loss) {
-        best = { loss: valLoss, epoch, snapshot: snapshot(variables, trainable) };
+        best = { loss: valLoss, epoch };
+        await runner.markBest();
         sinceBest = 0;
       } else {
         sinceBest += 1;
         if (config.patience > 0 && sinceBest >= config.patience) break;
       }
     }
-    for (const [name, values] of best.snapshot) {
-      const variable = variables.get(name) as tf.Variable;
-      variable.assign(tf.tensor(values, variable.shape));
-    }
+    const bestValues = await runner.bestValues();
+    shards.forEach((tasks, i) => {
+      new ShardLayout(shape, tasks).write(initial, bestValues[i] as Float32Array);
+    });
   } finally {
-    optimiser.dispose();
-    (stepWeights['head.fc2.weight_t'] as tf.Tensor).dispose();
+    await runner.dispose();
   }
-  return { shape, weights, targetScale: scale, curve, bestEpoch: best.epoch, steps: step };
+  const weights: Weights = Object.fromEntries(
+    Object.entries(initial).map(([name, values]) => [name, tf.tensor(values, shapes[name])]),
+  );
+  return { shape, weights, targetScale, curve, bestEpoch: best.epoch, steps: step };
 }
 
-function snapshot(
-  variables: ReadonlyMap<string, tf.Variable>,
-  names: ReadonlySet<string>,
-): Map<string, Float32Array> {
-  const copy = new Map<string, Float32Array>();
-  for (const name of names)
-    copy.set(name, Float32Array.from((variables.get(name) as tf.Variable).dataSync()));
-  return copy;
+/** The seeded initial weights as plain arrays (and their shapes). */
+function initialValues(
+  shape: ModelShape,
+  seed: number,
+): { values: FullValues; shapes: Record<string, number[]> } {
+  const tensors = initialWeights(shape, seed);
+  const values: FullValues = {};
+  const shapes: Record<string, number[]> = {};
+  for (const [name, tensor] of Object.entries(tensors)) {
+    values[name] = Float32Array.from(tensor.dataSync() as Float32Array);
+    shapes[name] = tensor.shape;
+    tensor.dispose();
+  }
+  return { values, shapes };
 }
 
 export function disposeWeights(weights: Weights): void {

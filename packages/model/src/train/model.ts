@@ -355,7 +355,7 @@ export function forward(
  * Additive mask (0 for the k largest logits of each row, -1e9 elsewhere), computed on plain values
  * so that no gradient flows through the selection itself.
  */
-function topKMask(logits: tf.Tensor3D, k: number): tf.Tensor3D {
+export function topKMask(logits: tf.Tensor3D, k: number): tf.Tensor3D {
   const values = logits.dataSync();
   const E = logits.shape[2];
   const mask = new Float32Array(values.length);
