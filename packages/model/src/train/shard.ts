@@ -219,17 +219,22 @@ export function batchInputs(
     const d = features.dim;
     const input = new Float32Array(B * d);
     const transposed = dropoutSeed === undefined ? undefined : new Float32Array(d * B);
-    const rng = createRng(deriveSeed(dropoutSeed ?? 0, prefixes[p] as string));
     const keep = 1 / (1 - rate);
     for (let b = 0; b < B; b++) {
       const from = (rows[b] as number) * d;
-      const to = b * d;
-      if (rate === 0) input.set(features.matrix.subarray(from, from + d), to);
-      else {
-        for (let j = 0; j < d; j++)
-          input[to + j] = rng() < rate ? 0 : (features.matrix[from + j] as number) * keep;
-      }
-      if (transposed) for (let j = 0; j < d; j++) transposed[j * B + b] = input[to + j] as number;
+      if (rate === 0) input.set(features.matrix.subarray(from, from + d), b * d);
+      else for (let j = 0; j < d; j++) input[b * d + j] = (features.matrix[from + j] as number) * keep;
+    }
+    if (rate > 0) {
+      // Each value is dropped with probability p, independently: the gaps between dropped values are
+      // geometric, so one draw per dropped value (not one per value) places them all.
+      const rng = createRng(deriveSeed(dropoutSeed ?? 0, prefixes[p] as string));
+      const logKeep = Math.log(1 - rate);
+      const gap = () => Math.floor(Math.log(1 - rng()) / logKeep);
+      for (let k = gap(); k < B * d; k += 1 + gap()) input[k] = 0;
+    }
+    if (transposed) {
+      for (let j = 0; j < d; j++) for (let b = 0; b < B; b++) transposed[j * B + b] = input[b * d + j] as number;
     }
     inputs.push(tf.tensor2d(input, [B, d]));
     if (transposed) transposes.push(tf.tensor2d(transposed, [d, B]));
