@@ -95,9 +95,9 @@ describe('train and evaluate stages over a Parquet warehouse', () => {
     expect(events.filter((name) => name.includes('_evaluate_COMPLETE_'))).toHaveLength(1);
   }, 120_000);
 
-  it('same config and data name the same model with byte-identical weights', async () => {
-    const first = await train({ warehouse, config });
-    const second = await train({ warehouse, config });
+  it('same config and data name the same model with byte-identical weights, on one thread or two', async () => {
+    const first = await train({ warehouse, config, threads: 1 });
+    const second = await train({ warehouse, config, threads: 2 });
     expect(second.modelId).toBe(first.modelId);
     expect(second.weightsSha256).toBe(first.weightsSha256);
     const other = await train({ warehouse, config: { ...config, preset: 'faithful' } });
@@ -106,6 +106,7 @@ describe('train and evaluate stages over a Parquet warehouse', () => {
 
   it('refuses a bad config before work starts, and an unknown expert', async () => {
     await expect(train({ warehouse, config: { batchSize: 0 } })).rejects.toThrow(ConfigError);
+    await expect(train({ warehouse, config, threads: 0 })).rejects.toThrow(/threads/);
     await expect(train({ warehouse, experts: ['moment'] })).rejects.toThrow(
       /no cached features for "moment"/,
     );

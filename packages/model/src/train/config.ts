@@ -205,7 +205,14 @@ export function resolveThreads(
   trainRows: number,
   cores: number,
 ): number {
+  checkThreads(value);
   if (value === undefined) return trainRows >= PARALLEL_FROM_ROWS ? Math.max(1, Math.min(shards, cores)) : 1;
-  if (!(Number.isInteger(value) && value >= 1)) throw new ConfigError('must be an integer >= 1', 'threads');
   return Math.min(value, shards);
+}
+
+/** Refuses a thread count that is not a positive integer (absent = automatic). */
+export function checkThreads(value: number | undefined): void {
+  if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
+    throw new ConfigError('must be an integer >= 1', 'threads');
+  }
 }

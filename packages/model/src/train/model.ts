@@ -157,50 +157,9 @@ interface ForwardOptions {
   dropoutSeed?: number;
 }
 
-/**
- * What training precomputes for a layer that reads a cached input x [B, d] through a frozen base:
- * the base's output (fixed for the whole run, so computed once, in large batches), and the LoRA
- * input after dropout together with its transpose (built while gathering the batch), from which the
- * adapter's gradient is one plain matmul.
- */
-export interface PreparedInput {
-  base: tf.Tensor2D;
-  loraInput: tf.Tensor2D;
-  loraInputT: tf.Tensor2D;
-}
-
 export interface ForwardInputs {
   experts: Record<string, tf.Tensor2D>;
   gate: tf.Tensor2D;
-  /** By layer prefix (`head.<expert>.fc1`, `gate.fc1`); when given, x itself is not read. */
-  prepared?: Record<string, PreparedInput>;
-}
-
-/**
- * x @ a with the gradient for `a` only, from a given transpose of x (wasm's transposed matmuls are
- * slow). The transpose is handed to `save` so that it outlives the forward pass's scope.
- */
-function matMulGradRight(x: tf.Tensor2D, xT: tf.Tensor2D, a: tf.Tensor2D): tf.Tensor2D {
-  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    (args[1] as tf.GradSaveFunc)([xT]);
-    return {
-      value: tf.matMul(x, args[0] as tf.Tensor2D),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.matMul(saved[0] as tf.Tensor2D, dy as tf.Tensor2D),
-    };
-  });
-  return op(a) as tf.Tensor2D;
-}
-
-/** h @ w for a frozen w, with the gradient for h only (through a precomputed transpose of w). */
-function matMulFrozenRight(h: tf.Tensor2D, w: tf.Tensor2D, wT: tf.Tensor2D): tf.Tensor2D {
-  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    (args[1] as tf.GradSaveFunc)([wT]);
-    return {
-      value: tf.matMul(args[0] as tf.Tensor2D, w),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.matMul(dy as tf.Tensor2D, saved[0] as tf.Tensor2D),
-    };
-  });
-  return op(h) as tf.Tensor2D;
 }
 
 /**
@@ -217,8 +176,8 @@ export function forward(
   const E = shape.experts.length;
   const scale = shape.lora.alpha / shape.lora.rank;
   /**
-   * Dropout on a LoRA input; `layer` numbers the adapters whose dropout runs here, in the order
-   * experts' fc1, head fc2, gate fc1, gate fc2 (prepared first layers drew their masks already).
+   * Dropout on a LoRA input; `layer` numbers the adapters in the order experts' fc1, head fc2, gate
+   * fc1, gate fc2. (Training draws its masks itself, see shard-trainer.ts.)
    */
   const dropout = (x: tf.Tensor, layer: number): tf.Tensor => {
     if (options.dropoutSeed === undefined || shape.lora.dropout === 0) return x;
@@ -249,13 +208,8 @@ export function forward(
   const sharedInputParts = (x: tf.Tensor2D, prefix: string, layer: number) => {
     const B = x.shape[0];
     const loraA = param(`${prefix}.lora_a`) as tf.Tensor2D;
-    const prepared = inputs.prepared?.[prefix];
-    const base = prepared
-      ? prepared.base
-      : tf.add(tf.matMul(x, param(`${prefix}.weight`) as tf.Tensor2D), param(`${prefix}.bias`));
-    const down = prepared
-      ? matMulGradRight(prepared.loraInput, prepared.loraInputT, loraA)
-      : tf.matMul(dropout(x, layer) as tf.Tensor2D, loraA);
+    const base = tf.add(tf.matMul(x, param(`${prefix}.weight`) as tf.Tensor2D), param(`${prefix}.bias`));
+    const down = tf.matMul(dropout(x, layer) as tf.Tensor2D, loraA);
     const perTask = tf.transpose(tf.reshape(down, [B, T, shape.lora.rank]), [1, 0, 2]) as tf.Tensor3D;
     return { base: base as tf.Tensor2D, perTask, loraB: param(`${prefix}.lora_b`) as tf.Tensor3D };
   };
@@ -270,9 +224,7 @@ export function forward(
     let out: tf.Tensor;
     if (weight.rank === 2) {
       const n = weight.shape[1] as number;
-      const flat = tf.reshape(h, [G * B, k]) as tf.Tensor2D;
-      const transposed = weights[`${prefix}.weight_t`] ?? tf.transpose(weight);
-      out = tf.reshape(matMulFrozenRight(flat, weight as tf.Tensor2D, transposed as tf.Tensor2D), [G, B, n]);
+      out = tf.reshape(tf.matMul(tf.reshape(h, [G * B, k]) as tf.Tensor2D, weight as tf.Tensor2D), [G, B, n]);
     } else {
       out = tf.matMul(h, weight as tf.Tensor3D);
     }
@@ -334,7 +286,7 @@ export function forward(
           tf.add(tf.mul(tf.matMul(gateParts.perTask, gateParts.loraB), scale), gateParts.base),
         ) as tf.Tensor3D);
   }
-  const firstLayerDropouts = inputs.prepared ? 0 : E + 1;
+  const firstLayerDropouts = E + 1;
   const h2 = tf.relu(stackedLayer(h1, 'head.fc2', firstLayerDropouts + 1)) as tf.Tensor3D;
   const out = stackedLayer(h2, 'head.fc3');
   const B = out.shape[1];

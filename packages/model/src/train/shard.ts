@@ -234,7 +234,8 @@ export function batchInputs(
       for (let k = gap(); k < B * d; k += 1 + gap()) input[k] = 0;
     }
     if (transposed) {
-      for (let j = 0; j < d; j++) for (let b = 0; b < B; b++) transposed[j * B + b] = input[b * d + j] as number;
+      for (let j = 0; j < d; j++)
+        for (let b = 0; b < B; b++) transposed[j * B + b] = input[b * d + j] as number;
     }
     inputs.push(tf.tensor2d(input, [B, d]));
     if (transposed) transposes.push(tf.tensor2d(transposed, [d, B]));

@@ -4,7 +4,7 @@ import type { ExpertOptions } from '../experts/types.ts';
 import { readManifest } from '../features/index.ts';
 import { ensureTrainingBackend } from './backend.ts';
 import { saveCheckpoint } from './checkpoint.ts';
-import { resolveTrainConfig, type TrainConfigInput } from './config.ts';
+import { checkThreads, resolveTrainConfig, type TrainConfigInput } from './config.ts';
 import { rowsOfSplit, validateTrainingSet } from './dataset.ts';
 import { disposeWeights, fitModel, foldRows } from './fit.ts';
 import { parameterCounts } from './model.ts';
@@ -20,6 +20,11 @@ export interface TrainOptions {
   gateCache?: string;
   /** Also run k-fold cross-validation over the non-test rows (a fresh model per fold) and report it. */
   crossValidate?: boolean;
+  /**
+   * Threads to train on (see `resolveThreads`; absent = automatic). It never changes the model, so it
+   * is not part of the config, the model id or the lineage event.
+   */
+  threads?: number;
 }
 
 export interface TrainSummary {
@@ -48,6 +53,8 @@ export interface TrainSummary {
  */
 export async function train(options: TrainOptions): Promise<TrainSummary> {
   const config = resolveTrainConfig(options.config);
+  checkThreads(options.threads);
+  const fit = { threads: options.threads };
   const runId = options.runId ?? newRunId();
   const sources = await resolveFeatureSources(options.warehouse, options.experts, options.gateCache);
   const backend = (await ensureTrainingBackend()).tfBackend;
@@ -60,14 +67,14 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       (a, b) => a - b,
     )) {
       const rows = foldRows(set, fold);
-      const fitted = await fitModel(set, config, rows);
+      const fitted = await fitModel(set, config, rows, fit);
       const bestValLoss = Math.min(...fitted.curve.map((epoch) => epoch.valLoss));
       folds.push({ fold, trainRows: rows.train.length, valRows: rows.val.length, bestValLoss });
       disposeWeights(fitted.weights);
     }
   }
   const rows = { train: rowsOfSplit(set, 'train'), val: rowsOfSplit(set, 'val') };
-  const fitted = await fitModel(set, config, rows);
+  const fitted = await fitModel(set, config, rows, fit);
   // The id names what the model was trained on (label file, feature content), not how features were stored.
   const labelsSha256 = loaded.inputs.find((input) => input.name === 'labels')?.sha256;
   const modelId = `moe-${hashObject({ config, labels: labelsSha256, features: loaded.featureDigests }).slice(0, 16)}`;
