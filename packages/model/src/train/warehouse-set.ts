@@ -120,7 +120,8 @@ export async function loadWarehouseSet(
   const aligned = (expert: string): RowMatrix => {
     const { matrix, rowOf } = features.get(expert) as { matrix: FeatureMatrix; rowOf: Map<number, number> };
     const { dim } = matrix;
-    const out = new Float32Array(kept.length * dim);
+    // Shared memory: training's worker threads read it without a copy.
+    const out = new Float32Array(new SharedArrayBuffer(kept.length * dim * 4));
     kept.forEach((row, i) => {
       const from = rowOf.get(row.studyId) as number;
       out.set(matrix.matrix.subarray(from * dim, (from + 1) * dim), i * dim);
