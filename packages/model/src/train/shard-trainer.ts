@@ -44,6 +44,27 @@ interface StepMasks {
   gate: tf.Tensor3D[];
 }
 
+/** The wasm backend's internals that `readInto` uses (absent on other backends). */
+interface WasmHeapAccess {
+  wasm?: { HEAPU8: Uint8Array };
+  dataIdMap?: { get(dataId: object): { memoryOffset: number | null } | undefined };
+}
+
+/**
+ * Copies a float32 tensor's values into `target` at `offset`. On the wasm backend they are copied
+ * straight from its heap: `dataSync` there first slices them into a freshly allocated buffer, which
+ * costs more than the copy for the ~800k gradient values read back every step.
+ */
+function readInto(tensor: tf.Tensor, target: Float32Array, offset: number): void {
+  const backend = tf.backend() as unknown as WasmHeapAccess;
+  const memoryOffset = backend.wasm ? backend.dataIdMap?.get(tensor.dataId)?.memoryOffset : undefined;
+  if (backend.wasm && typeof memoryOffset === 'number' && tensor.dtype === 'float32') {
+    target.set(new Float32Array(backend.wasm.HEAPU8.buffer, memoryOffset, tensor.size), offset);
+  } else {
+    target.set(tensor.dataSync() as Float32Array, offset);
+  }
+}
+
 /**
  * Per-head products out[q] = a[q] @ w[q] of stacked heads (a [G, M, K], w [G, K, N]; `transposeA`,
  * `transposeB` as in tf.matMul). Run as a depthwise convolution (the heads as channels, K as the filter
@@ -419,7 +440,7 @@ export class ShardTrainer {
     const r = shape.lora.rank;
     const s = this.scale;
     const write = (name: string, grad: tf.Tensor) => {
-      this.grads.set(grad.dataSync() as Float32Array, (this.regions.get(name) as Region).offset);
+      readInto(grad, this.grads, (this.regions.get(name) as Region).offset);
     };
     const relu = (dy: tf.Tensor, y: tf.Tensor) => tf.mul(dy, tf.step(y));
     // Last head layer, per task.
