@@ -14,6 +14,7 @@ interface TrainCommandOptions {
   seed?: string;
   crossValidate?: boolean;
   runId?: string;
+  threads?: string;
   json?: boolean;
 }
 
@@ -58,6 +59,7 @@ export function registerTrainCommand(program: Command): void {
       'also run k-fold cross-validation (a fresh model per fold) over non-test rows',
     )
     .option('--run-id <id>', 'run id recorded in lineage (default: a new one)')
+    .option('--threads <n>', 'threads to train on (default: automatic; the model does not depend on it)')
     .option('--json', 'print the summary as JSON')
     .action(async (options: TrainCommandOptions) => {
       const config: TrainConfigInput = options.config ? await readConfigFile(options.config) : {};
@@ -70,6 +72,10 @@ export function registerTrainCommand(program: Command): void {
         experts: list(options.experts),
         crossValidate: options.crossValidate ?? false,
         runId: options.runId,
+        threads:
+          options.threads === undefined
+            ? undefined
+            : nonNegativeIntegerArgument(options.threads, '--threads'),
       });
       printSummary({ ...summary }, { json: options.json });
     });

@@ -125,7 +125,7 @@ export class LocalShardGroup implements ShardRunner {
     for (let k = 0; k < steps; k++) {
       const rows = order.slice(k * config.batchSize, (k + 1) * config.batchSize);
       const dropoutSeed = deriveSeed(config.seed, 'dropout', firstStep + k);
-      const inputs = batchInputs(set as TrainingSet, shape, projections, rows, dropoutSeed);
+      const inputs = batchInputs(set, shape, projections, rows, dropoutSeed);
       this.trainers.forEach((trainer, i) => {
         (terms[i] as Float64Array).set(trainer.step(inputs, dropoutSeed), k * trainer.layout.tasks.length);
       });
@@ -142,12 +142,7 @@ export class LocalShardGroup implements ShardRunner {
       counts: new Float64Array(trainer.layout.tasks.length),
     }));
     for (let start = 0; start < rows.length; start += VALIDATE_ROWS) {
-      const inputs = batchInputs(
-        set as TrainingSet,
-        shape,
-        projections,
-        rows.slice(start, start + VALIDATE_ROWS),
-      );
+      const inputs = batchInputs(set, shape, projections, rows.slice(start, start + VALIDATE_ROWS));
       this.trainers.forEach((trainer, i) => {
         const { sums, counts } = trainer.lossSums(inputs);
         const total = totals[i] as LossSums;

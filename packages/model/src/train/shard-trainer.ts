@@ -4,7 +4,7 @@ import type { TrainConfig } from './config.ts';
 import type { TrainingSet } from './dataset.ts';
 import { gateLayout, type TargetScale, topKMask } from './model.ts';
 import { createRng, deriveSeed } from './prng.ts';
-import type { BatchInputs, FullValues, LossSums, ShardLayout } from './shard.ts';
+import { type BatchInputs, type FullValues, fullName, type LossSums, type ShardLayout } from './shard.ts';
 import { TASK_SPECS } from './tasks.ts';
 
 interface Region {
@@ -137,7 +137,7 @@ export class ShardTrainer {
       this.regions.set(segment.tensor, { offset: segment.offset, shape: segment.shape });
     }
     for (const segment of layout.frozen) {
-      const source = full[segment.tensor.replace(/@\d+$/, '')] as Float32Array;
+      const source = full[fullName(segment.tensor)] as Float32Array;
       const values = Float32Array.from(segment.positions, (position) => source[position] as number);
       this.frozen.set(segment.tensor, tf.tensor(values, segment.shape));
     }

@@ -165,7 +165,7 @@ export class ShardLayout {
 }
 
 /** Segment names carry a suffix (`#expert`, `@task`) where one full tensor feeds several segments. */
-function fullName(segment: string): string {
+export function fullName(segment: string): string {
   return segment.replace(/[#@]\d+$/, '');
 }
 
@@ -203,7 +203,7 @@ export function projectedPrefixes(shape: ModelShape): string[] {
  * (one per input, shared by the tasks, kept values scaled by 1/(1-p)) and keeps the transposes.
  */
 export function batchInputs(
-  set: TrainingSet,
+  set: Pick<TrainingSet, 'expertFeatures' | 'gateInput'>,
   shape: ModelShape,
   projections: readonly RowMatrix[],
   rows: readonly number[],
