@@ -1,10 +1,11 @@
 import { ConfigError } from '@enecg/common';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTrainingBackend } from '../src/train/backend.ts';
+import { BatchRing } from '../src/train/batch-ring.ts';
 import { resolveThreads, resolveTrainConfig } from '../src/train/config.ts';
 import { rowsOfSplit } from '../src/train/dataset.ts';
-import { disposeWeights, type FittedModel, fitModel } from '../src/train/fit.ts';
-import { partitionTasks } from '../src/train/shard.ts';
+import { disposeWeights, type FittedModel, fitModel, modelShapeFor } from '../src/train/fit.ts';
+import { gatherBatchValues, partitionTasks } from '../src/train/shard.ts';
 import { syntheticTrainingSet } from './synthetic-training-set.ts';
 
 function weightValues(fitted: FittedModel): Record<string, number[]> {
@@ -29,6 +30,39 @@ describe('training on worker threads', () => {
     expect(weightValues(two)).toEqual(weightValues(one));
     disposeWeights(one.weights);
     disposeWeights(two.weights);
+  });
+
+  it('passes gathered batches from one thread to the other in step order, and stops waiting when told', () => {
+    const set = syntheticTrainingSet({ studies: 40, seed: 3 });
+    const config = resolveTrainConfig({ hiddenSize: 16, gate: { length: 32 }, batchSize: 4 });
+    const shape = modelShapeFor(set, config);
+    const projections = [...shape.experts.map(() => 16), 16].map((dim) => ({
+      dim,
+      matrix: Float32Array.from({ length: 40 * dim }, (_, k) => k),
+    }));
+    const memory = BatchRing.allocate(shape, config.batchSize);
+    const producer = new BatchRing(memory, shape, config.batchSize);
+    const consumer = new BatchRing(memory, shape, config.batchSize);
+    const batches = [
+      [3, 1, 4, 1],
+      [5, 9, 2, 6],
+      [5, 3],
+    ].map((rows, step) => gatherBatchValues(set, shape, projections, rows, step));
+    batches.forEach((batch, step) => {
+      producer.put(step, batch);
+    });
+    batches.forEach((batch, step) => {
+      const read = consumer.take(step);
+      expect(read.rows).toEqual(batch.rows);
+      for (const key of ['inputs', 'transposes'] as const) {
+        expect(read[key]?.map((a) => Array.from(a))).toEqual(batch[key]?.map((a) => Array.from(a)));
+      }
+      expect(Array.from(read.projected)).toEqual(Array.from(batch.projected));
+      expect(Array.from(read.gateProjected)).toEqual(Array.from(batch.gateProjected));
+      consumer.release(step);
+    });
+    BatchRing.abort(memory);
+    expect(() => consumer.take(3)).toThrow(/stopped/);
   });
 
   it('splits the tasks into cost-balanced shards that depend on the task list only', () => {

@@ -1,12 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { BatchRing } from './batch-ring.ts';
 import type { TrainConfig } from './config.ts';
 import type { RowMatrix, TrainingSet } from './dataset.ts';
 import type { ModelShape, TargetScale } from './model.ts';
 import { deriveSeed } from './prng.ts';
 import {
+  type BatchInputs,
   batchInputs,
+  batchTensors,
   disposeBatchInputs,
   type FullValues,
+  gatherBatchValues,
   type LossSums,
   projectedPrefixes,
   ShardLayout,
@@ -94,9 +98,15 @@ export interface ShardRunner {
   dispose(): Promise<void>;
 }
 
+/** How a thread gets its batches when two threads share the gathering (see `BatchRing`). */
+export interface BatchFeed {
+  ring: BatchRing;
+  role: 'produce' | 'consume';
+}
+
 /**
  * Shards trained in one thread. Each step's batch (its dropout masks included) is gathered once and
- * read by every shard of the thread.
+ * read by every shard of the thread, or, with a `feed`, gathered once for two threads.
  */
 export class LocalShardGroup implements ShardRunner {
   private readonly trainers: ShardTrainer[];
@@ -104,6 +114,7 @@ export class LocalShardGroup implements ShardRunner {
   constructor(
     private readonly context: FitContext,
     shards: readonly (readonly number[])[],
+    private readonly feed?: BatchFeed,
   ) {
     this.trainers = shards.map(
       (tasks) =>
@@ -119,19 +130,36 @@ export class LocalShardGroup implements ShardRunner {
 
   /** Trains one epoch over `order` in batches; `firstStep` numbers the first batch (it seeds the dropout). */
   async epoch(order: readonly number[], firstStep: number): Promise<EpochTerms> {
-    const { set, shape, config, projections } = this.context;
+    const { config } = this.context;
     const steps = Math.ceil(order.length / config.batchSize);
     const terms = this.trainers.map((trainer) => new Float64Array(steps * trainer.layout.tasks.length));
     for (let k = 0; k < steps; k++) {
       const rows = order.slice(k * config.batchSize, (k + 1) * config.batchSize);
       const dropoutSeed = deriveSeed(config.seed, 'dropout', firstStep + k);
-      const inputs = batchInputs(set, shape, projections, rows, dropoutSeed);
+      const inputs = this.batch(firstStep + k - 1, rows, dropoutSeed);
       this.trainers.forEach((trainer, i) => {
         (terms[i] as Float64Array).set(trainer.step(inputs, dropoutSeed), k * trainer.layout.tasks.length);
       });
       disposeBatchInputs(inputs);
     }
     return terms;
+  }
+
+  /** Step `step`'s training batch (steps counted from 0 over the fit), gathered or read from the feed. */
+  private batch(step: number, rows: readonly number[], dropoutSeed: number): BatchInputs {
+    const { set, shape, projections } = this.context;
+    if (this.feed?.role === 'consume') {
+      const values = this.feed.ring.take(step);
+      if (values.rows.length !== rows.length || values.rows.some((row, b) => row !== rows[b])) {
+        throw new Error(`batch ${step} from the other worker has other rows than this worker's permutation`);
+      }
+      const inputs = batchTensors(shape, values);
+      this.feed.ring.release(step);
+      return inputs;
+    }
+    const values = gatherBatchValues(set, shape, projections, rows, dropoutSeed);
+    this.feed?.ring.put(step, values);
+    return batchTensors(shape, values);
   }
 
   /** Per shard: loss sums and labelled-row counts per task over `rows`, without dropout. */

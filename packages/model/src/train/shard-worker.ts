@@ -1,6 +1,7 @@
 /** Worker-thread entry: trains the shards it is given, answering the main thread's `ShardRunner` calls. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ensureTrainingBackend } from './backend.ts';
+import { BatchRing, type BatchRingMemory } from './batch-ring.ts';
 import { type FitContext, LocalShardGroup, project } from './shard-group.ts';
 
 export interface ShardWorkerData {
@@ -8,6 +9,8 @@ export interface ShardWorkerData {
   shards: number[][];
   /** Projected prefixes this worker computes into the shared projection buffers. */
   prefixes: number[];
+  /** With two workers: the shared batch ring and whether this one fills it or reads it. */
+  feed?: { memory: BatchRingMemory; role: 'produce' | 'consume' };
 }
 
 export type ShardRequest =
@@ -18,11 +21,15 @@ export type ShardRequest =
 
 const port = parentPort;
 if (!port) throw new Error('shard-worker.ts runs as a worker thread');
-const { context, shards, prefixes } = workerData as ShardWorkerData;
+const { context, shards, prefixes, feed } = workerData as ShardWorkerData;
 try {
   await ensureTrainingBackend();
   project(context, prefixes);
-  const group = new LocalShardGroup(context, shards);
+  const group = new LocalShardGroup(
+    context,
+    shards,
+    feed && { ring: new BatchRing(feed.memory, context.shape, context.config.batchSize), role: feed.role },
+  );
   port.on('message', async (request: ShardRequest) => {
     try {
       const result =

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { BatchRing, type BatchRingMemory } from './batch-ring.ts';
 import type { RowMatrix } from './dataset.ts';
 import type { LossSums } from './shard.ts';
 import { type EpochTerms, type FitContext, projectionAssignment, type ShardRunner } from './shard-group.ts';
@@ -77,6 +78,7 @@ export class WorkerShardGroup implements ShardRunner {
   private constructor(
     private readonly channels: Channel[],
     private readonly shardsOf: number[][],
+    private readonly ring: BatchRingMemory | undefined,
   ) {}
 
   /** Starts the workers; they compute the frozen first-layer outputs into `context.projections` together. */
@@ -85,26 +87,44 @@ export class WorkerShardGroup implements ShardRunner {
     const shardsOf = Array.from({ length: threads }, (_, w) =>
       shards.map((_, i) => i).filter((i) => i % threads === w),
     );
+    // Two workers share the batch gathering: the one with fewer tasks gathers, the other reads.
+    const ring = threads === 2 ? BatchRing.allocate(context.shape, context.config.batchSize) : undefined;
+    const tasksOf = shardsOf.map((indices) =>
+      indices.reduce((sum, i) => sum + (shards[i] as number[]).length, 0),
+    );
+    const producer = tasksOf.indexOf(Math.min(...tasksOf));
     const channels = shardsOf.map((indices, w) => {
       const workerData: ShardWorkerData = {
         context,
         shards: indices.map((i) => shards[i] as number[]),
         prefixes: prefixes[w] as number[],
+        ...(ring ? { feed: { memory: ring, role: w === producer ? 'produce' : 'consume' } } : {}),
       };
       return new Channel(new Worker(workerBootstrap(), { eval: true, workerData }));
     });
+    const group = new WorkerShardGroup(channels, shardsOf, ring);
     try {
       await Promise.all(channels.map((channel) => channel.ready));
     } catch (error) {
-      await Promise.all(channels.map((channel) => channel.close()));
+      await group.dispose();
       throw error;
     }
-    return new WorkerShardGroup(channels, shardsOf);
+    return group;
   }
 
-  /** Sends a request to every worker and puts the per-shard answers back in shard order. */
+  /**
+   * Sends a request to every worker and puts the per-shard answers back in shard order. A failing
+   * worker stops the batch ring, so that the other one cannot wait for it forever.
+   */
   private async perShard<T>(request: Request): Promise<T[]> {
-    const answers = await Promise.all(this.channels.map((channel) => channel.call<T[]>(request)));
+    const answers = await Promise.all(
+      this.channels.map((channel) =>
+        channel.call<T[]>(request).catch((error: unknown) => {
+          if (this.ring) BatchRing.abort(this.ring);
+          throw error;
+        }),
+      ),
+    );
     const out: T[] = [];
     this.shardsOf.forEach((indices, w) => {
       indices.forEach((shard, k) => {
@@ -131,6 +151,7 @@ export class WorkerShardGroup implements ShardRunner {
   }
 
   async dispose(): Promise<void> {
+    if (this.ring) BatchRing.abort(this.ring);
     await Promise.all(this.channels.map((channel) => channel.close()));
   }
 }

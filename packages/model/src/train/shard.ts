@@ -198,27 +198,37 @@ export function projectedPrefixes(shape: ModelShape): string[] {
   return [...shape.experts.map(({ name }) => `head.${name}.fc1`), 'gate.fc1'];
 }
 
+/** A batch's values before upload: what `BatchInputs` holds, as plain arrays (per projected prefix). */
+export interface BatchValues {
+  rows: readonly number[];
+  inputs: Float32Array[];
+  /** Present when the batch carries dropout (training). */
+  transposes?: Float32Array[];
+  /** [E, B, H] and [B, W]. */
+  projected: Float32Array;
+  gateProjected: Float32Array;
+}
+
 /**
  * Gathers a batch; with a dropout seed, draws the dropout mask of each first-layer adapter input
  * (one per input, shared by the tasks, kept values scaled by 1/(1-p)) and keeps the transposes.
  */
-export function batchInputs(
+export function gatherBatchValues(
   set: Pick<TrainingSet, 'expertFeatures' | 'gateInput'>,
   shape: ModelShape,
   projections: readonly RowMatrix[],
   rows: readonly number[],
   dropoutSeed?: number,
-): BatchInputs {
+): BatchValues {
   const B = rows.length;
   const rate = dropoutSeed === undefined ? 0 : shape.lora.dropout;
   const sources = [...shape.experts.map(({ name }) => set.expertFeatures[name] as RowMatrix), set.gateInput];
   const prefixes = projectedPrefixes(shape);
-  const inputs: tf.Tensor2D[] = [];
-  const transposes: tf.Tensor2D[] = [];
+  const inputs: Float32Array[] = [];
+  const transposes: Float32Array[] = [];
   sources.forEach((features, p) => {
     const d = features.dim;
     const input = new Float32Array(B * d);
-    const transposed = dropoutSeed === undefined ? undefined : new Float32Array(d * B);
     const keep = 1 / (1 - rate);
     for (let b = 0; b < B; b++) {
       const from = (rows[b] as number) * d;
@@ -233,12 +243,13 @@ export function batchInputs(
       const gap = () => Math.floor(Math.log(1 - rng()) / logKeep);
       for (let k = gap(); k < B * d; k += 1 + gap()) input[k] = 0;
     }
-    if (transposed) {
+    inputs.push(input);
+    if (dropoutSeed !== undefined) {
+      const transposed = new Float32Array(d * B);
       for (let j = 0; j < d; j++)
         for (let b = 0; b < B; b++) transposed[j * B + b] = input[b * d + j] as number;
+      transposes.push(transposed);
     }
-    inputs.push(tf.tensor2d(input, [B, d]));
-    if (transposed) transposes.push(tf.tensor2d(transposed, [d, B]));
   });
   const gatherProjected = (matrices: readonly RowMatrix[]) => {
     const width = (matrices[0] as RowMatrix).dim;
@@ -251,18 +262,41 @@ export function batchInputs(
     return out;
   };
   const E = shape.experts.length;
-  const H = shape.hiddenSize;
-  const W = gateLayout(shape).width;
   return {
     rows,
+    inputs,
+    ...(dropoutSeed === undefined ? {} : { transposes }),
+    projected: gatherProjected(projections.slice(0, E)),
+    gateProjected: gatherProjected([projections[E] as RowMatrix]),
+  };
+}
+
+/** Uploads a batch's values. */
+export function batchTensors(shape: ModelShape, values: BatchValues): BatchInputs {
+  const B = values.rows.length;
+  const E = shape.experts.length;
+  const dims = [...shape.experts.map(({ dim }) => dim), shape.gateDim];
+  const inputs = values.inputs.map((input, p) => tf.tensor2d(input, [B, dims[p] as number]));
+  const transposes = values.transposes?.map((input, p) => tf.tensor2d(input, [dims[p] as number, B]));
+  return {
+    rows: values.rows,
     experts: inputs.slice(0, E),
     gate: inputs[E] as tf.Tensor2D,
-    ...(dropoutSeed === undefined
-      ? {}
-      : { expertsT: transposes.slice(0, E), gateT: transposes[E] as tf.Tensor2D }),
-    projected: tf.tensor3d(gatherProjected(projections.slice(0, E)), [E, B, H]),
-    gateProjected: tf.tensor2d(gatherProjected([projections[E] as RowMatrix]), [B, W]),
+    ...(transposes ? { expertsT: transposes.slice(0, E), gateT: transposes[E] as tf.Tensor2D } : {}),
+    projected: tf.tensor3d(values.projected, [E, B, shape.hiddenSize]),
+    gateProjected: tf.tensor2d(values.gateProjected, [B, gateLayout(shape).width]),
   };
+}
+
+/** `gatherBatchValues` then `batchTensors`. */
+export function batchInputs(
+  set: Pick<TrainingSet, 'expertFeatures' | 'gateInput'>,
+  shape: ModelShape,
+  projections: readonly RowMatrix[],
+  rows: readonly number[],
+  dropoutSeed?: number,
+): BatchInputs {
+  return batchTensors(shape, gatherBatchValues(set, shape, projections, rows, dropoutSeed));
 }
 
 export function disposeBatchInputs(inputs: BatchInputs): void {
