@@ -5,6 +5,21 @@ import { tableToIPC } from 'apache-arrow';
 import type { WrittenFile } from './parquet.ts';
 import { ByteSink } from './parquet-format/byte-sink.ts';
 import { Encoding, LevelRuns, writeDeltaBinaryPacked } from './parquet-format/encodings.ts';
+import {
+  beginLevels,
+  type ChunkMetadata,
+  type ColumnDescriptor,
+  ConvertedType,
+  endLevels,
+  int64Bytes,
+  MAGIC,
+  PhysicalType,
+  Repetition,
+  type RowGroupMetadata,
+  type SchemaElement,
+  writeDataPage,
+  writeFooter,
+} from './parquet-format/file-metadata.ts';
 import { ThriftCompactWriter } from './parquet-format/thrift-compact.ts';
 import { type StoredWaveform, waveformTable } from './tables.ts';
 
@@ -32,12 +47,6 @@ export const WAVEFORM_PART_LAYOUT: WaveformPartLayout = { rowGroupRecords: 64, p
 
 const CREATED_BY = 'enecg-ingest';
 
-const PhysicalType = { int32: 1, int64: 2, double: 5, byteArray: 6 } as const;
-const Repetition = { required: 0, optional: 1, repeated: 2 } as const;
-const ConvertedType = { utf8: 0, list: 3, int16: 16 } as const;
-const UNCOMPRESSED = 0;
-const DATA_PAGE = 0;
-
 type ColumnName =
   | 'study_id'
   | 'subject_id'
@@ -49,11 +58,8 @@ type ColumnName =
   | 'baseline'
   | 'samples';
 
-interface Column {
+interface Column extends ColumnDescriptor {
   name: ColumnName;
-  path: string[];
-  type: number;
-  encoding: number;
 }
 
 /** Leaf columns in schema order. Strings are nullable (optional), as the Arrow writer made them. */
@@ -80,22 +86,6 @@ const COLUMNS: Column[] = [
 ];
 
 const SAMPLES_COLUMN = COLUMNS.find((column) => column.name === 'samples')!;
-
-/** What the footer records of one written column chunk. */
-interface ChunkMetadata {
-  column: Column;
-  offset: number;
-  bytes: number;
-  values: number;
-  studyIdRange?: { min: number; max: number };
-}
-
-interface RowGroupMetadata {
-  rows: number;
-  offset: number;
-  bytes: number;
-  chunks: ChunkMetadata[];
-}
 
 /**
  * Writes waveform parts. One writer serves a whole ingest run: its encoding buffers (a row group's
@@ -185,11 +175,15 @@ export class WaveformPartWriter {
     for (const column of COLUMNS) {
       const start = this.position;
       let values = leads.length;
-      let studyIdRange: ChunkMetadata['studyIdRange'];
+      let statistics: ChunkMetadata['statistics'];
       switch (column.name) {
         case 'study_id': {
           const ids = perLead((record) => record.studyId);
-          studyIdRange = { min: Math.min(...ids), max: Math.max(...ids) };
+          statistics = {
+            min: int64Bytes(Math.min(...ids)),
+            max: int64Bytes(Math.max(...ids)),
+            nullCount: 0,
+          };
           this.writePage(leads.length, column, (page) => {
             for (const id of ids) page.int64(id);
           });
@@ -220,11 +214,11 @@ export class WaveformPartWriter {
         case 'units':
           this.writePage(leads.length, column, (page) => {
             // Never null: one definition-level run of 1s, then the strings.
-            const levels = this.beginLevels(page);
+            const levels = beginLevels(page);
             const runs = new LevelRuns(page, 1);
             runs.add(1, leads.length);
             runs.finish();
-            this.endLevels(page, levels);
+            endLevels(page, levels);
             for (const { record, lead } of leads) {
               const text = column.name === 'units' ? record.units[lead]! : record.leadNames[lead]!;
               const bytes = this.utf8(text);
@@ -242,7 +236,7 @@ export class WaveformPartWriter {
         offset: start,
         bytes: this.position - start,
         values,
-        ...(studyIdRange === undefined ? {} : { studyIdRange }),
+        ...(statistics === undefined ? {} : { statistics }),
       });
     }
     this.rows += leads.length;
@@ -281,22 +275,22 @@ export class WaveformPartWriter {
    * one stream.
    */
   private writeSamplePage(page: ByteSink, leads: Int16Array[], sampleCount: number): void {
-    const repetition = this.beginLevels(page);
+    const repetition = beginLevels(page);
     const repetitionRuns = new LevelRuns(page, 1);
     for (const lead of leads) {
       repetitionRuns.add(0, 1);
       repetitionRuns.add(1, Math.max(lead.length - 1, 0));
     }
     repetitionRuns.finish();
-    this.endLevels(page, repetition);
-    const definition = this.beginLevels(page);
+    endLevels(page, repetition);
+    const definition = beginLevels(page);
     const definitionRuns = new LevelRuns(page, 2);
     for (const lead of leads) {
       if (lead.length === 0) definitionRuns.add(1, 1);
       else definitionRuns.add(2, lead.length);
     }
     definitionRuns.finish();
-    this.endLevels(page, definition);
+    endLevels(page, definition);
     // The page's samples are one stream: copied next to each other (a memory copy), then encoded.
     if (this.samples.length < sampleCount) this.samples = new Int32Array(sampleCount);
     let position = 0;
@@ -317,30 +311,7 @@ export class WaveformPartWriter {
   private writePage(levelCount: number, column: Column, body: (page: ByteSink) => void): void {
     this.page.reset();
     body(this.page);
-    const size = this.page.length;
-    this.thrift.message(() => {
-      this.thrift.i32(1, DATA_PAGE);
-      this.thrift.i32(2, size);
-      this.thrift.i32(3, size);
-      this.thrift.struct(5, () => {
-        this.thrift.i32(1, levelCount);
-        this.thrift.i32(2, column.encoding);
-        this.thrift.i32(3, Encoding.rle);
-        this.thrift.i32(4, Encoding.rle);
-      });
-    });
-    this.out.append(this.page.written());
-  }
-
-  /** Levels of a v1 data page are prefixed with their byte length. */
-  private beginLevels(page: ByteSink): number {
-    const at = page.length;
-    page.uint32(0);
-    return at;
-  }
-
-  private endLevels(page: ByteSink, at: number): void {
-    page.patchUint32(at, page.length - at - 4);
+    writeDataPage(this.thrift, levelCount, column.encoding, this.page.written());
   }
 
   private utf8(text: string): Uint8Array {
@@ -353,75 +324,15 @@ export class WaveformPartWriter {
   }
 
   private writeFooter(): void {
-    const start = this.out.length;
-    const t = this.thrift;
-    t.message(() => {
-      t.i32(1, 1);
-      t.structList(2, SCHEMA, (element) => writeSchemaElement(t, element));
-      t.i64(3, this.rows);
-      t.structList(4, this.rowGroups, (group) => {
-        t.structList(1, group.chunks, (chunk) => {
-          t.i64(2, chunk.offset);
-          t.struct(3, () => writeColumnMetadata(t, chunk));
-        });
-        t.i64(2, group.bytes);
-        t.i64(3, group.rows);
-        t.i64(5, group.offset);
-        t.i64(6, group.bytes);
-        t.i16(7, this.rowGroups.indexOf(group));
-      });
-      t.structList(5, [{ key: 'ARROW:schema', value: arrowSchema() }], (entry) => {
-        t.string(1, entry.key);
-        t.string(2, entry.value);
-      });
-      t.string(6, CREATED_BY);
-      // Min and max follow each column's type order (signed for study_id).
-      t.structList(7, COLUMNS, () => t.struct(1, () => {}));
-    });
-    this.out.uint32(this.out.length - start);
-    this.out.append(MAGIC);
-  }
-}
-
-const MAGIC = new TextEncoder().encode('PAR1');
-
-function writeColumnMetadata(t: ThriftCompactWriter, chunk: ChunkMetadata): void {
-  const { column } = chunk;
-  t.i32(1, column.type);
-  t.i32List(2, [column.encoding, Encoding.rle]);
-  t.stringList(3, column.path);
-  t.i32(4, UNCOMPRESSED);
-  t.i64(5, chunk.values);
-  t.i64(6, chunk.bytes);
-  t.i64(7, chunk.bytes);
-  t.i64(9, chunk.offset);
-  const range = chunk.studyIdRange;
-  if (range !== undefined) {
-    t.struct(12, () => {
-      // Both the deprecated (1, 2) and current (5, 6) fields, as the Arrow writer does.
-      t.binary(1, int64Bytes(range.max));
-      t.binary(2, int64Bytes(range.min));
-      t.i64(3, 0);
-      t.binary(5, int64Bytes(range.max));
-      t.binary(6, int64Bytes(range.min));
+    writeFooter(this.thrift, {
+      schema: SCHEMA,
+      rows: this.rows,
+      rowGroups: this.rowGroups,
+      keyValues: [{ key: 'ARROW:schema', value: arrowSchema() }],
+      createdBy: CREATED_BY,
+      leafColumns: COLUMNS.length,
     });
   }
-}
-
-function int64Bytes(value: number): Uint8Array {
-  const bytes = new Uint8Array(8);
-  new DataView(bytes.buffer).setBigInt64(0, BigInt(value), true);
-  return bytes;
-}
-
-interface SchemaElement {
-  name: string;
-  type?: number;
-  repetition?: number;
-  children?: number;
-  converted?: number;
-  /** LogicalType union member: 1 STRING, 3 LIST, 10 INTEGER (16-bit signed here). */
-  logical?: 1 | 3 | 10;
 }
 
 /** Depth-first schema, root first: what the Arrow writer derived from the waveform table's schema. */
@@ -435,7 +346,7 @@ const SCHEMA: SchemaElement[] = [
     type: PhysicalType.byteArray,
     repetition: Repetition.optional,
     converted: ConvertedType.utf8,
-    logical: 1,
+    logical: 'string',
   },
   { name: 'sampling_rate', type: PhysicalType.double, repetition: Repetition.required },
   {
@@ -443,7 +354,7 @@ const SCHEMA: SchemaElement[] = [
     type: PhysicalType.byteArray,
     repetition: Repetition.optional,
     converted: ConvertedType.utf8,
-    logical: 1,
+    logical: 'string',
   },
   { name: 'gain', type: PhysicalType.double, repetition: Repetition.required },
   { name: 'baseline', type: PhysicalType.int32, repetition: Repetition.required },
@@ -452,7 +363,7 @@ const SCHEMA: SchemaElement[] = [
     repetition: Repetition.optional,
     children: 1,
     converted: ConvertedType.list,
-    logical: 3,
+    logical: 'list',
   },
   { name: 'list', repetition: Repetition.repeated, children: 1 },
   {
@@ -460,28 +371,9 @@ const SCHEMA: SchemaElement[] = [
     type: PhysicalType.int32,
     repetition: Repetition.required,
     converted: ConvertedType.int16,
-    logical: 10,
+    logical: 'int16',
   },
 ];
-
-function writeSchemaElement(t: ThriftCompactWriter, element: SchemaElement): void {
-  if (element.type !== undefined) t.i32(1, element.type);
-  if (element.repetition !== undefined) t.i32(3, element.repetition);
-  t.string(4, element.name);
-  if (element.children !== undefined) t.i32(5, element.children);
-  if (element.converted !== undefined) t.i32(6, element.converted);
-  if (element.logical !== undefined) {
-    const member = element.logical;
-    t.struct(10, () =>
-      t.struct(member, () => {
-        if (member === 10) {
-          t.byte(1, 16);
-          t.bool(2, true);
-        }
-      }),
-    );
-  }
-}
 
 let arrowSchemaBase64: string | undefined;
 
