@@ -12,14 +12,14 @@ import {
 } from '@enecg/common';
 import { loadShardState, quarantineKey, type Shard, type ShardState } from './catalog.ts';
 import { type ListedRecord, type ListingRow, readRecordList } from './listing.ts';
-import { type WrittenFile, writeParquetFile } from './parquet.ts';
+import { type WrittenFile, writeRowTableFile } from './parquet.ts';
 import { SampleArena } from './sample-arena.ts';
 import { SourceFiles } from './source-files.ts';
 import {
   type CatalogRow,
-  catalogTable,
+  catalogPart,
   type QuarantineRow,
-  quarantineTable,
+  quarantinePart,
   type StoredWaveform,
 } from './tables.ts';
 import { type ShapeRules, toStoredWaveform } from './validate.ts';
@@ -197,15 +197,16 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
         ),
       );
       written.records.push(
-        await writeParquetFile(
+        await writeRowTableFile(
           join(layout.records, partName),
-          catalogTable(toIngest.map((o) => ({ ...o.catalog, waveformFile: partName }))),
+          catalogPart(),
+          toIngest.map((o) => ({ ...o.catalog, waveformFile: partName })),
         ),
       );
     }
     if (toQuarantine.length > 0) {
       written.quarantine.push(
-        await writeParquetFile(join(layout.quarantine, partName), quarantineTable(toQuarantine)),
+        await writeRowTableFile(join(layout.quarantine, partName), quarantinePart(), toQuarantine),
       );
     }
     samples.reset();

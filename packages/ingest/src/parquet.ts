@@ -1,13 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { produceFileAtomic, sha256 } from '@enecg/common';
 import { type Table, tableFromIPC, tableToIPC } from 'apache-arrow';
-import {
-  Compression,
-  Table as ParquetTable,
-  readParquet,
-  WriterPropertiesBuilder,
-  writeParquet,
-} from 'parquet-wasm';
+import { readParquet } from 'parquet-wasm';
+import { encodeRowTable, type RowTableFile } from './parquet-format/row-table.ts';
 
 /** A Parquet file this stage wrote: enough for lineage and for the run summary. */
 export interface WrittenFile {
@@ -17,24 +12,26 @@ export interface WrittenFile {
   bytes: number;
 }
 
-/**
- * Writer settings for the catalog and quarantine tables (small, string-heavy): zstd. Waveform parts
- * have their own writer (waveform-part.ts).
- */
-function writerProperties() {
-  return new WriterPropertiesBuilder().setCreatedBy('enecg-ingest').setCompression(Compression.ZSTD).build();
-}
-
-/** Serialises an Arrow table to Parquet bytes (Arrow IPC is how tables cross into the wasm writer). */
-export function toParquet(table: Table): Uint8Array {
-  return writeParquet(ParquetTable.fromIPCStream(tableToIPC(table, 'stream')), writerProperties());
-}
-
-/** Writes an Arrow table as a Parquet file, atomically (temporary name, then rename). */
-export async function writeParquetFile(path: string, table: Table): Promise<WrittenFile> {
-  const bytes = toParquet(table);
+/** Writes `rows` as a small Parquet table (catalog, quarantine), atomically (temporary name, then rename). */
+export async function writeRowTableFile<Row>(
+  path: string,
+  file: RowTableFile<Row>,
+  rows: readonly Row[],
+): Promise<WrittenFile> {
+  const bytes = encodeRowTable(file, rows);
   await produceFileAtomic(path, (tmp) => writeFile(tmp, bytes));
-  return { path, sha256: sha256(bytes), rows: table.numRows, bytes: bytes.length };
+  return { path, sha256: sha256(bytes), rows: rows.length, bytes: bytes.length };
+}
+
+/**
+ * The `ARROW:schema` footer entry Arrow-based writers store, for an (empty) table of the right
+ * schema: base64 of the Arrow IPC schema message (continuation marker, length, flatbuffer), i.e. the
+ * first message of an IPC stream of the table. Arrow readers then get exactly the table's types.
+ */
+export function arrowSchemaFooterValue(table: Table): string {
+  const stream = tableToIPC(table, 'stream');
+  const length = new DataView(stream.buffer, stream.byteOffset, stream.byteLength).getInt32(4, true);
+  return Buffer.from(stream.subarray(0, 8 + length)).toString('base64');
 }
 
 /** Reads a whole Parquet file (or only some columns) into an Arrow table in JavaScript memory. */

@@ -12,6 +12,8 @@ import {
   Utf8,
   vectorFromArray,
 } from 'apache-arrow';
+import { arrowSchemaFooterValue } from './parquet.ts';
+import type { RowTableFile } from './parquet-format/row-table.ts';
 
 /**
  * One stored ECG: digital samples (adu) per lead plus what turns them into millivolts. Samples are
@@ -142,6 +144,67 @@ export function quarantineTable(rows: QuarantineRow[]): Table {
     content_sha256: text((r) => r.contentSha256),
     ingest_run_id: text((r) => r.ingestRunId),
   });
+}
+
+const CREATED_BY = 'enecg-ingest';
+
+/**
+ * The catalog part as written (by our own row-table writer): the same columns, Parquet types and
+ * nullability as `catalogTable`, whose Arrow schema goes in the footer. study_id carries min/max
+ * statistics so DuckDB can skip parts when looking up studies.
+ */
+export const catalogPart: () => RowTableFile<CatalogRow> = once(() => ({
+  columns: [
+    { name: 'study_id', kind: 'int64', nullable: false, statistics: true, value: (r) => r.studyId },
+    { name: 'subject_id', kind: 'int64', nullable: false, value: (r) => r.subjectId },
+    {
+      name: 'ecg_time',
+      kind: 'timestamp-millis',
+      nullable: true,
+      value: (r) => parseEcgTime(r.ecgTime)?.getTime() ?? null,
+    },
+    { name: 'sampling_rate', kind: 'double', nullable: true, value: (r) => r.samplingRate },
+    { name: 'sample_count', kind: 'int32', nullable: false, value: (r) => r.sampleCount },
+    { name: 'lead_names', kind: 'string-list', value: (r) => r.leadNames },
+    { name: 'source_path', kind: 'string', nullable: true, value: (r) => r.sourcePath },
+    { name: 'content_sha256', kind: 'string', nullable: true, value: (r) => r.contentSha256 },
+    { name: 'ingest_run_id', kind: 'string', nullable: true, value: (r) => r.ingestRunId },
+    { name: 'version', kind: 'int32', nullable: false, value: (r) => r.version },
+    { name: 'waveform_file', kind: 'string', nullable: true, value: (r) => r.waveformFile },
+  ],
+  keyValues: [{ key: 'ARROW:schema', value: arrowSchemaFooterValue(catalogTable([])) }],
+  createdBy: CREATED_BY,
+}));
+
+/** The quarantine part as written: `quarantineTable`'s columns, every one nullable. */
+export const quarantinePart: () => RowTableFile<QuarantineRow> = once(() => {
+  const text = (name: string, value: (r: QuarantineRow) => string | null) =>
+    ({ name, kind: 'string', nullable: true, value }) as const;
+  return {
+    columns: [
+      text('source_path', (r) => r.sourcePath),
+      { name: 'study_id', kind: 'int64', nullable: true, statistics: true, value: (r) => r.studyId },
+      { name: 'subject_id', kind: 'int64', nullable: true, value: (r) => r.subjectId },
+      text('file', (r) => r.file),
+      text('record', (r) => r.record),
+      text('field', (r) => r.field),
+      text('problem', (r) => r.problem),
+      text('reason', (r) => r.reason),
+      text('content_sha256', (r) => r.contentSha256),
+      text('ingest_run_id', (r) => r.ingestRunId),
+    ],
+    keyValues: [{ key: 'ARROW:schema', value: arrowSchemaFooterValue(quarantineTable([])) }],
+    createdBy: CREATED_BY,
+  };
+});
+
+/** The value of `make()`, computed on first use (the Arrow schemas cost a little to serialise). */
+function once<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => {
+    value ??= make();
+    return value;
+  };
 }
 
 /**

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { produceFileAtomic } from '@enecg/common';
-import { tableToIPC } from 'apache-arrow';
-import type { WrittenFile } from './parquet.ts';
+import { arrowSchemaFooterValue, type WrittenFile } from './parquet.ts';
 import { ByteSink } from './parquet-format/byte-sink.ts';
 import { Encoding, LevelRuns, writeDeltaBinaryPacked } from './parquet-format/encodings.ts';
 import {
@@ -377,15 +376,7 @@ const SCHEMA: SchemaElement[] = [
 
 let arrowSchemaBase64: string | undefined;
 
-/**
- * The `ARROW:schema` footer entry: base64 of the Arrow IPC schema message (continuation marker,
- * length, flatbuffer), i.e. the first message of an IPC stream of the waveform table.
- */
 function arrowSchema(): string {
-  if (arrowSchemaBase64 === undefined) {
-    const stream = tableToIPC(waveformTable([]), 'stream');
-    const length = new DataView(stream.buffer, stream.byteOffset, stream.byteLength).getInt32(4, true);
-    arrowSchemaBase64 = Buffer.from(stream.subarray(0, 8 + length)).toString('base64');
-  }
+  arrowSchemaBase64 ??= arrowSchemaFooterValue(waveformTable([]));
   return arrowSchemaBase64;
 }

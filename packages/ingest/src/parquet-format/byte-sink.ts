@@ -48,6 +48,12 @@ export class ByteSink {
     this.length += 4;
   }
 
+  int32(value: number): void {
+    this.reserve(4);
+    this.view.setInt32(this.length, value, true);
+    this.length += 4;
+  }
+
   /** Overwrites 4 bytes written earlier (a length prefix known only after what it measures). */
   patchUint32(position: number, value: number): void {
     this.view.setUint32(position, value, true);
