@@ -158,25 +158,28 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   };
   const seenStudies = new Set<number>();
   const sourceFiles = new SourceFiles(config.source);
-  // Decoded samples live until their batch's waveform part is written, then their memory is reused.
+  // A record's decoded samples live until the waveform writer has encoded them; the next record reuses
+  // their memory, which is then still in the CPU cache.
   const samples = new SampleArena();
   const waveformWriter = new WaveformPartWriter();
 
   const processBatch = async (rows: ListingRow[]) => {
-    const outcomes = rows.map((row) =>
-      row.ok
-        ? examineRecord(row.record, config, state, seenStudies, sourceFiles, samples)
-        : rejectedListing(row, config),
-    );
-    const toIngest: Extract<Outcome, { kind: 'ingest' }>[] = [];
+    const outcomes: Outcome[] = [];
+    const toIngest: Omit<CatalogRow, 'waveformFile'>[] = [];
     const toQuarantine: QuarantineRow[] = [];
-    for (const outcome of outcomes) {
+    for (const row of rows) {
+      const outcome = row.ok
+        ? examineRecord(row.record, config, state, seenStudies, sourceFiles, samples)
+        : rejectedListing(row, config);
+      outcomes.push(outcome);
       counts.listed++;
       if (outcome.kind === 'unchanged') counts.unchanged++;
       else if (outcome.kind === 'ingested-earlier-in-run') counts.ingested++;
       else if (outcome.kind === 'ingest') {
         counts.ingested++;
-        toIngest.push(outcome);
+        // Encoded now, while the decoded samples are in the CPU cache; their memory is reused below.
+        waveformWriter.append(outcome.waveform);
+        toIngest.push(outcome.catalog);
       } else {
         counts.quarantined++;
         quarantinedBy[outcome.row.problem] = (quarantinedBy[outcome.row.problem] ?? 0) + 1;
@@ -186,21 +189,17 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
           toQuarantine.push(outcome.row);
         }
       }
+      samples.reset();
     }
     const partName = `part-${shardTag}-${batchDigest(config.runId, outcomes)}.parquet`;
     if (toIngest.length > 0) {
       // Waveforms first: a catalog row must never point at a part that does not exist yet.
-      written.waveforms.push(
-        await waveformWriter.write(
-          join(layout.waveforms, partName),
-          toIngest.map((o) => o.waveform),
-        ),
-      );
+      written.waveforms.push(await waveformWriter.finish(join(layout.waveforms, partName)));
       written.records.push(
         await writeRowTableFile(
           join(layout.records, partName),
           catalogPart(),
-          toIngest.map((o) => ({ ...o.catalog, waveformFile: partName })),
+          toIngest.map((catalog) => ({ ...catalog, waveformFile: partName })),
         ),
       );
     }
@@ -209,7 +208,6 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
         await writeRowTableFile(join(layout.quarantine, partName), quarantinePart(), toQuarantine),
       );
     }
-    samples.reset();
     options.onProgress?.({ done: counts.listed, total });
   };
 

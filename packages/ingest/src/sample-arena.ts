@@ -1,16 +1,17 @@
 /**
- * Hands out Int16Array views of a few large buffers, reused batch after batch: decoding a record
- * then costs no fresh 120 kB allocation, so no page faults on new memory and no external-memory
- * pressure on the garbage collector. Views stay valid until `reset()`, which the owner calls once
- * nothing refers to them any more (ingest: after a batch's waveform part is written).
+ * Hands out Int16Array views of reused buffers: decoding a record then costs no fresh 120 kB
+ * allocation, so no page faults on new memory and no external-memory pressure on the garbage
+ * collector. Views stay valid until `reset()`, which the owner calls once nothing refers to them any
+ * more (ingest: after each record, once the waveform writer has encoded it, so every record decodes
+ * into the same memory, still in the CPU cache).
  */
 export class SampleArena {
   private readonly chunks: Int16Array[] = [];
   private chunk = 0;
   private used = 0;
 
-  /** `chunkValues`: samples per buffer (default 4 Mi, 8 MB: about 70 twelve-lead 10 s records). */
-  constructor(private readonly chunkValues = 1 << 22) {}
+  /** `chunkValues`: samples per buffer (default 256 Ki, 512 kB: four twelve-lead 10 s records). */
+  constructor(private readonly chunkValues = 1 << 18) {}
 
   /** A view of `length` samples, contents unspecified (the caller overwrites every one). */
   allocate = (length: number): Int16Array => {

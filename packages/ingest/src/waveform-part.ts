@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { produceFileAtomic } from '@enecg/common';
 import { arrowSchemaFooterValue, type WrittenFile } from './parquet.ts';
 import { ByteSink } from './parquet-format/byte-sink.ts';
@@ -86,89 +86,174 @@ const COLUMNS: Column[] = [
 
 const SAMPLES_COLUMN = COLUMNS.find((column) => column.name === 'samples')!;
 
+/** What the footer columns need of an appended record once its samples are encoded. */
+type RecordMetadata = Omit<StoredWaveform, 'digital'> & { leadCount: number };
+
 /**
- * Writes waveform parts. One writer serves a whole ingest run: its encoding buffers (a row group's
- * bytes, a page's, a page's samples) are allocated once and reused part after part.
+ * Writes waveform parts record by record: `append` encodes a record's samples at once (so its lead
+ * arrays can be reused for the next record while the samples are still in the CPU cache), `finish`
+ * completes the part and writes it. One writer serves a whole ingest run: its buffers (the part's
+ * bytes, a row group's samples, a page's) are allocated once and reused part after part.
  */
 export class WaveformPartWriter {
+  /** The part so far: magic, then each completed row group. */
   private readonly out = new ByteSink(1 << 22);
-  private readonly page = new ByteSink(1 << 21);
   private readonly thrift = new ThriftCompactWriter(this.out);
-  /** Reused buffer of the integers being delta-encoded (a page's samples, or a small column). */
-  private samples = new Int32Array(0);
+  /** Pages of the samples column of the open row group (the last column: written after the others). */
+  private readonly sampleChunk = new ByteSink(1 << 21);
+  private readonly sampleChunkThrift = new ThriftCompactWriter(this.sampleChunk);
+  private sampleChunkLevels = 0;
+  /**
+   * The open sample page: its leads' lengths and their samples, copied (widened to 32 bits, the
+   * encoder's input) as each record is appended, while they are still in the CPU cache.
+   */
+  private pageLeadLengths: number[] = [];
+  private pageSampleCount = 0;
+  private pageSamples = new Int32Array(0);
+  /** Body of the page (or small column) being written, before its header. */
+  private readonly page = new ByteSink(1 << 21);
+  /** Reused buffer of a small integer column (lead_index, baseline). */
+  private integers = new Int32Array(0);
   private readonly textBytes = new Map<string, Uint8Array>();
-  /** State of the part being encoded. */
+  /** Records of the open row group, and what the part holds so far. */
+  private rowGroupRecords: RecordMetadata[] = [];
   private rows = 0;
-  private fileOffset = 0;
   private rowGroups: RowGroupMetadata[] = [];
 
-  constructor(private readonly layout: WaveformPartLayout = WAVEFORM_PART_LAYOUT) {}
-
-  /** Writes `waveforms` as a waveform part at `path`, atomically (temporary name, then rename). */
-  async write(path: string, waveforms: readonly StoredWaveform[]): Promise<WrittenFile> {
-    const hash = createHash('sha256');
-    let bytes = 0;
-    await produceFileAtomic(path, async (tmp) => {
-      const file = await open(tmp, 'w');
-      try {
-        for (const chunk of this.encode(waveforms)) {
-          hash.update(chunk);
-          bytes += chunk.length;
-          await file.write(chunk);
-        }
-      } finally {
-        await file.close();
-      }
-    });
-    return { path, sha256: hash.digest('hex'), rows: this.rows, bytes };
-  }
-
-  /** The bytes of a waveform part holding `waveforms`, in one buffer (benchmarks and tests). */
-  encodeToBuffer(waveforms: readonly StoredWaveform[]): Uint8Array {
-    const parts: Buffer[] = [];
-    // Each chunk is a view into a reused buffer: copied before the next one is encoded.
-    for (const bytes of this.encode(waveforms)) parts.push(Buffer.from(bytes));
-    return Buffer.concat(parts);
+  constructor(private readonly layout: WaveformPartLayout = WAVEFORM_PART_LAYOUT) {
+    this.out.append(MAGIC);
   }
 
   /**
-   * The file's bytes, one row group at a time, then the footer. Each yielded view is valid until the
-   * next one is requested (the buffer is reused).
+   * Adds a record to the part being written, encoding its samples now: its lead arrays are not kept
+   * and may be overwritten as soon as this returns.
    */
-  private *encode(waveforms: readonly StoredWaveform[]): Generator<Uint8Array> {
-    this.rows = 0;
-    this.fileOffset = 0;
-    this.rowGroups = [];
-    this.out.reset();
-    this.out.append(MAGIC);
-    for (let start = 0; start < waveforms.length; start += this.layout.rowGroupRecords) {
-      const records = waveforms.slice(start, start + this.layout.rowGroupRecords);
-      if (records.every((record) => record.digital.length === 0)) continue;
-      this.writeRowGroup(records);
-      yield this.flush();
+  append(record: StoredWaveform): void {
+    if (this.rowGroupRecords.length === this.layout.rowGroupRecords) this.finishRowGroup();
+    const { digital, ...metadata } = record;
+    this.rowGroupRecords.push({ ...metadata, leadCount: digital.length });
+    for (const lead of digital) {
+      // Pages end between leads: a lead that would overfill a non-empty page starts the next one.
+      if (this.pageLeadLengths.length > 0 && this.pageSampleCount + lead.length > this.layout.pageValues) {
+        this.finishPage();
+      }
+      this.pageLeadLengths.push(lead.length);
+      this.reservePageSamples(this.pageSampleCount + lead.length);
+      this.pageSamples.set(lead, this.pageSampleCount);
+      this.pageSampleCount += lead.length;
     }
-    this.writeFooter();
-    yield this.flush();
   }
 
-  private flush(): Uint8Array {
+  /**
+   * Completes the part holding the records appended since the last `finish` and writes it at `path`,
+   * atomically (temporary name, then rename). The writer is then ready for the next part.
+   */
+  async finish(path: string): Promise<WrittenFile> {
+    const rows = this.completePart();
     const bytes = this.out.written();
-    this.fileOffset += bytes.length;
-    this.out.reset();
+    await produceFileAtomic(path, (tmp) => writeFile(tmp, bytes));
+    const written = {
+      path,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      rows,
+      bytes: bytes.length,
+    };
+    this.startPart();
+    return written;
+  }
+
+  /** Writes `waveforms` as a waveform part at `path` (append each, then finish). */
+  async write(path: string, waveforms: readonly StoredWaveform[]): Promise<WrittenFile> {
+    for (const waveform of waveforms) this.append(waveform);
+    return this.finish(path);
+  }
+
+  /** The bytes of a waveform part holding `waveforms` (benchmarks and tests). */
+  encodeToBuffer(waveforms: readonly StoredWaveform[]): Uint8Array {
+    for (const waveform of waveforms) this.append(waveform);
+    this.completePart();
+    const bytes = this.out.written().slice();
+    this.startPart();
     return bytes;
   }
 
-  /** Position in the file of the next byte written to `out`. */
-  private get position(): number {
-    return this.fileOffset + this.out.length;
+  /** Closes the open row group and writes the footer; returns the part's row count. */
+  private completePart(): number {
+    this.finishRowGroup();
+    this.writeFooter();
+    return this.rows;
   }
 
-  private writeRowGroup(records: StoredWaveform[]): void {
+  private startPart(): void {
+    this.out.reset();
+    this.out.append(MAGIC);
+    this.rows = 0;
+    this.rowGroups = [];
+  }
+
+  /**
+   * Writes the open page of `samples`: repetition levels (0 starts a lead's list, 1 continues it),
+   * definition levels (2 for a sample, 1 for an empty list), then the page's samples, delta-encoded
+   * as one stream across its leads.
+   */
+  private finishPage(): void {
+    const leads = this.pageLeadLengths;
+    if (leads.length === 0) return;
+    const page = this.page;
+    page.reset();
+    const repetition = beginLevels(page);
+    const repetitionRuns = new LevelRuns(page, 1);
+    let levels = 0;
+    for (const length of leads) {
+      repetitionRuns.add(0, 1);
+      repetitionRuns.add(1, Math.max(length - 1, 0));
+      levels += Math.max(length, 1);
+    }
+    repetitionRuns.finish();
+    endLevels(page, repetition);
+    const definition = beginLevels(page);
+    const definitionRuns = new LevelRuns(page, 2);
+    for (const length of leads) {
+      if (length === 0) definitionRuns.add(1, 1);
+      else definitionRuns.add(2, length);
+    }
+    definitionRuns.finish();
+    endLevels(page, definition);
+    writeDeltaBinaryPacked(page, this.pageSamples, this.pageSampleCount);
+    writeDataPage(this.sampleChunkThrift, levels, SAMPLES_COLUMN.encoding, page.written());
+    this.sampleChunkLevels += levels;
+    this.pageLeadLengths = [];
+    this.pageSampleCount = 0;
+  }
+
+  private reservePageSamples(count: number): void {
+    if (this.pageSamples.length >= count) return;
+    const grown = new Int32Array(Math.max(count, 2 * this.pageSamples.length));
+    grown.set(this.pageSamples.subarray(0, this.pageSampleCount));
+    this.pageSamples = grown;
+  }
+
+  /** Writes the open row group (unless it holds no lead): the per-lead columns, then the samples. */
+  private finishRowGroup(): void {
+    this.finishPage();
+    const records = this.rowGroupRecords;
+    if (records.some((record) => record.leadCount > 0)) this.writeRowGroup(records);
+    this.rowGroupRecords = [];
+    this.sampleChunk.reset();
+    this.sampleChunkLevels = 0;
+  }
+
+  /** Position in the part of the next byte written. */
+  private get position(): number {
+    return this.out.length;
+  }
+
+  private writeRowGroup(records: RecordMetadata[]): void {
     const offset = this.position;
-    const leads: { record: StoredWaveform; lead: number }[] = [];
+    const leads: { record: RecordMetadata; lead: number }[] = [];
     for (const record of records)
-      for (let lead = 0; lead < record.digital.length; lead++) leads.push({ record, lead });
-    const perLead = (pick: (record: StoredWaveform, lead: number) => number) =>
+      for (let lead = 0; lead < record.leadCount; lead++) leads.push({ record, lead });
+    const perLead = (pick: (record: RecordMetadata, lead: number) => number) =>
       leads.map(({ record, lead }) => pick(record, lead));
     const chunks: ChunkMetadata[] = [];
     for (const column of COLUMNS) {
@@ -227,7 +312,9 @@ export class WaveformPartWriter {
           });
           break;
         case 'samples':
-          values = this.writeSamplePages(leads.map(({ record, lead }) => record.digital[lead]!));
+          // Encoded as the records were appended.
+          this.out.append(this.sampleChunk.written());
+          values = this.sampleChunkLevels;
           break;
       }
       chunks.push({
@@ -242,68 +329,10 @@ export class WaveformPartWriter {
     this.rowGroups.push({ rows: leads.length, offset, bytes: this.position - offset, chunks });
   }
 
-  /** The samples column, split into pages at lead boundaries; returns its level count. */
-  private writeSamplePages(leads: Int16Array[]): number {
-    let levels = 0;
-    let first = 0;
-    while (first < leads.length) {
-      let end = first;
-      let sampleCount = 0;
-      while (
-        end < leads.length &&
-        (end === first || sampleCount + leads[end]!.length <= this.layout.pageValues)
-      ) {
-        sampleCount += leads[end]!.length;
-        end++;
-      }
-      const pageLeads = leads.slice(first, end);
-      let pageLevels = 0;
-      for (const lead of pageLeads) pageLevels += Math.max(lead.length, 1);
-      this.writePage(pageLevels, SAMPLES_COLUMN, (page) =>
-        this.writeSamplePage(page, pageLeads, sampleCount),
-      );
-      levels += pageLevels;
-      first = end;
-    }
-    return levels;
-  }
-
-  /**
-   * One page of `samples`: repetition levels (0 starts a lead's list, 1 continues it), definition
-   * levels (2 for a sample, 1 for an empty list), then the samples of every lead, delta-encoded as
-   * one stream.
-   */
-  private writeSamplePage(page: ByteSink, leads: Int16Array[], sampleCount: number): void {
-    const repetition = beginLevels(page);
-    const repetitionRuns = new LevelRuns(page, 1);
-    for (const lead of leads) {
-      repetitionRuns.add(0, 1);
-      repetitionRuns.add(1, Math.max(lead.length - 1, 0));
-    }
-    repetitionRuns.finish();
-    endLevels(page, repetition);
-    const definition = beginLevels(page);
-    const definitionRuns = new LevelRuns(page, 2);
-    for (const lead of leads) {
-      if (lead.length === 0) definitionRuns.add(1, 1);
-      else definitionRuns.add(2, lead.length);
-    }
-    definitionRuns.finish();
-    endLevels(page, definition);
-    // The page's samples are one stream: copied next to each other (a memory copy), then encoded.
-    if (this.samples.length < sampleCount) this.samples = new Int32Array(sampleCount);
-    let position = 0;
-    for (const lead of leads) {
-      this.samples.set(lead, position);
-      position += lead.length;
-    }
-    writeDeltaBinaryPacked(page, this.samples, sampleCount);
-  }
-
   private writeIntegers(page: ByteSink, values: number[]): void {
-    if (this.samples.length < values.length) this.samples = new Int32Array(values.length);
-    this.samples.set(values);
-    writeDeltaBinaryPacked(page, this.samples, values.length);
+    if (this.integers.length < values.length) this.integers = new Int32Array(values.length);
+    this.integers.set(values);
+    writeDeltaBinaryPacked(page, this.integers, values.length);
   }
 
   /** Encodes a page body into the page buffer, then writes its header and body to the output. */
