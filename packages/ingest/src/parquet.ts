@@ -1,7 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { produceFileAtomic, sha256 } from '@enecg/common';
 import { type Table, tableFromIPC, tableToIPC } from 'apache-arrow';
-import { readParquet } from 'parquet-wasm';
 import { encodeRowTable, type RowTableFile } from './parquet-format/row-table.ts';
 
 /** A Parquet file this stage wrote: enough for lineage and for the run summary. */
@@ -34,8 +33,13 @@ export function arrowSchemaFooterValue(table: Table): string {
   return Buffer.from(stream.subarray(0, 8 + length)).toString('base64');
 }
 
-/** Reads a whole Parquet file (or only some columns) into an Arrow table in JavaScript memory. */
+/**
+ * Reads a whole Parquet file (or only some columns) into an Arrow table in JavaScript memory.
+ * parquet-wasm is loaded on first use: instantiating its module costs about 60 CPU-ms, which a
+ * process that only writes (ingest) no longer pays.
+ */
 export async function readParquetFile(path: string, columns?: string[]): Promise<Table> {
+  const { readParquet } = await import('parquet-wasm');
   const bytes = await readFile(path);
   const table = readParquet(bytes, columns === undefined ? null : { columns });
   return tableFromIPC(table.intoIPCStream());
