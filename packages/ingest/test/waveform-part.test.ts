@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { queryRows, sqlString, withDuckDB } from '@enecg/common';
@@ -183,5 +183,28 @@ describe('hand-written waveform part writer, read back by real readers', () => {
     const fresh = new WaveformPartWriter({ rowGroupRecords: 2, pageValues: 3000 });
     expect(Buffer.from(second).equals(Buffer.from(fresh.encodeToBuffer(RECORDS)))).toBe(true);
     expect(Buffer.from(first).equals(Buffer.from(fresh.encodeToBuffer(RECORDS.slice(4))))).toBe(true);
+  });
+
+  it('append copies what it needs: lead arrays overwritten right after append change nothing', async () => {
+    const layout = { rowGroupRecords: 3, pageValues: 700 };
+    const expected = new WaveformPartWriter(layout).encodeToBuffer(RECORDS);
+    const writer = new WaveformPartWriter(layout);
+    const scratch = new Int16Array(60_000);
+    for (const record of RECORDS) {
+      // Each record's leads live in one scratch buffer that the next record reuses, as in ingest.
+      let offset = 0;
+      const digital = record.digital.map((lead) => {
+        const view = scratch.subarray(offset, offset + lead.length);
+        view.set(lead);
+        offset += lead.length;
+        return view;
+      });
+      writer.append({ ...record, digital });
+      scratch.fill(12_345);
+    }
+    const path = join(await mkdtemp(join(tmpdir(), 'enecg-waveform-part-')), 'part.parquet');
+    const written = await writer.finish(path);
+    expect(Buffer.from(await readFile(path)).equals(Buffer.from(expected))).toBe(true);
+    expect(written.bytes).toBe(expected.length);
   });
 });
