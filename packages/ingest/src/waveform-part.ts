@@ -219,7 +219,8 @@ export class WaveformPartWriter {
     }
     definitionRuns.finish();
     endLevels(page, definition);
-    writeDeltaBinaryPacked(page, this.pageSamples, this.pageSampleCount);
+    // int16 samples: the encoder's fast exact path.
+    writeDeltaBinaryPacked(page, this.pageSamples, this.pageSampleCount, true);
     writeDataPage(this.sampleChunkThrift, levels, SAMPLES_COLUMN.encoding, page.written());
     this.sampleChunkLevels += levels;
     this.pageLeadLengths = [];
