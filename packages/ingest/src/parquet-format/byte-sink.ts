@@ -5,7 +5,8 @@
 export class ByteSink {
   bytes: Uint8Array;
   length = 0;
-  private view: DataView;
+  /** A view of `bytes` (replaced when they grow). */
+  view: DataView;
 
   constructor(capacity = 1 << 16) {
     this.bytes = new Uint8Array(capacity);
