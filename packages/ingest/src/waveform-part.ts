@@ -219,8 +219,7 @@ export class WaveformPartWriter {
     }
     definitionRuns.finish();
     endLevels(page, definition);
-    // int16 samples: the encoder's fast exact path.
-    writeDeltaBinaryPacked(page, this.pageSamples, this.pageSampleCount, true);
+    writeDeltaBinaryPacked(page, this.pageSamples, this.pageSampleCount);
     writeDataPage(this.sampleChunkThrift, levels, SAMPLES_COLUMN.encoding, page.written());
     this.sampleChunkLevels += levels;
     this.pageLeadLengths = [];
