@@ -5,6 +5,7 @@ import wabt from 'wabt';
 /** The WAT sources of the package's WebAssembly kernels (absolute paths). */
 export const WAT_SOURCES = [
   fileURLToPath(new URL('../src/parquet-format/delta-binary-packed.wat', import.meta.url)),
+  fileURLToPath(new URL('../src/wfdb/format16.wat', import.meta.url)),
 ];
 
 /** The binary of one WAT file, as wabt assembles it (SIMD enabled, no names section: reproducible). */

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { ensureKernelMemory, instantiateKernel, type KernelMemory } from '../wasm-kernel.ts';
 import type { ByteSink } from './byte-sink.ts';
 
 /** Parquet `Encoding` values this writer uses. */
@@ -12,32 +12,12 @@ const MAX_BLOCK_BYTES = 5 + MINIBLOCKS + BLOCK_VALUES * 4;
 const KERNEL_VALUES_AT = 1024;
 /** The kernel reads up to this many bytes past the last value (lanes of a short last block). */
 const KERNEL_OVERREAD_BYTES = (BLOCK_VALUES + 4) * 4;
-const WASM_PAGE_BYTES = 65536;
 
-/**
- * The blocks of DELTA_BINARY_PACKED, a WebAssembly SIMD kernel (delta-binary-packed.wat, where the
- * layout of its memory is described). Loaded synchronously once per process: the binary is under
- * 1 KB and compiles in well under a millisecond. Node 20 has WebAssembly SIMD, so there is no
- * JavaScript fallback.
- */
-const kernel = loadKernel(readFileSync(new URL('./delta-binary-packed.wasm', import.meta.url)));
-
-interface DeltaKernel {
-  memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+/** The blocks of DELTA_BINARY_PACKED (delta-binary-packed.wat describes the layout of its memory). */
+const kernel = instantiateKernel<{
+  memory: KernelMemory;
   encodeBlocks(values: number, count: number, out: number): number;
-}
-
-function loadKernel(binary: Uint8Array): DeltaKernel {
-  // The typings in use (ES2023 lib, @types/node 20) do not declare the WebAssembly global that
-  // Node provides, so the two constructors needed are typed here.
-  const { WebAssembly: wasm } = globalThis as unknown as {
-    WebAssembly: {
-      Module: new (binary: Uint8Array) => object;
-      Instance: new (module: object) => { exports: unknown };
-    };
-  };
-  return new wasm.Instance(new wasm.Module(binary)).exports as DeltaKernel;
-}
+}>(new URL('./delta-binary-packed.wasm', import.meta.url));
 
 /**
  * DELTA_BINARY_PACKED (Parquet Encodings.md) of `values[0, count)` as 32-bit integers: header (block
@@ -56,9 +36,7 @@ export function writeDeltaBinaryPacked(sink: ByteSink, values: Int32Array, count
   const outAt = KERNEL_VALUES_AT + count * 4 + KERNEL_OVERREAD_BYTES;
   const maxOutBytes = Math.ceil((count - 1) / BLOCK_VALUES) * MAX_BLOCK_BYTES;
   const memory = kernel.memory;
-  const missing = outAt + maxOutBytes - memory.buffer.byteLength;
-  // The memory only grows (to the largest page seen), so it is allocated once per run.
-  if (missing > 0) memory.grow(Math.ceil(missing / WASM_PAGE_BYTES));
+  ensureKernelMemory(memory, outAt + maxOutBytes);
   new Int32Array(memory.buffer, KERNEL_VALUES_AT, count).set(values.subarray(0, count));
   const outEnd = kernel.encodeBlocks(KERNEL_VALUES_AT, count, outAt);
   sink.append(new Uint8Array(memory.buffer, outAt, outEnd - outAt));

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { InputError } from '@enecg/common';
 import { WfdbInputError } from './errors.ts';
 import { decodeFlacSignalFile } from './flac.ts';
+import { deinterleaveFormat16 } from './format16-kernel.ts';
 import { bytesForSamples, decodeSampleStream, INVALID_SAMPLE, samplesInBytes } from './formats.ts';
 import { isFlacFormat, parseWfdbHeader, type WfdbHeader, type WfdbSignalSpec } from './header.ts';
 
@@ -30,8 +31,6 @@ export interface SampleSummary {
   /** Samples equal to the format's invalid marker. */
   invalid: number;
 }
-
-const INVALID_FORMAT16 = INVALID_SAMPLE[16]!;
 
 /** Formats whose samples always fit 16 bits (format 8 differences can integrate beyond them). */
 const SIXTEEN_BIT_FORMATS: ReadonlySet<number> = new Set([16, 61, 80, 160, 212, 310, 311, 508, 516]);
@@ -166,44 +165,20 @@ export function decodeWfdbRecord(
     const payload = bytes.subarray(Math.min(byteOffset, bytes.length));
     const framesInFile = Math.floor(samplesInBytes(format, payload.length) / frameSize);
     sampleCount = requireFrames(framesInFile, `after its ${byteOffset}-byte offset (${bytes.length} bytes)`);
-    if (
-      format === 16 &&
-      maxSkew === 0 &&
-      frameSize === group.signals.length &&
-      payload.byteOffset % 2 === 0
-    ) {
-      // MIMIC-IV-ECG's case (aligned format 16, one sample per frame): de-interleave straight from a
-      // typed view, with no intermediate stream.
-      const frames = new Int16Array(payload.buffer, payload.byteOffset, sampleCount * frameSize);
+    if (format === 16 && maxSkew === 0 && frameSize === group.signals.length) {
+      // MIMIC-IV-ECG's case (format 16, one sample per frame): de-interleaved by a WebAssembly
+      // kernel, which also sums each signal and counts its invalid samples for validation.
       // One allocation for the group, each signal a view into it: fewer, larger objects for the GC.
       const signals = allocateInt16(sampleCount * frameSize);
+      const totals = deinterleaveFormat16(payload, frameSize, sampleCount, signals);
       summaries ??= new Array(header.signals.length);
-      const groupSummaries = summaries;
-      const length = sampleCount;
-      const signalAt = (offsetInFrame: number) => {
-        const out = signals.subarray(offsetInFrame * length, (offsetInFrame + 1) * length);
-        digital[group.signals[offsetInFrame]!.index] = out;
-        return out;
-      };
-      const summarise = (offsetInFrame: number, sum: number, invalid: number) => {
-        groupSummaries[group.signals[offsetInFrame]!.index] = { checksum: mod65536(sum), invalid };
-      };
-      let offsetInFrame = 0;
-      for (; offsetInFrame + 1 < frameSize; offsetInFrame += 2) {
-        const totals = deinterleavePair(
-          frames,
-          offsetInFrame,
-          frameSize,
-          signalAt(offsetInFrame),
-          signalAt(offsetInFrame + 1),
-        );
-        summarise(offsetInFrame, totals[0]!, totals[1]!);
-        summarise(offsetInFrame + 1, totals[2]!, totals[3]!);
-      }
-      if (offsetInFrame < frameSize) {
-        const totals = deinterleaveOne(frames, offsetInFrame, frameSize, signalAt(offsetInFrame));
-        summarise(offsetInFrame, totals[0]!, totals[1]!);
-      }
+      group.signals.forEach(({ index }, offsetInFrame) => {
+        digital[index] = signals.subarray(offsetInFrame * sampleCount!, (offsetInFrame + 1) * sampleCount!);
+        summaries![index] = {
+          checksum: mod65536(totals[2 * offsetInFrame]!),
+          invalid: totals[2 * offsetInFrame + 1]!,
+        };
+      });
       continue;
     }
     const framesToRead = Math.min(framesInFile, sampleCount + maxSkew);
@@ -222,66 +197,6 @@ export function decodeWfdbRecord(
     digital,
     ...(summaries === undefined ? {} : { summaries }),
   };
-}
-
-/** Copies one signal out of interleaved format 16 frames, summing and counting in the same loop. */
-const pairTotals = new Int32Array(4);
-const oneTotals = new Int32Array(2);
-
-/**
- * Copies signals `offsetInFrame` and `offsetInFrame + 1` out of interleaved format 16 frames, summing
- * each and counting its invalid samples in the same loop; returns [sum, invalid, sum2, invalid2]
- * (a reused array). Two signals per pass halve the loop overhead and the passes over the frames:
- * measured 1.3x faster than one signal per pass.
- */
-function deinterleavePair(
-  frames: Int16Array,
-  offsetInFrame: number,
-  frameSize: number,
-  out: Int16Array,
-  out2: Int16Array,
-): Int32Array {
-  let sum = 0;
-  let invalid = 0;
-  let sum2 = 0;
-  let invalid2 = 0;
-  const length = out.length;
-  for (let frame = 0, k = offsetInFrame; frame < length; frame++, k += frameSize) {
-    const value = frames[k]!;
-    const value2 = frames[k + 1]!;
-    out[frame] = value;
-    out2[frame] = value2;
-    sum = (sum + value) | 0;
-    sum2 = (sum2 + value2) | 0;
-    if (value === INVALID_FORMAT16) invalid++;
-    if (value2 === INVALID_FORMAT16) invalid2++;
-  }
-  pairTotals[0] = sum;
-  pairTotals[1] = invalid;
-  pairTotals[2] = sum2;
-  pairTotals[3] = invalid2;
-  return pairTotals;
-}
-
-/** `deinterleavePair` for the last signal of an odd-sized frame: [sum, invalid]. */
-function deinterleaveOne(
-  frames: Int16Array,
-  offsetInFrame: number,
-  frameSize: number,
-  out: Int16Array,
-): Int32Array {
-  let sum = 0;
-  let invalid = 0;
-  const length = out.length;
-  for (let frame = 0, k = offsetInFrame; frame < length; frame++, k += frameSize) {
-    const value = frames[k]!;
-    out[frame] = value;
-    sum = (sum + value) | 0;
-    if (value === INVALID_FORMAT16) invalid++;
-  }
-  oneTotals[0] = sum;
-  oneTotals[1] = invalid;
-  return oneTotals;
 }
 
 function newSignalArray(spec: WfdbSignalSpec, length: number): DigitalSamples {
