@@ -1,5 +1,5 @@
 // Assembles the WebAssembly kernels (src/**/*.wat) into the committed .wasm binaries next to them.
-// `npm run build:wasm -w @enecg/ingest`; test/delta-kernel.test.ts checks they match.
+// `npm run build:wasm -w @enecg/ingest`; test/wasm-kernels.test.ts checks they match.
 import { writeFileSync } from 'node:fs';
 import { assembleWat, WAT_SOURCES } from './assemble-wat.ts';
 

@@ -1,6 +1,6 @@
 ;; DELTA_BINARY_PACKED blocks (Parquet Encodings.md) for 32-bit integers, with WebAssembly SIMD.
 ;; Assembled into delta-binary-packed.wasm by `npm run build:wasm -w @enecg/ingest` (wabt);
-;; test/delta-kernel.test.ts checks that the committed binary is this text assembled.
+;; test/wasm-kernels.test.ts checks that the committed binary is this text assembled.
 ;;
 ;; Why a kernel: every sample of every lead goes through this encoder, and in JavaScript the delta,
 ;; minimum and maxima pass cost about 2.6 ns/value and the packing 1.5 on our hosts. Here the

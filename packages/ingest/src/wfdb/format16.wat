@@ -1,7 +1,7 @@
 ;; De-interleaving of format 16 frames (little-endian int16, one sample per signal per frame) with
 ;; the validation totals of each signal, in WebAssembly (SIMD for the totals).
 ;; Assembled into format16.wasm by `npm run build:wasm -w @enecg/ingest` (wabt);
-;; test/delta-kernel.test.ts checks that the committed binary is this text assembled.
+;; test/wasm-kernels.test.ts checks that the committed binary is this text assembled.
 ;;
 ;; Why a kernel: every sample of every record goes through this copy, and the JavaScript loop
 ;; (copy, sum and invalid-marker count fused) ran at about 3 ns/value.
