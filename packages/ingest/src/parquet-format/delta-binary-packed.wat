@@ -8,7 +8,8 @@
 ;; any 32-bit input (signed min/max of the wrapped deltas), so one code path serves the int16
 ;; samples and the other integer columns.
 ;;
-;; Memory layout (the JavaScript side, delta-kernel.ts, places the values and the output):
+;; Memory layout (the JavaScript side, writeDeltaBinaryPacked in encodings.ts, places the values
+;; and the output):
 ;;   [0, 512)     the current block's 128 deltas
 ;;   [512, 528)   the current block's 4 miniblock maxima
 ;;   values       `count` little-endian i32 at $values; up to 131 values past the end are read
