@@ -11,7 +11,7 @@ function format16Record(signals: Int16Array[], byteOffset: number) {
   const bytes = new Uint8Array(byteOffset + frames.byteLength);
   bytes.set(new Uint8Array(frames.buffer), byteOffset);
   const lines = [`r ${signals.length} 500 ${length}`];
-  signals.forEach((_, s) => lines.push(`r.dat 16+${byteOffset} 200/mV 16 0 0 0 0 s${s}`));
+  for (let s = 0; s < signals.length; s++) lines.push(`r.dat 16+${byteOffset} 200/mV 16 0 0 0 0 s${s}`);
   return { header: parseWfdbHeader(`${lines.join('\n')}\n`, 'r.hea'), files: new Map([['r.dat', bytes]]) };
 }
 
