@@ -2,7 +2,7 @@
  * FLAC decoding speed against format 16, measured in the same run on the same samples: the 12-lead
  * fixture `flac12lead` (format 516 in 8 + 4 channel files, written by wfdb-python) and the same
  * signals re-encoded in memory as one interleaved format 16 file. Prints CPU-ms per record and the ratio.
- * Usage: npx tsx packages/ingest/tools/flac-decode-speed.ts [rounds]   (pin with taskset -c 0 on a busy host)
+ * Usage: npx tsx packages/ingest/bench/flac-decode.ts [rounds]   (pin with taskset -c 0 on a busy host)
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
