@@ -18,7 +18,7 @@ import type { Expert } from '../src/experts/types.ts';
 import { featureSetKey } from '../src/features/index.ts';
 import { loadPredictor } from '../src/predict/predict.ts';
 import { ensureTrainingBackend } from '../src/train/backend.ts';
-import { saveCheckpoint } from '../src/train/checkpoint.ts';
+import { encodeWeights, saveCheckpoint } from '../src/train/checkpoint.ts';
 import { resolveTrainConfig } from '../src/train/config.ts';
 import type { RowMatrix, TrainingSet } from '../src/train/dataset.ts';
 import { disposeWeights, fitModel } from '../src/train/fit.ts';
@@ -208,7 +208,7 @@ const predictFit = await fitModel(predictSet, config, {
   val: [],
 });
 const modelDir = await mkdtemp(join(tmpdir(), 'enecg-bench-'));
-await saveCheckpoint(modelDir, predictFit.weights, {
+await saveCheckpoint(modelDir, encodeWeights(predictFit.weights), {
   modelId: 'bench',
   config,
   shape: predictFit.shape,

@@ -6,7 +6,7 @@ import { evaluateOnSplit } from '../src/evaluate/evaluate-model.ts';
 import { TASKS, type TaskEvaluation, type TaskKey } from '../src/evaluation-types.ts';
 import { infer, inputsOfRows, toInferenceModel } from '../src/predict/infer.ts';
 import { ensureTrainingBackend } from '../src/train/backend.ts';
-import { loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint.ts';
+import { encodeWeights, loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint.ts';
 import { resolveTrainConfig, type TrainConfigInput } from '../src/train/config.ts';
 import { rowsOfSplit, type TrainingSet } from '../src/train/dataset.ts';
 import { type FittedModel, fitModel } from '../src/train/fit.ts';
@@ -90,7 +90,7 @@ describe('evaluation on features with a known signal', () => {
     try {
       const fitted: FittedModel = run.fitted;
       const config = resolveTrainConfig(settings);
-      await saveCheckpoint(dir, fitted.weights, {
+      await saveCheckpoint(dir, encodeWeights(fitted.weights), {
         modelId: 'moe-test',
         config,
         shape: fitted.shape,

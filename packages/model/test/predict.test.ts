@@ -10,7 +10,7 @@ import { featureSetKey } from '../src/features/index.ts';
 import { infer, toInferenceModel } from '../src/predict/infer.ts';
 import { predict } from '../src/predict/predict.ts';
 import { ensureTrainingBackend } from '../src/train/backend.ts';
-import { saveCheckpoint } from '../src/train/checkpoint.ts';
+import { encodeWeights, saveCheckpoint } from '../src/train/checkpoint.ts';
 import { resolveTrainConfig } from '../src/train/config.ts';
 import type { TrainingSet } from '../src/train/dataset.ts';
 import { type FittedModel, fitModel } from '../src/train/fit.ts';
@@ -58,7 +58,7 @@ describe('predict one record with the frozen experts', () => {
     const config = resolveTrainConfig({ hiddenSize: 16, maxEpochs: 1 });
     fitted = await fitModel(set, config, { train: set.studyIds.map((_, i) => i).slice(0, 32), val: [] });
     modelDir = await mkdtemp(join(tmpdir(), 'enecg-predict-'));
-    await saveCheckpoint(modelDir, fitted.weights, {
+    await saveCheckpoint(modelDir, encodeWeights(fitted.weights), {
       modelId: 'moe-predict-test',
       config,
       shape: fitted.shape,
@@ -103,7 +103,7 @@ describe('predict one record with the frozen experts', () => {
   it('refuses an expert whose preprocessing differs from its feature cache', async () => {
     const otherDir = await mkdtemp(join(tmpdir(), 'enecg-predict-'));
     try {
-      await saveCheckpoint(otherDir, fitted.weights, {
+      await saveCheckpoint(otherDir, encodeWeights(fitted.weights), {
         modelId: 'moe-mismatch',
         config: resolveTrainConfig({ hiddenSize: 16, maxEpochs: 1 }),
         shape: fitted.shape,

@@ -34,12 +34,13 @@ export interface ModelManifest {
   backend: string;
 }
 
-/** Writes model.safetensors (LoRA form: bases and adapters kept apart) and model.json into `dir`. */
-export async function saveCheckpoint(
-  dir: string,
-  weights: Weights,
-  manifest: Omit<ModelManifest, 'format' | 'weightsFile' | 'weightsSha256'>,
-): Promise<ModelManifest> {
+/** The weights as model.safetensors bytes (LoRA form: bases and adapters kept apart), with their hash. */
+export interface EncodedWeights {
+  bytes: Uint8Array;
+  sha256: string;
+}
+
+export function encodeWeights(weights: Weights): EncodedWeights {
   const tensors = Object.fromEntries(
     Object.entries(weights).map(([name, tensor]) => [
       name,
@@ -47,13 +48,22 @@ export async function saveCheckpoint(
     ]),
   );
   const bytes = encodeSafetensors(tensors);
+  return { bytes, sha256: sha256(bytes) };
+}
+
+/** Writes model.safetensors and model.json into `dir`. */
+export async function saveCheckpoint(
+  dir: string,
+  weights: EncodedWeights,
+  manifest: Omit<ModelManifest, 'format' | 'weightsFile' | 'weightsSha256'>,
+): Promise<ModelManifest> {
   const full: ModelManifest = {
     format: MODEL_FORMAT,
     ...manifest,
     weightsFile: 'model.safetensors',
-    weightsSha256: sha256(bytes),
+    weightsSha256: weights.sha256,
   };
-  await writeFileAtomic(join(dir, 'model.safetensors'), bytes);
+  await writeFileAtomic(join(dir, 'model.safetensors'), weights.bytes);
   await writeFileAtomic(join(dir, 'model.json'), `${JSON.stringify(full, null, 2)}\n`);
   return full;
 }

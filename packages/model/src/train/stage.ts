@@ -3,7 +3,7 @@ import { appendLineageEvent, hashObject, newRunId, warehouseLayout } from '@enec
 import type { ExpertOptions } from '../experts/types.ts';
 import { readManifest } from '../features/index.ts';
 import { ensureTrainingBackend } from './backend.ts';
-import { saveCheckpoint } from './checkpoint.ts';
+import { encodeWeights, saveCheckpoint } from './checkpoint.ts';
 import { checkThreads, resolveTrainConfig, type TrainConfigInput } from './config.ts';
 import { rowsOfSplit, validateTrainingSet } from './dataset.ts';
 import { disposeWeights, fitModel, foldRows } from './fit.ts';
@@ -48,8 +48,8 @@ export interface TrainSummary {
 
 /**
  * Trains the LoRA + MoE heads on the warehouse's cached features and labels and writes
- * models/<modelId>/{model.safetensors, model.json}. The model id hashes config and input hashes,
- * so the same config and data name the same model.
+ * models/<modelId>/{model.safetensors, model.json}. The model id hashes config, input hashes and the
+ * resulting weights, so the same config, data and code name the same model.
  */
 export async function train(options: TrainOptions): Promise<TrainSummary> {
   const config = resolveTrainConfig(options.config);
@@ -75,11 +75,19 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   }
   const rows = { train: rowsOfSplit(set, 'train'), val: rowsOfSplit(set, 'val') };
   const fitted = await fitModel(set, config, rows, fit);
-  // The id names what the model was trained on (label file, feature content), not how features were stored.
+  // The id names what the model was trained on (label file, feature content, not how features were
+  // stored) and the weights it came out with: the same config, data and code give the same id, while a
+  // code change that alters the weights gets a new id instead of overwriting the former model.
   const labelsSha256 = loaded.inputs.find((input) => input.name === 'labels')?.sha256;
-  const modelId = `moe-${hashObject({ config, labels: labelsSha256, features: loaded.featureDigests }).slice(0, 16)}`;
+  const weights = encodeWeights(fitted.weights);
+  const modelId = `moe-${hashObject({
+    config,
+    labels: labelsSha256,
+    features: loaded.featureDigests,
+    weights: weights.sha256,
+  }).slice(0, 16)}`;
   const modelDir = join(warehouseLayout(options.warehouse).models, modelId);
-  const manifest = await saveCheckpoint(modelDir, fitted.weights, {
+  const manifest = await saveCheckpoint(modelDir, weights, {
     modelId,
     config,
     shape: fitted.shape,
