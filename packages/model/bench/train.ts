@@ -8,11 +8,10 @@
  * Ours runs once per thread count in BENCH_THREADS (the first is the headline figure); the runs must
  * give bit-identical curves and weights, which the bench checks.
  */
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EcgRecord } from '@enecg/common';
+import { type EcgRecord, hashObject } from '@enecg/common';
 import { createExpert } from '../src/experts/registry.ts';
 import type { Expert } from '../src/experts/types.ts';
 import { featureSetKey } from '../src/features/index.ts';
@@ -106,18 +105,17 @@ for (const threads of THREADS) {
   const cpu = process.cpuUsage(cpuStart);
   steps = fitted.steps;
   counts = parameterCounts(fitted.shape);
-  const hash = createHash('sha256').update(JSON.stringify(fitted.curve));
-  for (const name of Object.keys(fitted.weights).sort()) {
-    const values = (fitted.weights[name] as { dataSync(): Float32Array }).dataSync();
-    hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-  }
+  const fingerprint = hashObject({
+    curve: fitted.curve,
+    weights: encodeWeights(fitted.weights).sha256,
+  }).slice(0, 16);
   disposeWeights(fitted.weights);
   const run = {
     threads,
     wall,
     cpu: (cpu.user + cpu.system) / 1000,
     load: Math.max(loadBefore, loadavg()[0] as number),
-    fingerprint: hash.digest('hex').slice(0, 16),
+    fingerprint,
   };
   runs.push(run);
   console.log(

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { ConfigError } from '@enecg/common';
 import { type TrainConfigInput, train } from '@enecg/model';
 import type { Command } from 'commander';
-import { nonNegativeIntegerArgument } from '../arguments.ts';
+import { nonNegativeIntegerArgument, positiveIntegerArgument } from '../arguments.ts';
 import { printSummary } from '../output.ts';
 
 interface TrainCommandOptions {
@@ -75,7 +75,7 @@ export function registerTrainCommand(program: Command): void {
         threads:
           options.threads === undefined
             ? undefined
-            : nonNegativeIntegerArgument(options.threads, '--threads'),
+            : positiveIntegerArgument(options.threads, '--threads'),
       });
       printSummary({ ...summary }, { json: options.json });
     });

@@ -20,14 +20,19 @@ export interface FeatureSetManifest {
   expertOptions: { seed: number; config?: Record<string, unknown>; weightsPath?: string };
 }
 
+/** How a feature set's key starts when its expert ran without a checkpoint. */
+const RANDOM_INIT_KEY_PREFIX = 'random-init-';
+
 export function shortWeightsId(weightsId: string): string {
-  if (weightsId.startsWith('random-init:')) return `random-init-${weightsId.slice('random-init:'.length)}`;
+  if (weightsId.startsWith('random-init:')) {
+    return `${RANDOM_INIT_KEY_PREFIX}${weightsId.slice('random-init:'.length)}`;
+  }
   return weightsId.slice(0, 12);
 }
 
 /** Whether a feature set's key says its expert ran without a checkpoint (random initialisation). */
 export function isRandomInitFeatureSet(key: string): boolean {
-  return key.startsWith('random-init-');
+  return key.startsWith(RANDOM_INIT_KEY_PREFIX);
 }
 
 export function featureSetKey(weightsId: string, preprocessingHash: string): string {

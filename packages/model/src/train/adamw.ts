@@ -24,10 +24,6 @@ export class AdamW {
     this.v = new Float32Array(size);
   }
 
-  get steps(): number {
-    return this.step;
-  }
-
   /** Updates `params` in place from `grads` (both as long as the optimiser's size). */
   update(params: Float32Array, grads: Float32Array): void {
     if (params.length !== this.m.length || grads.length !== this.m.length) {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AdamW } from './adamw.ts';
 import type { TrainConfig } from './config.ts';
 import type { TrainingSet } from './dataset.ts';
-import { gateLayout, type TargetScale, topKMask } from './model.ts';
+import { gateLayout, maxOutputs, type TargetScale, topKMask } from './model.ts';
 import { createRng, deriveSeed } from './prng.ts';
 import { type BatchInputs, type FullValues, fullName, type LossSums, type ShardLayout } from './shard.ts';
 import { TASK_SPECS } from './tasks.ts';
@@ -153,10 +153,6 @@ export class ShardTrainer {
       weight: config.lossWeights[task] ?? 1,
     }));
     this.refresh();
-  }
-
-  get size(): number {
-    return this.params.length;
   }
 
   /** One optimisation step on a batch; returns each shard task's weighted loss term. */
@@ -356,7 +352,7 @@ export class ShardTrainer {
     const outputGrads = outputs.map((output) => new Float32Array(withGrads ? output.length : 0));
     const logitGrads = new Float32Array(withGrads ? Ts * B * E : 0);
     const gateGrad = new Float64Array(E);
-    const probabilities = new Float64Array(E * 15);
+    const probabilities = new Float64Array(E * maxOutputs(tasks));
     tasks.forEach((task, j) => {
       const { labels, mean, std, weight } = this.targets[j] as (typeof this.targets)[number];
       for (const row of rows)
