@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { TaskKey } from '../evaluation-types.ts';
-import type { RowMatrix, TrainingSet } from './dataset.ts';
+import { gatherRows, type RowMatrix, type TrainingSet } from './dataset.ts';
 import { gateLayout, type ModelShape, maxOutputs } from './model.ts';
 import { createRng, deriveSeed } from './prng.ts';
 import { TASK_SPECS } from './tasks.ts';
@@ -228,14 +228,10 @@ export function gatherBatchValues(
   const transposes: Float32Array[] = [];
   sources.forEach((features, p) => {
     const d = features.dim;
-    const input = new Float32Array(B * d);
-    const keep = 1 / (1 - rate);
-    for (let b = 0; b < B; b++) {
-      const from = (rows[b] as number) * d;
-      if (rate === 0) input.set(features.matrix.subarray(from, from + d), b * d);
-      else for (let j = 0; j < d; j++) input[b * d + j] = (features.matrix[from + j] as number) * keep;
-    }
+    const input = gatherRows(features, rows);
     if (rate > 0) {
+      const keep = 1 / (1 - rate);
+      for (let k = 0; k < input.length; k++) input[k] = (input[k] as number) * keep;
       // Each value is dropped with probability p, independently: the gaps between dropped values are
       // geometric, so one draw per dropped value (not one per value) places them all.
       const rng = createRng(deriveSeed(dropoutSeed ?? 0, prefixes[p] as string));
@@ -255,9 +251,7 @@ export function gatherBatchValues(
     const width = (matrices[0] as RowMatrix).dim;
     const out = new Float32Array(matrices.length * B * width);
     matrices.forEach((matrix, m) => {
-      rows.forEach((row, b) => {
-        out.set(matrix.matrix.subarray(row * width, (row + 1) * width), (m * B + b) * width);
-      });
+      out.set(gatherRows(matrix, rows), m * B * width);
     });
     return out;
   };
