@@ -2,14 +2,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTrainingBackend } from '../src/train/backend.ts';
 import { resolveTrainConfig, type TrainConfig } from '../src/train/config.ts';
-import type { TrainingSet } from '../src/train/dataset.ts';
+import { gatherBatch, type TrainingSet } from '../src/train/dataset.ts';
 import { modelShapeFor, targetScaleFor } from '../src/train/fit.ts';
-import { forward, initialWeights, type ModelShape, taskOutputs, trainableNames } from '../src/train/model.ts';
+import { forward, initialWeights, type ModelShape, trainableNames } from '../src/train/model.ts';
 import { createRng } from '../src/train/prng.ts';
 import { batchInputs, disposeBatchInputs, type FullValues, ShardLayout } from '../src/train/shard.ts';
 import { type FitContext, project } from '../src/train/shard-group.ts';
 import { ShardTrainer } from '../src/train/shard-trainer.ts';
-import { TASK_SPECS } from '../src/train/tasks.ts';
+import { batchInputs as referenceInputs, targetsOf, taskLossSums } from './support/reference-loss.ts';
 import { syntheticTrainingSet } from './synthetic-training-set.ts';
 
 /** Seeded initial values with every LoRA B drawn non-zero, so that gradients reach every adapter's A. */
@@ -42,47 +42,16 @@ function autodiffGradients(
       tf.variable(tf.tensor(v, shapes[name]), trainable.has(name)),
     ]),
   );
-  const gather = (matrix: Float32Array, dim: number) =>
-    tf.tensor2d(
-      Float32Array.from(rows.flatMap((row) => Array.from(matrix.subarray(row * dim, (row + 1) * dim)))),
-      [rows.length, dim],
-    );
+  const batch = gatherBatch(set, rows, shape.tasks);
+  const targets = targetsOf(shape, context.targetScale, batch);
   const { grads } = tf.variableGrads(() => {
-    const outputs = forward(shape, weights, {
-      experts: Object.fromEntries(
-        shape.experts.map(({ name, dim }) => [
-          name,
-          gather(set.expertFeatures[name]?.matrix as Float32Array, dim),
-        ]),
-      ),
-      gate: gather(set.gateInput.matrix, set.gateInput.dim),
-    });
+    const sums = taskLossSums(shape, forward(shape, weights, referenceInputs(batch, shape)), targets);
     let total: tf.Scalar = tf.scalar(0);
     for (const t of taskIndices) {
-      const task = shape.tasks[t] as (typeof shape.tasks)[number];
-      const labels = rows.map((row) => set.labels[task]?.[row] as number);
-      const labelled = labels.map((label) => (Number.isFinite(label) ? 1 : 0));
-      const count = labelled.reduce((a: number, b) => a + b, 0);
+      const count = targets.counts[t] as number;
       if (count === 0) continue;
-      const predicted = taskOutputs(shape, outputs, t);
-      const mask = tf.tensor1d(labelled);
-      let sum: tf.Scalar;
-      if (predicted.value) {
-        const { mean, std } = context.targetScale[task] ?? { mean: 0, std: 1 };
-        const target = tf.tensor1d(
-          labels.map((label) => (Number.isFinite(label) ? (label - mean) / std : 0)),
-        );
-        sum = tf.sum(tf.mul(tf.squaredDifference(predicted.value.ensemble, target), mask));
-      } else {
-        const target = tf.tensor1d(
-          labels.map((label) => (Number.isFinite(label) ? label : 0)),
-          'int32',
-        );
-        const mixed = (predicted.probabilities as { ensemble: tf.Tensor2D }).ensemble;
-        const picked = tf.sum(tf.mul(mixed, tf.oneHot(target, TASK_SPECS[task].outputs)), 1);
-        sum = tf.sum(tf.mul(tf.neg(tf.log(tf.add(picked, 1e-7))), mask));
-      }
-      total = tf.add(total, tf.mul(sum, (config.lossWeights[task] ?? 1) / count));
+      const weight = config.lossWeights[shape.tasks[t] as (typeof shape.tasks)[number]] ?? 1;
+      total = tf.add(total, tf.mul(sums[t] as tf.Scalar, weight / count));
     }
     return total;
   });

@@ -4,15 +4,9 @@ import { AdamW } from '../src/train/adamw.ts';
 import { ensureTrainingBackend } from '../src/train/backend.ts';
 import { resolveTrainConfig } from '../src/train/config.ts';
 import { gatherBatch, rowsOfSplit, type TrainingSet, validateTrainingSet } from '../src/train/dataset.ts';
-import {
-  disposeWeights,
-  type FittedModel,
-  fitModel,
-  foldRows,
-  meanLoss,
-  modelShapeFor,
-} from '../src/train/fit.ts';
+import { disposeWeights, type FittedModel, fitModel, foldRows, modelShapeFor } from '../src/train/fit.ts';
 import { createRng, shuffled } from '../src/train/prng.ts';
+import { meanLoss } from './support/reference-loss.ts';
 import { syntheticTrainingSet } from './synthetic-training-set.ts';
 
 const small = { hiddenSize: 16, gate: { length: 32 }, maxEpochs: 2 } as const;
