@@ -1,5 +1,5 @@
-import { readFile, writeFile } from 'node:fs/promises';
-import { produceFileAtomic, sha256 } from '@enecg/common';
+import { readFile } from 'node:fs/promises';
+import { sha256, writeFileAtomic } from '@enecg/common';
 import { type Table, tableFromIPC, tableToIPC } from 'apache-arrow';
 import { encodeRowTable, type RowTableFile } from './parquet-format/row-table.ts';
 
@@ -11,15 +11,22 @@ export interface WrittenFile {
   bytes: number;
 }
 
-/** Writes `rows` as a small Parquet table (catalog, quarantine), atomically (temporary name, then rename). */
-export async function writeRowTableFile<Row>(
+/** The `created_by` every Parquet file of this stage carries in its footer. */
+export const CREATED_BY = 'enecg-ingest';
+
+/** Writes the bytes of a Parquet part atomically (temporary name, then rename) and describes it. */
+export async function writePartFile(path: string, bytes: Uint8Array, rows: number): Promise<WrittenFile> {
+  await writeFileAtomic(path, bytes);
+  return { path, sha256: sha256(bytes), rows, bytes: bytes.length };
+}
+
+/** Writes `rows` as a small Parquet table (catalog, quarantine). */
+export function writeRowTableFile<Row>(
   path: string,
   file: RowTableFile<Row>,
   rows: readonly Row[],
 ): Promise<WrittenFile> {
-  const bytes = encodeRowTable(file, rows);
-  await produceFileAtomic(path, (tmp) => writeFile(tmp, bytes));
-  return { path, sha256: sha256(bytes), rows: rows.length, bytes: bytes.length };
+  return writePartFile(path, encodeRowTable(file, rows), rows.length);
 }
 
 /**

@@ -12,7 +12,7 @@ import {
   Utf8,
   vectorFromArray,
 } from 'apache-arrow';
-import { arrowSchemaFooterValue } from './parquet.ts';
+import { arrowSchemaFooterValue, CREATED_BY } from './parquet.ts';
 import type { RowTableFile } from './parquet-format/row-table.ts';
 
 /**
@@ -145,8 +145,6 @@ export function quarantineTable(rows: QuarantineRow[]): Table {
     ingest_run_id: text((r) => r.ingestRunId),
   });
 }
-
-const CREATED_BY = 'enecg-ingest';
 
 /**
  * The catalog part as written (by our own row-table writer): the same columns, Parquet types and

@@ -1,7 +1,4 @@
-import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import { produceFileAtomic } from '@enecg/common';
-import { arrowSchemaFooterValue, type WrittenFile } from './parquet.ts';
+import { arrowSchemaFooterValue, CREATED_BY, type WrittenFile, writePartFile } from './parquet.ts';
 import { ByteSink } from './parquet-format/byte-sink.ts';
 import { Encoding, LevelRuns, writeDeltaBinaryPacked } from './parquet-format/encodings.ts';
 import {
@@ -18,6 +15,7 @@ import {
   type SchemaElement,
   writeDataPage,
   writeFooter,
+  writeListLevels,
 } from './parquet-format/file-metadata.ts';
 import { ThriftCompactWriter } from './parquet-format/thrift-compact.ts';
 import { type StoredWaveform, waveformTable } from './tables.ts';
@@ -42,9 +40,7 @@ export interface WaveformPartLayout {
 }
 
 /** 64 twelve-lead records (768 rows, about 8 MB of samples) per row group; pages of about 0.7 MB. */
-export const WAVEFORM_PART_LAYOUT: WaveformPartLayout = { rowGroupRecords: 64, pageValues: 1 << 20 };
-
-const CREATED_BY = 'enecg-ingest';
+const WAVEFORM_PART_LAYOUT: WaveformPartLayout = { rowGroupRecords: 64, pageValues: 1 << 20 };
 
 type ColumnName =
   | 'study_id'
@@ -150,22 +146,9 @@ export class WaveformPartWriter {
    */
   async finish(path: string): Promise<WrittenFile> {
     const rows = this.completePart();
-    const bytes = this.out.written();
-    await produceFileAtomic(path, (tmp) => writeFile(tmp, bytes));
-    const written = {
-      path,
-      sha256: createHash('sha256').update(bytes).digest('hex'),
-      rows,
-      bytes: bytes.length,
-    };
+    const written = await writePartFile(path, this.out.written(), rows);
     this.startPart();
     return written;
-  }
-
-  /** Writes `waveforms` as a waveform part at `path` (append each, then finish). */
-  async write(path: string, waveforms: readonly StoredWaveform[]): Promise<WrittenFile> {
-    for (const waveform of waveforms) this.append(waveform);
-    return this.finish(path);
   }
 
   /** The bytes of a waveform part holding `waveforms` (benchmarks and tests). */
@@ -201,24 +184,7 @@ export class WaveformPartWriter {
     if (leads.length === 0) return;
     const page = this.page;
     page.reset();
-    const repetition = beginLevels(page);
-    const repetitionRuns = new LevelRuns(page, 1);
-    let levels = 0;
-    for (const length of leads) {
-      repetitionRuns.add(0, 1);
-      repetitionRuns.add(1, Math.max(length - 1, 0));
-      levels += Math.max(length, 1);
-    }
-    repetitionRuns.finish();
-    endLevels(page, repetition);
-    const definition = beginLevels(page);
-    const definitionRuns = new LevelRuns(page, 2);
-    for (const length of leads) {
-      if (length === 0) definitionRuns.add(1, 1);
-      else definitionRuns.add(2, length);
-    }
-    definitionRuns.finish();
-    endLevels(page, definition);
+    const levels = writeListLevels(page, leads);
     writeDeltaBinaryPacked(page, this.pageSamples, this.pageSampleCount);
     writeDataPage(this.sampleChunkThrift, levels, SAMPLES_COLUMN.encoding, page.written());
     this.sampleChunkLevels += levels;
@@ -358,7 +324,6 @@ export class WaveformPartWriter {
       rowGroups: this.rowGroups,
       keyValues: [{ key: 'ARROW:schema', value: arrowSchema() }],
       createdBy: CREATED_BY,
-      leafColumns: COLUMNS.length,
     });
   }
 }

@@ -65,7 +65,9 @@ function alternating(length: number): Int16Array {
 
 async function writePart(layout?: WaveformPartLayout): Promise<string> {
   const path = join(await mkdtemp(join(tmpdir(), 'enecg-waveform-part-')), 'part.parquet');
-  const written = await new WaveformPartWriter(layout).write(path, RECORDS);
+  const writer = new WaveformPartWriter(layout);
+  for (const record of RECORDS) writer.append(record);
+  const written = await writer.finish(path);
   expect(written.rows).toBe(RECORDS.reduce((n, r) => n + r.digital.length, 0));
   return path;
 }

@@ -1,5 +1,5 @@
 import type { ByteSink } from './byte-sink.ts';
-import { Encoding } from './encodings.ts';
+import { Encoding, LevelRuns } from './encodings.ts';
 import type { ThriftCompactWriter } from './thrift-compact.ts';
 
 /** Parquet physical types (parquet.thrift `Type`) the writers use. */
@@ -13,7 +13,7 @@ const UNCOMPRESSED = 0;
 const DATA_PAGE = 0;
 
 /** The logical types the writers need (members of parquet.thrift's `LogicalType` union). */
-export type LogicalType = 'string' | 'list' | 'int16' | 'timestamp-millis-local';
+type LogicalType = 'string' | 'list' | 'int16' | 'timestamp-millis-local';
 
 /** One node of the depth-first schema, root first. */
 export interface SchemaElement {
@@ -63,7 +63,6 @@ export interface FileMetadata {
   /** Footer key-value pairs, e.g. `ARROW:schema`. */
   keyValues: readonly { key: string; value: string }[];
   createdBy: string;
-  leafColumns: number;
 }
 
 /**
@@ -101,6 +100,29 @@ export function endLevels(page: ByteSink, at: number): void {
   page.patchUint32(at, page.length - at - 4);
 }
 
+/**
+ * The levels of a page of lists (a required list of required items), one list per length: repetition
+ * 0 starts a list and 1 continues it; definition 2 is an item, 1 an empty list. Returns the level count.
+ */
+export function writeListLevels(page: ByteSink, lengths: Iterable<number>): number {
+  const repetition = beginLevels(page);
+  const repetitionRuns = new LevelRuns(page, 1);
+  let count = 0;
+  for (const length of lengths) {
+    repetitionRuns.add(0, 1);
+    repetitionRuns.add(1, Math.max(length - 1, 0));
+    count += Math.max(length, 1);
+  }
+  repetitionRuns.finish();
+  endLevels(page, repetition);
+  const definition = beginLevels(page);
+  const definitionRuns = new LevelRuns(page, 2);
+  for (const length of lengths) definitionRuns.add(length === 0 ? 1 : 2, Math.max(length, 1));
+  definitionRuns.finish();
+  endLevels(page, definition);
+  return count;
+}
+
 /** The footer (FileMetaData), its length and the closing magic. */
 export function writeFooter(t: ThriftCompactWriter, metadata: FileMetadata): void {
   const start = t.sink.length;
@@ -125,7 +147,9 @@ export function writeFooter(t: ThriftCompactWriter, metadata: FileMetadata): voi
     });
     t.string(6, metadata.createdBy);
     // Min and max follow each column's type order (TypeDefinedOrder, an empty struct).
-    t.structList(7, new Array(metadata.leafColumns).fill(0), () => t.struct(1, () => {}));
+    // One per leaf column: the schema elements that carry a physical type.
+    const leaves = metadata.schema.filter((element) => element.type !== undefined);
+    t.structList(7, leaves, () => t.struct(1, () => {}));
   });
   t.sink.uint32(t.sink.length - start);
   t.sink.append(MAGIC);

@@ -13,6 +13,7 @@ import {
   type SchemaElement,
   writeDataPage,
   writeFooter,
+  writeListLevels,
 } from './file-metadata.ts';
 import { ThriftCompactWriter } from './thrift-compact.ts';
 
@@ -79,7 +80,6 @@ export function encodeRowTable<Row>(file: RowTableFile<Row>, rows: readonly Row[
     rowGroups: [{ rows: rows.length, offset: MAGIC.length, bytes: rowGroupBytes, chunks }],
     keyValues: file.keyValues,
     createdBy: file.createdBy,
-    leafColumns: file.columns.length,
   });
   return out.written().slice();
 }
@@ -100,23 +100,11 @@ function encodeColumn<Row>(
   rows: readonly Row[],
 ): { count: number; statistics?: ChunkStatistics } {
   if (column.kind === 'string-list') {
-    // Repetition 0 starts a row's list, 1 continues it; definition 2 is an item, 1 an empty list.
     const lists = rows.map(column.value);
-    const repetition = beginLevels(page);
-    const repetitionRuns = new LevelRuns(page, 1);
-    let count = 0;
-    for (const list of lists) {
-      repetitionRuns.add(0, 1);
-      repetitionRuns.add(1, Math.max(list.length - 1, 0));
-      count += Math.max(list.length, 1);
-    }
-    repetitionRuns.finish();
-    endLevels(page, repetition);
-    const definition = beginLevels(page);
-    const definitionRuns = new LevelRuns(page, 2);
-    for (const list of lists) definitionRuns.add(list.length === 0 ? 1 : 2, Math.max(list.length, 1));
-    definitionRuns.finish();
-    endLevels(page, definition);
+    const count = writeListLevels(
+      page,
+      lists.map((list) => list.length),
+    );
     for (const list of lists) for (const text of list) writeString(page, text);
     return { count };
   }

@@ -472,7 +472,7 @@ function decodeResidual(reader: BitReader, out: Int32Array, order: number, frame
 }
 
 /** Reads a byte array bit by bit, most significant bit first, as FLAC frames are written. */
-export class BitReader {
+class BitReader {
   /** Position in bits. */
   pos = 0;
 

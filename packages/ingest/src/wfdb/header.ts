@@ -1,7 +1,7 @@
 import { WfdbInputError } from './errors.ts';
 
 /** FLAC-compressed formats: 8-, 16- and 24-bit samples, the signals of a file as one stream's channels (`flac.ts`). */
-export const FLAC_FORMATS = [508, 516, 524] as const;
+const FLAC_FORMATS = [508, 516, 524] as const;
 /** Storage formats this reader decodes: the binary ones of `formats.ts`, then FLAC. */
 export const SUPPORTED_FORMATS = [8, 16, 24, 32, 61, 80, 160, 212, 310, 311, ...FLAC_FORMATS] as const;
 export type WfdbFormat = (typeof SUPPORTED_FORMATS)[number];
@@ -10,7 +10,7 @@ export type FlacFormat = (typeof FLAC_FORMATS)[number];
 export type BinaryFormat = Exclude<WfdbFormat, FlacFormat>;
 
 export function isFlacFormat(format: WfdbFormat): format is FlacFormat {
-  return format >= 500;
+  return (FLAC_FORMATS as readonly number[]).includes(format);
 }
 
 /** WFDB's default gain (adu per physical unit) when a header gives none or gives 0. */

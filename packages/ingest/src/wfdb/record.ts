@@ -137,16 +137,17 @@ export function decodeWfdbRecord(
     const { format, byteOffset } = group.signals[0]!.spec;
     const frameSize = group.signals.reduce((sum, s) => sum + s.spec.samplesPerFrame, 0);
     const maxSkew = Math.max(...group.signals.map((s) => s.spec.skew));
+    /** The record's sample count: the header's, else what the first file holds; refuses a short file. */
     const requireFrames = (framesInFile: number, extent: string): number => {
-      sampleCount ??= Math.max(0, framesInFile - maxSkew);
-      if (framesInFile < sampleCount) {
+      const needed = sampleCount ?? Math.max(0, framesInFile - maxSkew);
+      if (framesInFile < needed) {
         throw new WfdbInputError(
           'short-signal-file',
-          `signal file ${group.fileName} holds ${framesInFile} frames ${extent}, the header announces ${sampleCount}`,
+          `signal file ${group.fileName} holds ${framesInFile} frames ${extent}, the header announces ${needed}`,
           location('number of samples'),
         );
       }
-      return sampleCount;
+      return needed;
     };
     if (isFlacFormat(format)) {
       const flac = decodeFlacSignalFile(
@@ -157,6 +158,7 @@ export function decodeWfdbRecord(
         sampleCount === undefined ? undefined : sampleCount + maxSkew,
       );
       const frames = requireFrames(flac.frames, `after its ${byteOffset}-sample offset`);
+      sampleCount = frames;
       group.signals.forEach(({ index, spec }, channel) => {
         digital[index] = skewedSignal(flac.signals[channel]!, spec, frames);
       });
