@@ -73,9 +73,7 @@ export function registerTrainCommand(program: Command): void {
         crossValidate: options.crossValidate ?? false,
         runId: options.runId,
         threads:
-          options.threads === undefined
-            ? undefined
-            : positiveIntegerArgument(options.threads, '--threads'),
+          options.threads === undefined ? undefined : positiveIntegerArgument(options.threads, '--threads'),
       });
       printSummary({ ...summary }, { json: options.json });
     });
