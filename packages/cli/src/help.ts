@@ -129,6 +129,24 @@ const HELP: Record<string, { summary?: string; examples: string[] }> = {
   },
 };
 
+const lazyHelp = new WeakMap<Command, () => Promise<string>>();
+
+/**
+ * Help text that needs a stage package to write (e.g. the list of experts): loaded just before that
+ * command parses its arguments, so `enecg --help` and every other command start without the package.
+ */
+export function describeLazily(command: Command, text: () => Promise<string>): void {
+  lazyHelp.set(command, text);
+}
+
+/** Installs the loading of lazy help texts; parseAsync awaits the hook before the subcommand's help. */
+export function loadLazyHelp(program: Command): void {
+  program.hook('preSubcommand', async (_program, subcommand) => {
+    const text = lazyHelp.get(subcommand);
+    if (text) subcommand.addHelpText('after', await text());
+  });
+}
+
 /** Adds summaries and examples to every registered command that has them. */
 export function addExamples(program: Command): void {
   const visit = (command: Command, path: string) => {

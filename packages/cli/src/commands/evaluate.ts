@@ -1,4 +1,3 @@
-import { evaluate } from '@enecg/model';
 import type { Command } from 'commander';
 import { choiceArgument, nonNegativeIntegerArgument, positiveIntegerArgument } from '../arguments.ts';
 import { printSummary } from '../output.ts';
@@ -29,6 +28,7 @@ export function registerEvaluateCommand(program: Command): void {
     .option('--run-id <id>', 'run id recorded in lineage (default: a new one)')
     .option('--json', 'print the summary as JSON')
     .action(async (options: EvaluateCommandOptions) => {
+      const { evaluate } = await import('@enecg/model');
       const summary = await evaluate({
         warehouse: options.warehouse,
         modelId: options.model,

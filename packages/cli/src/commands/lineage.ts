@@ -1,5 +1,4 @@
-import { IntegrityError } from '@enecg/common';
-import { lineageDiff, lineageDownstream, lineageUpstream, lineageVerify } from '@enecg/report';
+import { IntegrityError } from '@enecg/common/errors';
 import type { Command } from 'commander';
 import { positiveIntegerArgument } from '../arguments.ts';
 import { printSummary } from '../output.ts';
@@ -22,6 +21,7 @@ export function registerLineageCommand(program: Command): void {
     .requiredOption('--warehouse <dir>', 'warehouse folder')
     .option('--json', 'print the full answer as JSON')
     .action(async (options: Options & { model: string }) => {
+      const { lineageUpstream } = await import('@enecg/report');
       const answer = await lineageUpstream(requireWarehouse(options.warehouse), options.model);
       if (options.json) return printSummary({ ...answer }, options);
       const labelRules = answer.runs.flatMap((run) =>
@@ -49,6 +49,7 @@ export function registerLineageCommand(program: Command): void {
     .option('--json', 'print the full answer as JSON')
     .action(async (options: Options & { studyId: string }) => {
       const studyId = positiveIntegerArgument(options.studyId, '--study-id');
+      const { lineageDownstream } = await import('@enecg/report');
       const answer = await lineageDownstream(requireWarehouse(options.warehouse), studyId);
       if (options.json) return printSummary({ ...answer }, options);
       printSummary(
@@ -71,6 +72,7 @@ export function registerLineageCommand(program: Command): void {
     .requiredOption('--warehouse <dir>', 'warehouse folder')
     .option('--json', 'print the full answer as JSON')
     .action(async (runA: string, runB: string, options: Options) => {
+      const { lineageDiff } = await import('@enecg/report');
       const answer = await lineageDiff(requireWarehouse(options.warehouse), runA, runB);
       if (options.json) return printSummary({ ...answer }, options);
       const lines: Record<string, unknown> = { a: answer.a, b: answer.b };
@@ -94,6 +96,7 @@ export function registerLineageCommand(program: Command): void {
     .option('--json', 'print the full answer as JSON')
     .action(async (options: Options) => {
       const warehouse = requireWarehouse(options.warehouse);
+      const { lineageVerify } = await import('@enecg/report');
       const answer = await lineageVerify(warehouse);
       printSummary(
         options.json

@@ -1,18 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { generateSynthetic } from '@enecg/synth';
-import {
-  CPU_TASK_QUEUE,
-  createActivities,
-  createPipelineWorker,
-  GPU_TASK_QUEUE,
-  loadPipelineConfig,
-  newPipelineRunId,
-  type PipelineResult,
-  runPipelineLocally,
-  startPipeline,
-  validatePipelineConfig,
-} from '@enecg/workflows';
+import type { PipelineResult } from '@enecg/workflows';
 import type { Command } from 'commander';
 import { choiceArgument, positiveIntegerArgument } from '../arguments.ts';
 import { printSummary } from '../output.ts';
@@ -52,6 +40,9 @@ export function registerPipelineCommands(program: Command): void {
     .option('--json', 'print a machine-readable summary')
     .action(
       async (options: { config: string; local?: boolean; runId?: string; wait: boolean; json?: boolean }) => {
+        const { loadPipelineConfig, newPipelineRunId, runPipelineLocally, startPipeline } = await import(
+          '@enecg/workflows'
+        );
         const config = await loadPipelineConfig(options.config);
         const runId = options.runId ?? newPipelineRunId();
         if (options.local) {
@@ -85,6 +76,9 @@ export function registerPipelineCommands(program: Command): void {
     .option('--concurrency <n>', 'activities run at once', '2')
     .action(async (options: { queue: string; concurrency: string }) => {
       const queue = choiceArgument(options.queue, '--queue', ['cpu', 'gpu']);
+      const { CPU_TASK_QUEUE, createActivities, createPipelineWorker, GPU_TASK_QUEUE } = await import(
+        '@enecg/workflows'
+      );
       const taskQueue = queue === 'gpu' ? GPU_TASK_QUEUE : CPU_TASK_QUEUE;
       const worker = await createPipelineWorker({
         taskQueue,
@@ -111,8 +105,10 @@ export function registerPipelineCommands(program: Command): void {
       const subjects = positiveIntegerArgument(options.subjects, '--subjects');
       const dir = resolve(options.dir);
       const source = join(dir, `synthetic-${subjects}`);
+      const { runPipelineLocally, validatePipelineConfig } = await import('@enecg/workflows');
       if (!existsSync(join(source, 'record_list.csv'))) {
         log(`generating ${subjects} synthetic subjects into ${source}`);
+        const { generateSynthetic } = await import('@enecg/synth');
         await generateSynthetic({ subjects, outDir: source, seed: 42, layout: 'v1' });
       }
       const config = validatePipelineConfig(

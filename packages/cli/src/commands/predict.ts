@@ -1,4 +1,3 @@
-import { predict } from '@enecg/model';
 import type { Command } from 'commander';
 import { printSummary } from '../output.ts';
 
@@ -13,6 +12,7 @@ export function registerPredictCommand(program: Command): void {
     .argument('<record>', 'WFDB header file (RECORD.hea)')
     .option('--json', 'print the result as JSON')
     .action(async (record: string, options: { model: string; json?: boolean }) => {
+      const { predict } = await import('@enecg/model');
       const result = await predict({ modelDir: options.model, record });
       printSummary({ modelId: result.modelId, studyId: result.studyId, ...result.predictions }, options);
     });

@@ -1,4 +1,3 @@
-import { connectOrStartServer, ensureTemporalCli } from '@enecg/workflows';
 import type { Command } from 'commander';
 import { integerArgument } from '../arguments.ts';
 import { printSummary } from '../output.ts';
@@ -9,6 +8,7 @@ export function registerSetupCommands(program: Command): void {
     .description('Install the pinned Temporal CLI into .tools/ (idempotent; cached after the first run)')
     .option('--json', 'print a machine-readable summary')
     .action(async (options: { json?: boolean }) => {
+      const { ensureTemporalCli } = await import('@enecg/workflows/client');
       const cli = await ensureTemporalCli((line) => process.stderr.write(`setup: ${line}\n`));
       if (options.json) printSummary({ temporalCli: cli.path, source: cli.source }, options);
       else if (!cli.source.startsWith('cached'))
@@ -23,6 +23,7 @@ export function registerSetupCommands(program: Command): void {
     )
     .option('--port <port>', 'frontend gRPC port', '7233')
     .action(async (options: { port: string }) => {
+      const { connectOrStartServer } = await import('@enecg/workflows/client');
       const server = await connectOrStartServer({
         port: integerArgument(options.port, '--port', { min: 1, max: 65535 }),
         log: (line) => process.stderr.write(`server: ${line}\n`),

@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
-import { ConfigError } from '@enecg/common';
-import { openCatalog } from '@enecg/report';
+import { ConfigError } from '@enecg/common/errors';
 import type { Command } from 'commander';
 
 function cell(value: unknown): string {
@@ -40,6 +39,7 @@ export function registerSqlCommand(program: Command): void {
     .requiredOption('--warehouse <dir>', 'warehouse folder')
     .option('--json', 'print the rows as JSON')
     .action(async (query: string, options: { warehouse: string; json?: boolean }) => {
+      const { openCatalog } = await import('@enecg/report/catalog');
       const catalog = await openCatalog(requireWarehouse(options.warehouse));
       try {
         for (const { view, reason } of catalog.unavailable) {

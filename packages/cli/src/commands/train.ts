@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { ConfigError } from '@enecg/common';
-import { type TrainConfigInput, train } from '@enecg/model';
+import { ConfigError } from '@enecg/common/errors';
+import type { TrainConfigInput } from '@enecg/model';
 import type { Command } from 'commander';
 import { nonNegativeIntegerArgument, positiveIntegerArgument } from '../arguments.ts';
 import { printSummary } from '../output.ts';
@@ -66,6 +66,7 @@ export function registerTrainCommand(program: Command): void {
       if (options.preset !== undefined) config.preset = options.preset as TrainConfigInput['preset'];
       if (options.tasks !== undefined) config.tasks = list(options.tasks) as TrainConfigInput['tasks'];
       if (options.seed !== undefined) config.seed = nonNegativeIntegerArgument(options.seed, '--seed');
+      const { train } = await import('@enecg/model');
       const summary = await train({
         warehouse: options.warehouse,
         config,
