@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { choiceArgument, nonNegativeIntegerArgument, positiveIntegerArgument } from '../arguments.ts';
 import { printSummary } from '../output.ts';
+import { commandProgress, withProgress } from '../progress.ts';
 
 interface EvaluateCommandOptions {
   warehouse: string;
@@ -10,6 +11,7 @@ interface EvaluateCommandOptions {
   seed?: string;
   runId?: string;
   json?: boolean;
+  quiet?: boolean;
 }
 
 export function registerEvaluateCommand(program: Command): void {
@@ -26,17 +28,26 @@ export function registerEvaluateCommand(program: Command): void {
     .option('--replicates <n>', 'bootstrap replicates', '1000')
     .option('--seed <n>', 'bootstrap seed (default: the model seed)')
     .option('--run-id <id>', 'run id recorded in lineage (default: a new one)')
-    .option('--json', 'print the summary as JSON')
+    .option('--json', 'print the summary as JSON (no progress lines)')
+    .option('--quiet', 'no progress lines on stderr')
     .action(async (options: EvaluateCommandOptions) => {
       const { evaluate } = await import('@enecg/model');
-      const summary = await evaluate({
-        warehouse: options.warehouse,
-        modelId: options.model,
-        split: choiceArgument(options.split, '--split', ['test', 'val']),
-        replicates: positiveIntegerArgument(options.replicates, '--replicates'),
-        seed: options.seed === undefined ? undefined : nonNegativeIntegerArgument(options.seed, '--seed'),
-        runId: options.runId,
-      });
+      const split = choiceArgument(options.split, '--split', ['test', 'val']);
+      const replicates = positiveIntegerArgument(options.replicates, '--replicates');
+      const seed =
+        options.seed === undefined ? undefined : nonNegativeIntegerArgument(options.seed, '--seed');
+      const progress = commandProgress('evaluate', 'replicates', options);
+      const summary = await withProgress(progress, () =>
+        evaluate({
+          warehouse: options.warehouse,
+          modelId: options.model,
+          split,
+          replicates,
+          seed,
+          runId: options.runId,
+          onProgress: ({ done, total }) => progress.update(done, total),
+        }),
+      );
       printSummary({ ...summary }, { json: options.json });
     });
 }

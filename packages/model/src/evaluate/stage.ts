@@ -26,6 +26,8 @@ export interface EvaluateStageOptions {
   /** Bootstrap replicates for the 95% intervals. */
   replicates?: number;
   seed?: number;
+  /** Bootstrap replicates computed so far, over every task and model compared. */
+  onProgress?: (progress: { done: number; total: number }) => void;
 }
 
 export interface EvaluateSummary {
@@ -69,6 +71,7 @@ export async function evaluate(options: EvaluateStageOptions): Promise<EvaluateS
     trainRows: rowsOfSplit(loaded.set, 'train'),
     replicates,
     seed: options.seed ?? manifest.config.seed,
+    onProgress: options.onProgress,
   });
   disposeInferenceModel(model);
   const counts = parameterCounts(manifest.shape);
