@@ -16,5 +16,6 @@ export { canonicalJson, hashObject, sha256, sha256File } from './hashing.ts';
 export type { CodeVersion, DatasetRef, LabelRulesFacet, LineageEvent, LineageFacets } from './lineage.ts';
 export { appendLineageEvent, codeVersion, datasetDigest, describeDataset, newRunId } from './lineage.ts';
 export { mulberry32 } from './random.ts';
+export { TASK_DISPLAY } from './tasks.ts';
 export type { WarehouseLayout } from './warehouse.ts';
 export { warehouseLayout } from './warehouse.ts';

@@ -47,6 +47,9 @@ export async function createPipelineWorker(options: PipelineWorkerOptions): Prom
     taskQueue: options.taskQueue,
     workflowBundle: await workflowBundle(),
     activities: options.activities,
+    // Heartbeats carry each stage's progress, which `enecg run` and `enecg status` show: send them every
+    // 2 s instead of Temporal's default of most of the heartbeat timeout (24 s here).
+    maxHeartbeatThrottleInterval: '2 seconds',
     ...(options.maxConcurrentActivities === undefined
       ? {}
       : { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities }),

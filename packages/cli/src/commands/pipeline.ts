@@ -1,12 +1,29 @@
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { PipelineResult } from '@enecg/workflows';
+import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { choiceArgument, positiveIntegerArgument } from '../arguments.ts';
-import { printSummary } from '../output.ts';
+import { formatEvaluationFile } from '../evaluation-output.ts';
+import { formatSummary, printSummary } from '../output.ts';
+import { createLiveLines } from '../progress.ts';
 import { connectCliClient } from '../temporal-client.ts';
+import { watchRun } from '../watch.ts';
 
-const log = (line: string) => process.stderr.write(`enecg: ${line}\n`);
+/**
+ * Where a run's log lines and its activities' live progress go (stderr); with --json only the log lines,
+ * so that stdout stays one JSON document and stderr stays short.
+ */
+function runDisplay(options: { json?: boolean }) {
+  const live = createLiveLines();
+  return {
+    log: (line: string) => live.log(`enecg: ${line}`),
+    watch: options.json
+      ? undefined
+      : (client: Client, workflowId: string) => watchRun(client, workflowId, live),
+  };
+}
 
 function resultSummary(result: PipelineResult): Record<string, unknown> {
   return {
@@ -20,6 +37,38 @@ function resultSummary(result: PipelineResult): Record<string, unknown> {
     reportHtml: result.report.html,
     reportMarkdown: result.report.markdown,
   };
+}
+
+/** The header file of the first record a dataset lists (record_list.csv's `path` column). */
+async function firstRecord(source: string): Promise<string> {
+  const [header, first] = (await readFile(join(source, 'record_list.csv'), 'utf8')).split('\n');
+  const path = first?.split(',')[header?.split(',').indexOf('path') ?? -1];
+  return path ? join(source, `${path}.hea`) : join(source, 'record_list.csv');
+}
+
+/** A finished run: one JSON document with --json, otherwise what each stage did and the test metrics. */
+async function printRunResult(result: PipelineResult, options: { json?: boolean }): Promise<void> {
+  if (options.json) {
+    printSummary(resultSummary(result), options);
+    return;
+  }
+  const { ingest, labels, model } = result;
+  const reused = (hit: boolean) => (hit ? ' (reused: same inputs as an earlier run)' : '');
+  const lines = [
+    `Run ${result.runId} completed.`,
+    formatSummary({
+      ingest: `${ingest.listed} records listed: ${ingest.ingested} ingested, ${ingest.unchanged} unchanged, ${ingest.quarantined} quarantined`,
+      labels: `${labels.rows} labelled studies${reused(labels.cacheHit)}`,
+      features: result.features
+        .map((f) => `${f.expert} ${f.computed} computed, ${f.cached} cached`)
+        .join('; '),
+      model: `${model.modelId}${reused(model.cacheHit)}`,
+      warehouse: result.warehouse,
+      report: result.report.html,
+    }).replace(/^/gm, '  '),
+    await formatEvaluationFile(result.evaluationPath),
+  ];
+  process.stdout.write(lines.join('\n'));
 }
 
 export function registerPipelineCommands(program: Command): void {
@@ -45,8 +94,9 @@ export function registerPipelineCommands(program: Command): void {
         );
         const config = await loadPipelineConfig(options.config);
         const runId = options.runId ?? newPipelineRunId();
+        const { log, watch } = runDisplay(options);
         if (options.local) {
-          printSummary(resultSummary(await runPipelineLocally({ config, runId, log })), options);
+          await printRunResult(await runPipelineLocally({ config, runId, log, watch }), options);
           return;
         }
         const client = await connectCliClient();
@@ -59,7 +109,16 @@ export function registerPipelineCommands(program: Command): void {
           log(
             `run ${runId} started; waiting for it (Ctrl-C leaves it running; see \`enecg status ${runId}\`)`,
           );
-          printSummary(resultSummary(await handle.result()), options);
+          const watching = watch?.(client, runId);
+          let outcome: 'completed' | 'ended' = 'ended';
+          try {
+            const result = await handle.result();
+            outcome = 'completed';
+            await watching?.stop(outcome);
+            await printRunResult(result, options);
+          } finally {
+            if (outcome === 'ended') await watching?.stop(outcome);
+          }
         } finally {
           await client.connection.close();
         }
@@ -85,7 +144,7 @@ export function registerPipelineCommands(program: Command): void {
         activities: createActivities(),
         maxConcurrentActivities: positiveIntegerArgument(options.concurrency, '--concurrency'),
       });
-      log(`worker polling ${taskQueue}; Ctrl-C to stop`);
+      process.stderr.write(`enecg: worker polling ${taskQueue}; Ctrl-C to stop\n`);
       const stop = () => worker.shutdown();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
@@ -106,6 +165,7 @@ export function registerPipelineCommands(program: Command): void {
       const dir = resolve(options.dir);
       const source = join(dir, `synthetic-${subjects}`);
       const { runPipelineLocally, validatePipelineConfig } = await import('@enecg/workflows');
+      const { log, watch } = runDisplay(options);
       if (!existsSync(join(source, 'record_list.csv'))) {
         log(`generating ${subjects} synthetic subjects into ${source}`);
         const { generateSynthetic } = await import('@enecg/synth');
@@ -115,12 +175,20 @@ export function registerPipelineCommands(program: Command): void {
         { source, hosp: join(source, 'hosp'), warehouse: join(dir, 'warehouse') },
         'demo defaults',
       );
-      const result = await runPipelineLocally({ config, log });
-      printSummary(resultSummary(result), options);
+      const result = await runPipelineLocally({ config, log, watch });
+      await printRunResult(result, options);
       if (!options.json) {
-        process.stdout.write(`\nOpen the report: ${result.report.html}\n`);
+        const record = await firstRecord(source);
         process.stdout.write(
-          `Query lineage:   npx enecg sql --warehouse ${result.warehouse} "SELECT * FROM runs"\n`,
+          [
+            '',
+            'Next:',
+            `  open the report       ${result.report.html}`,
+            `  query the warehouse   npx enecg sql --warehouse ${result.warehouse} "SELECT run_id, job, status FROM runs"`,
+            `  predict one record    npx enecg predict --warehouse ${result.warehouse} --model ${result.model.modelId} ${record}`,
+            `  trace the model       npx enecg lineage upstream --warehouse ${result.warehouse} --model ${result.model.modelId}`,
+            '',
+          ].join('\n'),
         );
       }
     });

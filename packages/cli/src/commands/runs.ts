@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { printSummary } from '../output.ts';
+import { formatTable, printSummary } from '../output.ts';
 import { withClient } from '../temporal-client.ts';
+import { activityLine, runningActivities } from '../watch.ts';
 
 export function registerRunCommands(program: Command): void {
   program
@@ -24,31 +25,47 @@ export function registerRunCommands(program: Command): void {
             if (runs.length === 20) break;
           }
           if (options.json) printSummary({ runs }, options);
+          else if (runs.length === 0) process.stdout.write('no runs yet (start one with `enecg run`)\n');
           else
-            for (const run of runs)
-              process.stdout.write(
-                `${run.runId}  ${run.type}  ${run.status}  ${(run.started as Date).toISOString()}\n`,
-              );
+            process.stdout.write(
+              formatTable(
+                ['run', 'type', 'status', 'started'],
+                runs.map((run) => [
+                  String(run.runId),
+                  String(run.type),
+                  String(run.status),
+                  (run.started as Date).toISOString(),
+                ]),
+              ),
+            );
           return;
         }
-        const description = await client.workflow.getHandle(runId).describe();
-        const raw = description.raw.pendingActivities ?? [];
-        printSummary(
-          {
-            runId,
-            status: description.status.name,
-            started: description.startTime.toISOString(),
-            closed: description.closeTime?.toISOString() ?? null,
-            running: raw.map((activity) => ({
-              activity: activity.activityType?.name,
-              attempt: activity.attempt,
-              lastHeartbeat: activity.lastHeartbeatTime
-                ? new Date(Number(activity.lastHeartbeatTime.seconds) * 1000).toISOString()
-                : null,
-            })),
-          },
-          options,
-        );
+        const { description, activities } = await runningActivities(client, runId);
+        const summary = {
+          runId,
+          status: description.status.name,
+          started: description.startTime.toISOString(),
+          closed: description.closeTime?.toISOString() ?? null,
+          running: activities.map((activity) => ({
+            activity: activity.activityType,
+            attempt: activity.attempt,
+            lastHeartbeat:
+              activity.lastHeartbeatAt === undefined
+                ? null
+                : new Date(activity.lastHeartbeatAt).toISOString(),
+            progress: activity.progress ?? null,
+          })),
+        };
+        if (options.json) {
+          printSummary(summary, options);
+          return;
+        }
+        const now = Date.now();
+        const closed = summary.closed ? `, closed ${summary.closed}` : '';
+        process.stdout.write(`${runId}  ${summary.status}  started ${summary.started}${closed}\n`);
+        for (const activity of activities) process.stdout.write(`  ${activityLine(activity, now)}\n`);
+        if (summary.status === 'RUNNING' && activities.length === 0)
+          process.stdout.write('  (between stages: no activity is running)\n');
       });
     });
 

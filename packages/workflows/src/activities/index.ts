@@ -82,7 +82,7 @@ export function createActivities() {
           shard: input.shard,
           batchSize: input.batchSize,
           runId: input.runId,
-          onProgress: heartbeatProgress(),
+          onProgress: heartbeatProgress({ shard: input.shard }),
         }),
       );
     },
@@ -128,7 +128,7 @@ export function createActivities() {
           partRows: input.partRows,
           backend: input.backend,
           runId: input.runId,
-          onProgress: heartbeatProgress(),
+          onProgress: heartbeatProgress({ expert: input.expert }),
         }),
       );
     },
@@ -148,6 +148,7 @@ export function createActivities() {
             runId: input.runId,
             config: input.config,
             experts: input.experts,
+            onProgress: heartbeatProgress(),
           });
           return { summary: result, outputs: [result.modelDir] };
         });
@@ -162,6 +163,7 @@ export function createActivities() {
           runId: input.runId,
           replicates: input.replicates,
           seed: input.seed,
+          onProgress: heartbeatProgress(),
         }),
       );
     },

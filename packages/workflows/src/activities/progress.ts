@@ -5,11 +5,14 @@ import { Context } from '@temporalio/activity';
  * heartbeat timeout and retries elsewhere, and the stage resumes from what it already wrote), and stops
  * the stage at its next step once the workflow asked to cancel.
  */
-export function heartbeatProgress<Progress>(): (progress: Progress) => void {
+export function heartbeatProgress<Progress extends object>(
+  subject: Record<string, unknown> = {},
+): (progress: Progress) => void {
   const context = Context.current();
   return (progress) => {
     if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason;
-    context.heartbeat(progress);
+    // `subject` says what the counts are of (the expert, the shard): `enecg run` and `status` show it.
+    context.heartbeat({ ...subject, ...progress });
   };
 }
 
