@@ -7,8 +7,9 @@ export interface OutputOptions {
 export function readable(value: unknown): string {
   if (value === null || value === undefined) return '-';
   if (typeof value === 'number') return formatNumber(value);
-  if (Array.isArray(value)) return value.map(readable).join(', ');
+  if (Array.isArray(value)) return value.length === 0 ? 'none' : value.map(readable).join(', ');
   if (typeof value === 'object') {
+    if (Object.keys(value).length === 0) return 'none';
     return Object.entries(value)
       .map(([key, inner]) => `${key} ${readable(inner)}`)
       .join(', ');
@@ -25,7 +26,7 @@ export function formatNumber(value: number): string {
 
 /**
  * Prints a command's summary: JSON on stdout with `--json`, otherwise aligned `key  value` lines; a list
- * of objects gets one indented line per item, other values read as `readable` writes them.
+ * of objects or a long list gets one indented line per item, other values read as `readable` writes them.
  */
 export function printSummary(summary: Record<string, unknown>, options: OutputOptions): void {
   if (options.json) {
@@ -39,8 +40,12 @@ export function formatSummary(summary: Record<string, unknown>): string {
   const width = Math.max(...Object.keys(summary).map((k) => k.length));
   const lines: string[] = [];
   for (const [key, value] of Object.entries(summary)) {
-    const items = Array.isArray(value) && value.some((item) => typeof item === 'object' && item !== null);
-    if (items && value.length > 0) {
+    // A list of objects, or a long list, gets a line per item.
+    const items =
+      Array.isArray(value) &&
+      value.length > 0 &&
+      (value.some((item) => typeof item === 'object' && item !== null) || readable(value).length > 60);
+    if (items) {
       lines.push(key);
       for (const item of value) lines.push(`  ${readable(item)}`);
     } else lines.push(`${key.padEnd(width)}  ${readable(value)}`);

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { choiceArgument, nonNegativeIntegerArgument, positiveIntegerArgument } from '../arguments.ts';
+import { formatEvaluationFile } from '../evaluation-output.ts';
+import { resolveModelArgument } from '../model-argument.ts';
 import { printSummary } from '../output.ts';
 import { commandProgress, withProgress } from '../progress.ts';
 
@@ -23,7 +25,7 @@ export function registerEvaluateCommand(program: Command): void {
         'Writes <warehouse>/models/<modelId>/evaluation.json',
     )
     .requiredOption('--warehouse <dir>', 'warehouse folder')
-    .requiredOption('--model <modelId>', 'model id printed by `enecg train`')
+    .requiredOption('--model <id|dir>', 'model id printed by `enecg train`, or its folder')
     .option('--split <split>', "'test' or 'val'", 'test')
     .option('--replicates <n>', 'bootstrap replicates', '1000')
     .option('--seed <n>', 'bootstrap seed (default: the model seed)')
@@ -32,6 +34,7 @@ export function registerEvaluateCommand(program: Command): void {
     .option('--quiet', 'no progress lines on stderr')
     .action(async (options: EvaluateCommandOptions) => {
       const { evaluate } = await import('@enecg/model');
+      const { modelId } = resolveModelArgument(options.model, options.warehouse);
       const split = choiceArgument(options.split, '--split', ['test', 'val']);
       const replicates = positiveIntegerArgument(options.replicates, '--replicates');
       const seed =
@@ -40,7 +43,7 @@ export function registerEvaluateCommand(program: Command): void {
       const summary = await withProgress(progress, () =>
         evaluate({
           warehouse: options.warehouse,
-          modelId: options.model,
+          modelId,
           split,
           replicates,
           seed,
@@ -48,6 +51,10 @@ export function registerEvaluateCommand(program: Command): void {
           onProgress: ({ done, total }) => progress.update(done, total),
         }),
       );
-      printSummary({ ...summary }, { json: options.json });
+      if (options.json) printSummary({ ...summary }, options);
+      else
+        process.stdout.write(
+          `${await formatEvaluationFile(summary.evaluationPath)}Written to ${summary.evaluationPath}\n`,
+        );
     });
 }

@@ -1,6 +1,7 @@
 import { IntegrityError } from '@enecg/common/errors';
 import type { Command } from 'commander';
 import { positiveIntegerArgument } from '../arguments.ts';
+import { resolveModelArgument } from '../model-argument.ts';
 import { printSummary } from '../output.ts';
 import { requireWarehouse } from './sql.ts';
 
@@ -17,12 +18,13 @@ export function registerLineageCommand(program: Command): void {
   lineage
     .command('upstream')
     .description('Which runs, code, config, label rules and raw data produced a model')
-    .requiredOption('--model <id>', 'model id (folder under <warehouse>/models)')
+    .requiredOption('--model <id|dir>', 'model id (folder under <warehouse>/models), or that folder')
     .requiredOption('--warehouse <dir>', 'warehouse folder')
     .option('--json', 'print the full answer as JSON')
     .action(async (options: Options & { model: string }) => {
       const { lineageUpstream } = await import('@enecg/report');
-      const answer = await lineageUpstream(requireWarehouse(options.warehouse), options.model);
+      const { modelId } = resolveModelArgument(options.model, requireWarehouse(options.warehouse));
+      const answer = await lineageUpstream(options.warehouse, modelId);
       if (options.json) return printSummary({ ...answer }, options);
       const labelRules = answer.runs.flatMap((run) =>
         run.facets.labelRules ? [run.facets.labelRules.version] : [],

@@ -1,31 +1,52 @@
 import { existsSync } from 'node:fs';
 import { ConfigError } from '@enecg/common/errors';
 import type { Command } from 'commander';
+import { choiceArgument, positiveIntegerArgument } from '../arguments.ts';
+import { formatTable } from '../output.ts';
 
 function cell(value: unknown): string {
   if (value === null || value === undefined) return 'NULL';
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
 
-/** Rows as an aligned text table, the way a DuckDB shell shows them. */
-function formatRows(rows: Record<string, unknown>[]): string {
+/** One CSV field, quoted when it holds a comma, quote or line break (RFC 4180). */
+function csvField(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  const text = cell(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** Rows in the chosen format; a table shows every value in full, wrapping cells wider than `maxWidth`. */
+export function formatRows(
+  rows: Record<string, unknown>[],
+  format: 'table' | 'csv' | 'json',
+  maxWidth?: number,
+): string {
+  if (format === 'json') return `${JSON.stringify(rows, null, 2)}\n`;
+  const columns = rows.length > 0 ? Object.keys(rows[0]!) : [];
+  if (format === 'csv') {
+    const lines = [columns, ...rows.map((row) => columns.map((column) => row[column]))];
+    return lines.length > 1 || columns.length > 0
+      ? `${lines.map((line) => line.map(csvField).join(',')).join('\n')}\n`
+      : '';
+  }
   if (rows.length === 0) return '(no rows)\n';
-  const columns = Object.keys(rows[0]!);
   const cells = rows.map((row) => columns.map((column) => cell(row[column])));
-  const widths = columns.map((column, index) =>
-    Math.max(column.length, ...cells.map((row) => Math.min(row[index]!.length, 60))),
-  );
-  const line = (values: string[]) =>
-    values
-      .map((value, index) => value.slice(0, 60).padEnd(widths[index]!))
-      .join('  ')
-      .trimEnd();
-  return `${[line(columns), line(widths.map((width) => '-'.repeat(width))), ...cells.map(line)].join('\n')}\n(${rows.length} rows)\n`;
+  return `${formatTable(columns, cells, { maxWidth })}(${rows.length} row${rows.length === 1 ? '' : 's'})\n`;
 }
 
 export function requireWarehouse(warehouse: string): string {
   if (!existsSync(warehouse)) throw new ConfigError(`no such folder: ${warehouse}`, 'warehouse');
   return warehouse;
+}
+
+const FORMATS = ['table', 'csv', 'json'] as const;
+
+interface SqlOptions {
+  warehouse: string;
+  format: string;
+  maxWidth?: string;
+  json?: boolean;
 }
 
 export function registerSqlCommand(program: Command): void {
@@ -37,8 +58,13 @@ export function registerSqlCommand(program: Command): void {
     )
     .argument('<query>', 'a single SELECT statement')
     .requiredOption('--warehouse <dir>', 'warehouse folder')
-    .option('--json', 'print the rows as JSON')
-    .action(async (query: string, options: { warehouse: string; json?: boolean }) => {
+    .option('--format <format>', "'table', 'csv' or 'json'", 'table')
+    .option('--max-width <n>', 'table: wrap values wider than this many characters (default: never)')
+    .option('--json', 'the same as --format json')
+    .action(async (query: string, options: SqlOptions) => {
+      const format = options.json ? 'json' : choiceArgument(options.format, '--format', FORMATS);
+      const maxWidth =
+        options.maxWidth === undefined ? undefined : positiveIntegerArgument(options.maxWidth, '--max-width');
       const { openCatalog } = await import('@enecg/report/catalog');
       const catalog = await openCatalog(requireWarehouse(options.warehouse));
       try {
@@ -46,7 +72,7 @@ export function registerSqlCommand(program: Command): void {
           process.stderr.write(`enecg: view ${view} is unavailable: ${reason}\n`);
         }
         const rows = await catalog.query(query);
-        process.stdout.write(options.json ? `${JSON.stringify(rows, null, 2)}\n` : formatRows(rows));
+        process.stdout.write(formatRows(rows, format, maxWidth));
       } finally {
         catalog.close();
       }
