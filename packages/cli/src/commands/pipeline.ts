@@ -65,7 +65,10 @@ async function printRunResult(result: PipelineResult, options: { json?: boolean 
       model: `${model.modelId}${reused(model.cacheHit)}`,
       warehouse: result.warehouse,
       report: result.report.html,
-    }).replace(/^/gm, '  '),
+    })
+      .trimEnd()
+      .replace(/^/gm, '  ')
+      .concat('\n'),
     await formatEvaluationFile(result.evaluationPath),
   ];
   process.stdout.write(lines.join('\n'));

@@ -77,7 +77,18 @@ export function registerRunCommands(program: Command): void {
     .argument('<runId>', 'the run id (workflow id)')
     .option('--json', 'print a machine-readable summary')
     .action(async (runId: string, options: { json?: boolean }) => {
-      await withClient((client) => client.workflow.getHandle(runId).cancel());
-      printSummary({ runId, cancelRequested: true }, options);
+      await withClient(async (client) => {
+        const handle = client.workflow.getHandle(runId);
+        const { status } = await handle.describe();
+        // Cancelling a run that already ended changes nothing: say so, and succeed.
+        if (status.name !== 'RUNNING') {
+          if (options.json) printSummary({ runId, cancelRequested: false, status: status.name }, options);
+          else process.stdout.write(`run ${runId} is already ${status.name}: nothing to cancel\n`);
+          return;
+        }
+        await handle.cancel();
+        if (options.json) printSummary({ runId, cancelRequested: true }, options);
+        else process.stdout.write(`cancelling run ${runId}: its running stages stop at their next step\n`);
+      });
     });
 }
