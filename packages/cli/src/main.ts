@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { EnecgError } from '@enecg/common/errors';
 import { Command, CommanderError } from 'commander';
 import cliPackage from '../package.json' with { type: 'json' };
@@ -37,7 +38,18 @@ export function buildProgram(): Command {
   registerCommands(program);
   addExamples(program);
   loadLazyHelp(program);
+  program.hook('preAction', (_program, command) => absoluteFolders(command));
   return program;
+}
+
+/** Folder options every stage records in lineage: made absolute once, here, as pipeline configs are. */
+const FOLDER_OPTIONS = ['warehouse', 'source', 'hosp', 'out'];
+
+function absoluteFolders(command: Command): void {
+  for (const name of FOLDER_OPTIONS) {
+    const value = command.getOptionValue(name);
+    if (typeof value === 'string' && value !== '') command.setOptionValue(name, resolve(value));
+  }
 }
 
 /** Runs the CLI and returns the process exit code: 0 ok, 1 failure, 2 bad usage or configuration. */
