@@ -131,8 +131,15 @@ export function watchRun(
     const took = startedAt === undefined ? '' : ` in ${formatDuration((now - startedAt) / 1000)}`;
     live.log(`enecg: ${label} finished${took}`);
   };
+  // A stage's keep-alive heartbeat carries no details: show its last progress meanwhile.
+  const lastProgress = new Map<string, RunningActivity['progress']>();
   const poll = async () => {
     const { activities } = await runningActivities(client, workflowId);
+    for (const activity of activities) {
+      const key = `${activity.activityId}/${activity.attempt}`;
+      if (activity.progress) lastProgress.set(key, activity.progress);
+      else activity.progress = lastProgress.get(key);
+    }
     const now = Date.now();
     // The live block first, then the finished ones above it (a log line redraws the block it is given).
     live.render(

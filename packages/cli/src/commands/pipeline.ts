@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { choiceArgument, positiveIntegerArgument } from '../arguments.ts';
 import { formatEvaluationFile } from '../evaluation-output.ts';
 import { formatSummary, printSummary } from '../output.ts';
-import { createLiveLines } from '../progress.ts';
+import { createLiveLines, formatDuration } from '../progress.ts';
 import { connectCliClient } from '../temporal-client.ts';
 import { watchRun } from '../watch.ts';
 
@@ -37,6 +37,37 @@ function resultSummary(result: PipelineResult): Record<string, unknown> {
     reportHtml: result.report.html,
     reportMarkdown: result.report.markdown,
   };
+}
+
+/** Activities that say on stderr when each starts and ends, so a worker's log shows what it works on. */
+function loggedActivities<T extends object>(activities: T): T {
+  const logged = Object.entries(activities).map(([name, activity]) => [
+    name,
+    async (...args: unknown[]) => {
+      const input = args[0] as {
+        runId?: unknown;
+        expert?: unknown;
+        shard?: { index: number; count: number };
+      };
+      const subject = [
+        typeof input?.expert === 'string' ? input.expert : undefined,
+        input?.shard && input.shard.count > 1 ? `shard ${input.shard.index}/${input.shard.count}` : undefined,
+        typeof input?.runId === 'string' ? `of ${input.runId}` : undefined,
+      ].filter(Boolean);
+      const what = [name, ...subject].join(' ');
+      const started = Date.now();
+      process.stderr.write(`enecg: ${what} started\n`);
+      try {
+        const result = await (activity as (...a: unknown[]) => Promise<unknown>)(...args);
+        process.stderr.write(`enecg: ${what} finished in ${formatDuration((Date.now() - started) / 1000)}\n`);
+        return result;
+      } catch (error) {
+        process.stderr.write(`enecg: ${what} failed: ${error instanceof Error ? error.message : error}\n`);
+        throw error;
+      }
+    },
+  ]);
+  return Object.fromEntries(logged) as T;
 }
 
 /** The header file of the first record a dataset lists (record_list.csv's `path` column). */
@@ -144,7 +175,7 @@ export function registerPipelineCommands(program: Command): void {
       const taskQueue = queue === 'gpu' ? GPU_TASK_QUEUE : CPU_TASK_QUEUE;
       const worker = await createPipelineWorker({
         taskQueue,
-        activities: createActivities(),
+        activities: loggedActivities(createActivities()),
         maxConcurrentActivities: positiveIntegerArgument(options.concurrency, '--concurrency'),
       });
       process.stderr.write(`enecg: worker polling ${taskQueue}; Ctrl-C to stop\n`);
