@@ -2,6 +2,7 @@ export type { BackendChoice, BackendInfo, NativeSetupResult, NativeVariant } fro
 export {
   activeBackend,
   BACKEND_CHOICES,
+  backendLabel,
   describeNativeSetup,
   installedBackends,
   nativeBackendSetting,

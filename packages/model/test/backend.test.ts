@@ -59,7 +59,9 @@ describe('backend selection', () => {
     const error = await selectBackend('node-gpu').catch((e: unknown) => e);
     if (nativeBuildStatus('gpu').ready) return; // a GPU build exists here: nothing to refuse
     expect(error).toBeInstanceOf(EnvironmentError);
-    expect(String(error)).toMatch(/tfjs-node-gpu is not built .*What to do: run `npx enecg setup --gpu`/s);
+    expect(String(error)).toMatch(
+      /tfjs-node-gpu has not been built by setup.*What to do: run `npx enecg setup --gpu`/s,
+    );
   });
 
   it('cpu can be forced', async () => {

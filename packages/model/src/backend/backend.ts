@@ -169,7 +169,7 @@ async function activateFirstAvailable(requested: BackendChoice): Promise<Backend
   throw new EnvironmentError(
     `the ${requested} TensorFlow.js backend is not available: ${failures.join('; ')}`,
     requested === 'node-gpu' || requested === 'node'
-      ? `run \`${setupCommand(NATIVE_VARIANTS[requested])}\`, or use --backend wasm`
+      ? `run \`${setupCommand(NATIVE_VARIANTS[requested])}\` (see its one-line report), or choose another backend`
       : 'reinstall node_modules (npm ci), or use --backend cpu',
   );
 }

@@ -155,7 +155,7 @@ export function nativeBuildStatus(variant: NativeVariant): NativeBuildStatus {
   if (!existsSync(recordPath)) {
     return {
       ready: false,
-      reason: `${NATIVE_RECIPES[variant].package} is not built (run \`${setupCommand(variant)}\`)`,
+      reason: `${NATIVE_RECIPES[variant].package} has not been built by setup`,
     };
   }
   return { ready: true, dir, record: JSON.parse(readFileSync(recordPath, 'utf8')) as NativeBuildRecord };
