@@ -8,6 +8,7 @@ import {
   parseBackendChoice,
   selectBackend,
   tf,
+  withBackend,
   withKernelFallback,
 } from '../src/backend/index.ts';
 
@@ -76,6 +77,29 @@ describe('backend selection', () => {
     expect(spectrum).toEqual([0, 2, 0]);
     expect(tf.getBackend()).toBe('wasm');
     expect(activeBackend()!.fallbackKernels).toEqual(['RFFT']);
+  });
+
+  it('a stage on another backend waits for the stages holding the current one instead of switching it', async () => {
+    const seen: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const first = withBackend('cpu', async () => {
+      await held;
+      seen.push(`first on ${tf.getBackend()}`);
+    });
+    const other = withBackend('wasm', async () => {
+      seen.push(`other on ${tf.getBackend()}`);
+    });
+    const same = withBackend('cpu', async () => {
+      seen.push(`same on ${tf.getBackend()}`);
+    });
+    await same;
+    expect(seen).toEqual(['same on cpu']);
+    release();
+    await Promise.all([first, other]);
+    expect(seen).toEqual(['same on cpu', 'first on cpu', 'other on wasm']);
   });
 
   it('refuses an unknown choice naming the key', () => {

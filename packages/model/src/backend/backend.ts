@@ -174,6 +174,36 @@ async function activateFirstAvailable(requested: BackendChoice): Promise<Backend
   );
 }
 
+let lease: { requested: BackendChoice; holders: number } | undefined;
+const waiting: (() => void)[] = [];
+
+/**
+ * Runs a stage on a backend and keeps that backend for it: tfjs's backend is process-wide, and a worker
+ * runs activities side by side, so a stage that asks for another backend (training on wasm while
+ * features run on tensorflow) waits until the stages on the current one are done, instead of switching
+ * it under them. Stages asking for the same choice share it.
+ */
+export async function withBackend<T>(
+  requested: BackendChoice,
+  work: (info: BackendInfo) => Promise<T>,
+): Promise<T> {
+  while (lease !== undefined && lease.requested !== requested) {
+    await new Promise<void>((resolve) => waiting.push(resolve));
+  }
+  const held = lease ?? { requested, holders: 0 };
+  lease = held;
+  held.holders++;
+  try {
+    return await work(await selectBackend(requested));
+  } finally {
+    held.holders--;
+    if (held.holders === 0) {
+      lease = undefined;
+      for (const resume of waiting.splice(0)) resume();
+    }
+  }
+}
+
 /**
  * For a GPU worker: the GPU build, on a GPU. Refuses (rather than taking GPU work to run it on a CPU)
  * when the build is missing or TensorFlow sees no CUDA device.

@@ -8,6 +8,7 @@ export {
   requireGpuBackend,
   selectBackend,
   tf,
+  withBackend,
   withKernelFallback,
 } from './backend.ts';
 export { packBatch, unpackBatch } from './batch.ts';
