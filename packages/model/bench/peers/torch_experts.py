@@ -6,7 +6,7 @@ preprocessing), seeded random weights, eval mode, no autograd. What a user would
       --sizes default,published --records 16 --published-records 4 --threads 2
 
 Prints one JSON line per (expert, size): ECGs/s and the peak RSS of a fresh process that ran only that
-configuration. Prints one line starting with "skipped" (and exits 0) when torch or transformers does
+configuration, and its CPU seconds per wall second (threads busy). Prints one line starting with "skipped" (and exits 0) when torch or transformers does
 not import. The model code is the reference's (transformers' T5 and GPT-2) or the project's torch
 re-statements in tools/ (DLinear, TimesNet, ECG-FM), which the golden fixtures were checked against.
 """
@@ -134,13 +134,13 @@ def measure(expert, size, records, threads):
     x = inputs(records)
     with torch.inference_mode():
         embed(x[:min(2, records)])  # warm-up, as the TypeScript side does
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         for i in range(0, records, batch):
             embed(x[i:i + batch])
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(json.dumps({"expert": expert, "size": size, "records": records, "ecgsPerSecond": records / seconds,
-                      "peakRssMiB": peak, "torch": torch.__version__, "threads": threads}))
+                      "peakRssMiB": peak, "cpuPerWall": cpu / seconds, "torch": torch.__version__, "threads": threads}))
 
 
 def option(args, name, default):
