@@ -1,3 +1,8 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, EnvironmentError } from '@enecg/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -44,6 +49,26 @@ describe('backend selection', () => {
     expect(info.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(activeBackend()).toEqual(info);
   });
+
+  it.skipIf(!native.ready)(
+    'loads the native build whatever the command line says (node-pre-gyp reads process.argv)',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'enecg-argv-'));
+      const script = join(dir, 'select.mts');
+      const backend = new URL('../src/backend/index.ts', import.meta.url).href;
+      writeFileSync(
+        script,
+        `import { selectBackend } from '${backend}';\nprocess.stdout.write((await selectBackend('node')).tfBackend);\n`,
+      );
+      const tsx = createRequire(import.meta.url).resolve('tsx/cli');
+      const run = spawnSync(process.execPath, [tsx, script, 'demo', '--dir', dir], {
+        cwd: dir,
+        encoding: 'utf8',
+      });
+      expect(run.stdout).toBe('tensorflow');
+    },
+    60_000,
+  );
 
   it('ENECG_NATIVE_BACKEND=0 makes auto run on wasm even with a native build installed', async () => {
     process.env.ENECG_NATIVE_BACKEND = '0';

@@ -233,9 +233,16 @@ export function loadNative(variant: NativeVariant): LoadedNative {
   }
   const threads = configureNativeRuntime();
   linkProjectTfjs(status.dir);
-  const native = createRequire(join(status.dir, 'package.json'))(NATIVE_RECIPES[variant].package) as {
-    backend(): { isUsingGpuDevice?: boolean };
-  };
+  // The package finds its addon with node-pre-gyp, which parses process.argv as its own options: a
+  // command line such as `enecg demo --dir X` would be read as node-pre-gyp's --directory.
+  const argv = process.argv;
+  process.argv = argv.slice(0, 2);
+  let native: { backend(): { isUsingGpuDevice?: boolean } };
+  try {
+    native = createRequire(join(status.dir, 'package.json'))(NATIVE_RECIPES[variant].package);
+  } finally {
+    process.argv = argv;
+  }
   loaded = { variant, record: status.record, threads, gpu: native.backend().isUsingGpuDevice === true };
   return loaded;
 }
