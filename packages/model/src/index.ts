@@ -6,6 +6,7 @@ export {
   describeNativeSetup,
   installedBackends,
   nativeBackendSetting,
+  nativeBuildStatus,
   parseBackendChoice,
   requireGpuBackend,
   selectBackend,
