@@ -48,10 +48,14 @@ const WHEEL_TARGET = [
   'cp',
   '--abi',
   'cp311',
-  ...['manylinux_2_27_x86_64', 'manylinux_2_17_x86_64', 'manylinux2014_x86_64'].flatMap((p) => [
-    '--platform',
-    p,
-  ]),
+  ...[
+    'manylinux_2_27_x86_64',
+    'manylinux_2_25_x86_64',
+    'manylinux_2_17_x86_64',
+    'manylinux2014_x86_64',
+    'manylinux_2_12_x86_64',
+    'manylinux2010_x86_64',
+  ].flatMap((p) => ['--platform', p]),
 ];
 
 /** Extracts what the addon links against from the wheels into deps/ (the layout binding.gyp expects). */
