@@ -132,12 +132,14 @@ function run(step: string, command: string, args: readonly string[], options: Ru
       clearTimeout(timer);
       logStream.end();
       if (code === 0) return resolve(stdout);
+      const lines = `${stdout}\n${stderr}`
+        .split('\n')
+        .map((line) => line.trim())
+        .filter(Boolean);
       const last =
-        `${stderr}\n${stdout}`
-          .split('\n')
-          .map((line) => line.trim())
-          .filter((line) => /error|fail|not found|cannot|denied/i.test(line))
-          .at(-1) ?? `exit ${code ?? signal}`;
+        lines.filter((line) => /error|fail|not found|no module|cannot|denied/i.test(line)).at(-1) ??
+        lines.at(-1) ??
+        `exit ${code ?? signal}`;
       const why = signal ? `timed out after ${options.timeoutMs / 1000} s` : last.slice(0, 200);
       reject(new SetupStepError(step, why, options.log));
     });
