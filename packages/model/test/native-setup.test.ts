@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -21,8 +21,11 @@ afterEach(() => {
 });
 
 describe('native backend setup', () => {
-  it('fails in one line naming the missing prerequisite, leaves no build behind, and auto falls back', async () => {
+  it('fails in one line naming the missing prerequisite and leaves no build (nor a killed setup stage) behind', async () => {
     process.env.ENECG_TOOLS_DIR = mkdtempSync(join(tmpdir(), 'enecg-tools-'));
+    // Above the kernel's pid_max: the process that made this stage is surely gone.
+    const abandoned = join(process.env.ENECG_TOOLS_DIR, `tfjs-node-4.22.0-tf2.21.0.partial-${2 ** 22 + 1}`);
+    mkdirSync(join(abandoned, 'wheels'), { recursive: true });
     process.env.CXX = 'no-such-c++-compiler';
     delete process.env.ENECG_NATIVE_BACKEND;
     const result = await setupNativeBackend('cpu');
@@ -32,6 +35,7 @@ describe('native backend setup', () => {
     expect(line.split('\n')).toHaveLength(1);
     expect(line).toMatch(/^@tensorflow\/tfjs-node not built: prerequisites: .*; the pipeline runs on wasm/);
     expect(existsSync(join(result.dir, 'ready.json'))).toBe(false);
+    expect(existsSync(abandoned)).toBe(false);
     expect(nativeBuildStatus('cpu')).toEqual({
       ready: false,
       reason: '@tensorflow/tfjs-node has not been built by setup',

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, realpathSync } from 'node:fs';
 import { copyFile, lstat, mkdir, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   linkProjectTfjs,
@@ -284,6 +284,22 @@ async function smokeTest(recipe: NativeRecipe, dir: string): Promise<{ tensorflo
   return JSON.parse(out) as { tensorflow: string; gpu: boolean };
 }
 
+/** Staging folders of setups that were killed (their process is gone) hold up to a GiB each. */
+async function removeAbandonedStages(dir: string): Promise<void> {
+  const prefix = `${basename(dir)}.partial-`;
+  for (const entry of await readdir(dirname(dir)).catch(() => [] as string[])) {
+    if (!entry.startsWith(prefix)) continue;
+    const pid = Number(entry.slice(prefix.length));
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch (error) {
+      alive = (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    if (!alive) await rm(join(dirname(dir), entry), { recursive: true, force: true });
+  }
+}
+
 function matchesRecipe(record: NativeBuildRecord, recipe: NativeRecipe): boolean {
   return (
     record.package === recipe.package &&
@@ -322,6 +338,7 @@ export async function setupNativeBackend(
   }
   const stage = `${dir}.partial-${process.pid}`;
   try {
+    await removeAbandonedStages(dir);
     await rm(stage, { recursive: true, force: true });
     await mkdir(stage, { recursive: true });
     await build(recipe, stage, log);
