@@ -198,7 +198,8 @@ async function build(recipe: NativeRecipe, stage: string, log: (line: string) =>
   const nodeDir = await checkPrerequisites();
   const packageDir = join(stage, 'node_modules', recipe.package);
 
-  log(`downloading the pinned ${recipe.wheels.map((w) => `${w.name}==${w.version}`).join(', ')} wheel(s)`);
+  const [first, ...others] = recipe.wheels.map((w) => `${w.name}==${w.version}`);
+  log(`downloading the pinned ${first} wheel${others.length ? ` and ${others.length} more (CUDA 12)` : ''}`);
   const wheels = join(stage, 'wheels');
   await mkdir(wheels);
   const requirements = join(wheels, 'requirements.txt');
