@@ -17,7 +17,8 @@ import {
   withKernelFallback,
 } from '../src/backend/index.ts';
 
-const native = nativeBuildStatus('cpu');
+// The build `auto` loads: the GPU one when setup made it (it runs on the CPU without a GPU).
+const native = nativeBuildStatus(nativeBuildStatus('gpu').ready ? 'gpu' : 'cpu');
 const switchValue = process.env.ENECG_NATIVE_BACKEND;
 
 afterEach(() => {
