@@ -1,0 +1,44 @@
+/**
+ * The entry point of a stage process: runs one stage job (stage-jobs.ts) for the activity that forked
+ * it, sends its progress and its result or error back over IPC, and exits.
+ */
+import { type FromStageProcess, serializeError, type ToStageProcess } from './stage-protocol.ts';
+
+const cancellation = new AbortController();
+
+function send(message: FromStageProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.connected) return resolve();
+    process.send?.(message, undefined, {}, () => resolve());
+  });
+}
+
+async function run(job: string, input: unknown): Promise<void> {
+  try {
+    const { stageJobs } = await import('./stage-jobs.ts');
+    const work = stageJobs[job as keyof typeof stageJobs] as (
+      input: unknown,
+      report: (progress: unknown) => void,
+    ) => Promise<unknown>;
+    if (work === undefined) throw new Error(`unknown stage job '${job}'`);
+    // A stage checks in here after each batch: the cancelled one stops there, writing no further part.
+    const report = (progress: unknown) => {
+      cancellation.signal.throwIfAborted();
+      process.send?.({ type: 'progress', progress } satisfies FromStageProcess);
+    };
+    await send({ type: 'done', result: await work(input, report) });
+  } catch (error) {
+    await send({ type: 'failed', error: serializeError(error) });
+  }
+  process.exit(0);
+}
+
+// The activity decides when this process stops: Ctrl-C in a terminal reaches the whole process group,
+// and the worker turns it into a cancellation (or its shutdown) that reaches us as a message.
+process.on('SIGINT', () => {});
+// An orphan (its worker died) must not go on writing beside the retry of its activity elsewhere.
+process.on('disconnect', () => process.exit(1));
+process.on('message', (message: ToStageProcess) => {
+  if (message.type === 'cancel') cancellation.abort();
+  else void run(message.job, message.input);
+});
