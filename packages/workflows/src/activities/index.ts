@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import { codeVersion, datasetDigest, sha256File } from '@enecg/common';
 import { deriveLabels, labelSourceFiles } from '@enecg/labels';
 import type { BackendChoice } from '@enecg/model';
-import { refreshCatalog, renderReport } from '@enecg/report';
+import { refreshCatalog } from '@enecg/report';
 import { Context } from '@temporalio/activity';
 import { createSweepActivities } from '../sweep/activities.ts';
 import { GPU_TASK_QUEUE } from '../task-queues.ts';
@@ -73,7 +73,7 @@ function runStage<T>(warehouse: string, work: (progress: ProgressReporter) => Pr
  * The pipeline's activities: each is a thin wrapper that calls the very function its `enecg <stage>`
  * command calls, heartbeats progress, skips work whose inputs are unchanged, refreshes the auditors'
  * catalog, and returns a small summary (paths, hashes, counts). The CPU-bound stages (ingest, features,
- * training, evaluation) run in a stage process of their own, so that this worker's event loop stays free
+ * training, evaluation, report rendering) run in a stage process of their own, so that this worker's event loop stays free
  * for heartbeats and workflow tasks; the others wait on DuckDB or the file system and run here.
  */
 export function createActivities() {
@@ -187,7 +187,9 @@ export function createActivities() {
     /** Not a `runStage`: rendering refreshes the catalog itself, after recording the report's lineage. */
     async renderRunReport(input: StageInput) {
       return asActivity(() =>
-        withHeartbeat(() => renderReport({ warehouse: input.warehouse, runId: input.runId })),
+        withHeartbeat(() =>
+          inStageProcess('renderReport', { warehouse: input.warehouse, runId: input.runId }),
+        ),
       );
     },
 

@@ -7,6 +7,7 @@ import {
   type TrainOptions,
   train,
 } from '@enecg/model';
+import { renderReport } from '@enecg/report';
 import { evaluateTrial, trainTrial } from '../sweep/trial-work.ts';
 
 /**
@@ -22,6 +23,7 @@ export const stageJobs = {
     cacheFeatures({ ...options, onProgress: report }),
   train: (options: TrainOptions) => train(options),
   evaluate: (options: EvaluateStageOptions) => evaluate(options),
+  renderReport: (options: Parameters<typeof renderReport>[0]) => renderReport(options),
   trainTrial,
   evaluateTrial,
 };
