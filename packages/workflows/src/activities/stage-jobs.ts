@@ -26,6 +26,11 @@ export const stageJobs = {
     (await import('../sweep/trial-work.ts')).evaluateTrial(input),
 };
 
+/** Loads every job's package: a spare stage process does it while it waits for its job. */
+export async function preloadStagePackages(): Promise<void> {
+  await Promise.all([import('@enecg/ingest'), import('@enecg/model'), import('@enecg/report')]);
+}
+
 export type StageJobs = typeof stageJobs;
 export type StageJobName = keyof StageJobs;
 export type StageJobInput<K extends StageJobName> = Parameters<StageJobs[K]>[0];

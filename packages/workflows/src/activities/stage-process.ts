@@ -27,6 +27,8 @@ function runnerCommand(): { entry: string; execArgv: string[] } {
 
 const running = new Set<ChildProcess>();
 let killOnExitInstalled = false;
+/** A started stage process loading the stage packages for the next job (see `takeStageProcess`). */
+let spare: ChildProcess | undefined;
 
 /** A worker that exits leaves no stage process behind (one that crashes: each notices and exits). */
 function killOnExit(): void {
@@ -35,6 +37,36 @@ function killOnExit(): void {
   process.once('exit', () => {
     for (const child of running) child.kill('SIGKILL');
   });
+}
+
+function forkRunner(): ChildProcess {
+  const { entry, execArgv } = runnerCommand();
+  const child = fork(entry, [], {
+    execArgv,
+    serialization: 'advanced',
+    // The stage's own output goes to stderr: stdout may be a command's JSON summary.
+    stdio: ['ignore', 2, 2, 'ipc'],
+  });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
+/**
+ * A fresh process for one job. A stage process spends seconds loading its packages (TensorFlow.js
+ * above all), so the one taken is the spare started for it earlier when there is one, and a new spare
+ * starts loading for the next job. Every job still gets a process of its own: no state (a chosen backend,
+ * tensors, memory) passes from one job to the next. The spare does not keep this process alive.
+ */
+function takeStageProcess(): ChildProcess {
+  const child = spare?.connected ? spare : forkRunner();
+  child.ref();
+  child.channel?.ref();
+  spare = forkRunner();
+  spare.send({ type: 'preload' } satisfies ToStageProcess);
+  spare.unref();
+  spare.channel?.unref();
+  return child;
 }
 
 /** Removes what a killed stage process was writing: `writeFileAtomic` temporaries carry its pid. */
@@ -76,15 +108,8 @@ export function runInStageProcess<K extends StageJobName>(
   const { signal } = options;
   if (signal?.aborted) return Promise.reject(signal.reason);
   killOnExit();
-  const { entry, execArgv } = runnerCommand();
   return new Promise((resolve, reject) => {
-    const child = fork(entry, [], {
-      execArgv,
-      serialization: 'advanced',
-      // The stage's own output goes to stderr: stdout may be a command's JSON summary.
-      stdio: ['ignore', 2, 2, 'ipc'],
-    });
-    running.add(child);
+    const child = takeStageProcess();
     let outcome: FromStageProcess | undefined;
     let killTimer: NodeJS.Timeout | undefined;
     let spawnError: Error | undefined;
@@ -105,7 +130,6 @@ export function runInStageProcess<K extends StageJobName>(
     });
     child.once('close', async (code, exitSignal) => {
       clearTimeout(killTimer);
-      running.delete(child);
       signal?.removeEventListener('abort', cancel);
       if (outcome === undefined && child.pid !== undefined)
         await removeTemporaries(options.warehouse, child.pid);
@@ -120,6 +144,6 @@ export function runInStageProcess<K extends StageJobName>(
             ),
         );
     });
-    sendToChild({ type: 'run', job, input });
+    sendToChild({ type: 'run', job, input, env: { ...process.env }, cwd: process.cwd() });
   });
 }

@@ -4,7 +4,12 @@ import { ConfigError, EnvironmentError, InputError, IntegrityError } from '@enec
  * What a stage process and the activity that started it say to each other over the IPC channel
  * (structured clone: plain objects, typed arrays, no class instances).
  */
-export type ToStageProcess = { type: 'run'; job: string; input: unknown } | { type: 'cancel' };
+export type ToStageProcess =
+  /** A spare process loads the stage packages while it waits for a job. */
+  | { type: 'preload' }
+  /** The job, with the activity's environment and working directory as they are now. */
+  | { type: 'run'; job: string; input: unknown; env: Record<string, string | undefined>; cwd: string }
+  | { type: 'cancel' };
 
 export type FromStageProcess =
   | { type: 'progress'; progress: unknown }

@@ -1,6 +1,6 @@
 /**
- * The entry point of a stage process: runs one stage job (stage-jobs.ts) for the activity that forked
- * it, sends its progress and its result or error back over IPC, and exits.
+ * The entry point of a stage process: runs one stage job (stage-jobs.ts) for an activity, sends its
+ * progress and its result or error back over IPC, and exits.
  */
 import { type FromStageProcess, serializeError, type ToStageProcess } from './stage-protocol.ts';
 
@@ -13,8 +13,16 @@ function send(message: FromStageProcess): Promise<void> {
   });
 }
 
-async function run(job: string, input: unknown): Promise<void> {
+/** The activity's environment, which may have changed since this process was started as a spare. */
+function adopt(env: Record<string, string | undefined>, cwd: string): void {
+  for (const name of Object.keys(process.env)) if (!(name in env)) delete process.env[name];
+  Object.assign(process.env, env);
+  process.chdir(cwd);
+}
+
+async function run({ job, input, env, cwd }: ToStageProcess & { type: 'run' }): Promise<void> {
   try {
+    adopt(env, cwd);
     const { stageJobs } = await import('./stage-jobs.ts');
     const work = stageJobs[job as keyof typeof stageJobs] as (
       input: unknown,
@@ -40,5 +48,8 @@ process.on('SIGINT', () => {});
 process.on('disconnect', () => process.exit(1));
 process.on('message', (message: ToStageProcess) => {
   if (message.type === 'cancel') cancellation.abort();
-  else void run(message.job, message.input);
+  else if (message.type === 'preload')
+    // A failure to load shows when the job imports its package, as that job's error.
+    import('./stage-jobs.ts').then((jobs) => jobs.preloadStagePackages()).catch(() => {});
+  else void run(message);
 });

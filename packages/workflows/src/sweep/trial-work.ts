@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { warehouseLayout, writeFileAtomic } from '@enecg/common';
 import {
+  activeBackend,
   type EvaluationReport,
   evaluate,
   measureInferenceThroughput,
@@ -69,15 +70,20 @@ export interface TrialOutputs<T> {
   outputs: string[];
 }
 
+/** Bytes held by tensors: none before the stage has chosen its backend (in a fresh stage process). */
+function tensorBytes(): number {
+  return activeBackend() === undefined ? 0 : tensorBytesInUse();
+}
+
 /** Peak tensor bytes (above the level at the start) and peak process RSS while `work` runs. */
 async function measurePeaks<T>(
   work: () => Promise<T>,
 ): Promise<{ result: T; peakTensorBytes: number; peakRssBytes: number }> {
-  const startBytes = tensorBytesInUse();
+  const startBytes = tensorBytes();
   let peakTensor = startBytes;
   let peakRss = process.memoryUsage.rss();
   const sample = () => {
-    peakTensor = Math.max(peakTensor, tensorBytesInUse());
+    peakTensor = Math.max(peakTensor, tensorBytes());
     peakRss = Math.max(peakRss, process.memoryUsage.rss());
   };
   const timer = setInterval(sample, 10);
