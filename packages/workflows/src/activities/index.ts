@@ -73,8 +73,9 @@ function runStage<T>(warehouse: string, work: (progress: ProgressReporter) => Pr
  * The pipeline's activities: each is a thin wrapper that calls the very function its `enecg <stage>`
  * command calls, heartbeats progress, skips work whose inputs are unchanged, refreshes the auditors'
  * catalog, and returns a small summary (paths, hashes, counts). The CPU-bound stages (ingest, features,
- * training, evaluation, report rendering) run in a stage process of their own, so that this worker's event loop stays free
- * for heartbeats and workflow tasks; the others wait on DuckDB or the file system and run here.
+ * training, evaluation, report rendering) run in a stage process of their own, so that this worker's
+ * event loop stays free for heartbeats and workflow tasks; the others wait on DuckDB or the file system
+ * and run here.
  */
 export function createActivities() {
   return {
