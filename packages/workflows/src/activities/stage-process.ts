@@ -49,6 +49,9 @@ function forkRunner(): ChildProcess {
   });
   running.add(child);
   child.once('exit', () => running.delete(child));
+  // A spare that failed to start or to take its preload message is no longer connected, so it is not
+  // taken; a process running a job reports its errors through the job's own listener.
+  child.on('error', () => {});
   return child;
 }
 
