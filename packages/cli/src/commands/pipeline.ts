@@ -173,6 +173,11 @@ export function registerPipelineCommands(program: Command): void {
         '@enecg/workflows'
       );
       const taskQueue = queue === 'gpu' ? GPU_TASK_QUEUE : CPU_TASK_QUEUE;
+      // A GPU worker without a GPU would take feature caching away from the CPU workers: refuse.
+      if (queue === 'gpu') {
+        const { backendLabel, requireGpuBackend } = await import('@enecg/model');
+        process.stderr.write(`enecg: feature caching on ${backendLabel(await requireGpuBackend())}\n`);
+      }
       const worker = await createPipelineWorker({
         taskQueue,
         activities: loggedActivities(createActivities()),
