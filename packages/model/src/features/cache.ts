@@ -156,6 +156,7 @@ export async function cacheFeaturesFrom(
       preprocessingHash: expert.preprocessingHash,
       embeddingSize: expert.embeddingSize,
       expertOptions,
+      ...(expert.featureNames ? { featureNames: [...expert.featureNames] } : {}),
     };
     await prepareDir(dir, manifest);
     const partRows =

@@ -18,6 +18,8 @@ export interface FeatureSetManifest {
   embeddingSize: number;
   /** The expert's options as given (config and seed), for reading the set back without guessing. */
   expertOptions: { seed: number; config?: Record<string, unknown>; weightsPath?: string };
+  /** The embedding's element names, for experts whose elements are named measurements. */
+  featureNames?: string[];
 }
 
 /** How a feature set's key starts when its expert ran without a checkpoint. */
