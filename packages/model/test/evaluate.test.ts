@@ -55,6 +55,27 @@ describe('evaluation on features with a known signal', () => {
     }
   });
 
+  it('compares the ensemble with its best single expert head, paired, on the headline metric', () => {
+    for (const task of TASKS) {
+      const evaluation = run.tasks[task] as TaskEvaluation;
+      const versus = evaluation.versusBestExpert;
+      expect(versus, task).toBeDefined();
+      const metric = evaluation.kind === 'regression' ? 'mae' : 'auroc';
+      expect(versus?.metric).toBe(metric);
+      const scores = Object.entries(evaluation.experts).map(
+        ([name, set]) => [name, set[metric]?.value as number] as const,
+      );
+      const best = scores.reduce((a, b) => ((metric === 'mae' ? b[1] < a[1] : b[1] > a[1]) ? b : a));
+      expect(versus?.expert, task).toBe(best[0]);
+      expect(versus?.expert, task).not.toBe('noise');
+      expect(versus?.difference.value).toBeCloseTo(
+        (evaluation.ensemble[metric]?.value as number) - best[1],
+        9,
+      );
+      expect(versus?.difference.lo).toBeLessThanOrEqual(versus?.difference.hi as number);
+    }
+  });
+
   it('reports accuracy, macro P/R/F1 and AUROC for classification; MAE/MSE for regression; per expert too', () => {
     const gender = run.tasks.gender as TaskEvaluation;
     expect(Object.keys(gender.ensemble).sort()).toEqual(['accuracy', 'auroc', 'f1', 'precision', 'recall']);

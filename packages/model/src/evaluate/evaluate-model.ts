@@ -58,19 +58,18 @@ export function evaluateOnSplit(
       bootstrapSamples(computerFor(values), replicates, positions.length);
     const ensembleSamples = samplesOf(ensemble);
     const baselineSamples = samplesOf(baseline);
+    const expertSamples = experts.map((name) => samplesOf(pick(predicted.experts[name] as Float32Array)));
+    const metric = spec.kind === 'regression' ? 'mae' : 'auroc';
     const evaluation: TaskEvaluation = {
       kind: spec.kind,
       n: positions.length,
       ensemble: intervals(ensembleSamples),
       experts: Object.fromEntries(
-        experts.map((name) => [name, intervals(samplesOf(pick(predicted.experts[name] as Float32Array)))]),
+        experts.map((name, e) => [name, intervals(expertSamples[e] as BootstrapSamples)]),
       ),
       baseline: intervals(baselineSamples),
-      versusBaseline: compareWithBaseline(
-        spec.kind === 'regression' ? 'mae' : 'auroc',
-        ensembleSamples,
-        baselineSamples,
-      ),
+      versusBaseline: pairedComparison(metric, ensembleSamples, baselineSamples),
+      ...bestExpertComparison(metric, ensembleSamples, experts, expertSamples),
       ...gateStatistics(task, predicted, positions, truth, experts),
     };
     if (spec.kind === 'regression') {
@@ -83,7 +82,34 @@ export function evaluateOnSplit(
   return out;
 }
 
-function compareWithBaseline(
+/**
+ * The ensemble against the expert head that scores best alone (point estimate on the evaluated split;
+ * choosing on the same split favours the expert, so a `better` verdict for the ensemble is conservative).
+ */
+function bestExpertComparison(
+  metric: 'mae' | 'auroc',
+  ensemble: BootstrapSamples,
+  experts: readonly string[],
+  samples: readonly BootstrapSamples[],
+): Pick<TaskEvaluation, 'versusBestExpert'> {
+  let best = -1;
+  samples.forEach((candidate, e) => {
+    const value = candidate.point[metric] as number;
+    if (!Number.isFinite(value)) return;
+    const current = best >= 0 ? ((samples[best] as BootstrapSamples).point[metric] as number) : Number.NaN;
+    if (best < 0 || (metric === 'mae' ? value < current : value > current)) best = e;
+  });
+  if (best < 0) return {};
+  return {
+    versusBestExpert: {
+      expert: experts[best] as string,
+      ...pairedComparison(metric, ensemble, samples[best] as BootstrapSamples),
+    },
+  };
+}
+
+/** `ensemble - other` on the headline metric, paired, with the verdict from the ensemble's side. */
+function pairedComparison(
   metric: 'mae' | 'auroc',
   ensemble: BootstrapSamples,
   baseline: BootstrapSamples,

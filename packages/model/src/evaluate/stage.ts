@@ -8,7 +8,7 @@ import {
   writeFileAtomic,
 } from '@enecg/common';
 import type { EvaluationReport, TaskEvaluation } from '../evaluation-types.ts';
-import { isRandomInitFeatureSet } from '../features/store.ts';
+import { isRandomInitFeatureSet, isWeightlessFeatureSet } from '../features/store.ts';
 import { disposeInferenceModel, toInferenceModel } from '../predict/infer.ts';
 import { ensureTrainingBackend } from '../train/backend.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
@@ -85,6 +85,10 @@ export async function evaluate(options: EvaluateStageOptions): Promise<EvaluateS
     randomInitExperts: manifest.shape.experts
       .map(({ name }) => name)
       .filter((name) => isRandomInitFeatureSet(manifest.featureCaches[name] ?? '')),
+    weightlessExperts: manifest.shape.experts
+      .map(({ name }) => name)
+      .filter((name) => isWeightlessFeatureSet(manifest.featureCaches[name] ?? '')),
+    keptEpoch: manifest.bestEpoch,
   };
   const text = `${JSON.stringify(report, null, 2)}\n`;
   const evaluationPath = join(modelDir, 'evaluation.json');

@@ -37,6 +37,11 @@ export function isRandomInitFeatureSet(key: string): boolean {
   return key.startsWith(RANDOM_INIT_KEY_PREFIX);
 }
 
+/** Whether a feature set's key says its expert has no weights at all (e.g. classical measurements). */
+export function isWeightlessFeatureSet(key: string): boolean {
+  return key.startsWith(`${shortWeightsId('none')}-`);
+}
+
 export function featureSetKey(weightsId: string, preprocessingHash: string): string {
   return `${shortWeightsId(weightsId)}-${preprocessingHash.slice(0, 12)}`;
 }
