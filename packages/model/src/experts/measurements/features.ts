@@ -43,7 +43,7 @@ const RECORD_FEATURES: readonly FeatureSpec[] = [
     'beats whose QRS does not match the dominant shape (correlation < 0.9)',
   ),
   f('beat_residual_mv', 'mV', 0.05, 0.1, 'RMS difference of the dominant beats from their median beat'),
-  f('qrs_ms', 'ms', 95, 20, 'QRS duration (spatial velocity above 15% of its peak)'),
+  f('qrs_ms', 'ms', 95, 20, 'QRS duration (spatial velocity above 10% of its peak)'),
   f('pr_ms', 'ms', 160, 40, 'P onset to QRS onset'),
   f('p_duration_ms', 'ms', 100, 30, 'P onset to P end'),
   f('qt_ms', 'ms', 400, 50, 'QRS onset to T end (tangent method on the spatial T wave)'),
