@@ -72,6 +72,8 @@ interface TaskRow {
   versusBest: MetricValue;
   versusBaseline: MetricValue;
   orientation: { metric: string; value: MetricValue };
+  /** The ensemble's mean gate weight per expert on the task's test rows. */
+  gate: Record<string, number>;
 }
 
 interface CohortResult {
@@ -98,7 +100,36 @@ function verdict(metric: string, difference: MetricValue): string {
   return gain.lo > 0 ? 'better' : gain.hi < 0 ? 'worse' : 'inconclusive';
 }
 
-function rowsOf(samples: Partial<Record<TaskKey, PairedTaskSamples>>): TaskRow[] {
+/** Mean gate weight per expert of the ensemble's predictions over the rows labelled for each task. */
+function gateMeans(
+  set: TrainingSet,
+  testRows: readonly number[],
+  ensemble: Predictions,
+): Partial<Record<TaskKey, Record<string, number>>> {
+  const out: Partial<Record<TaskKey, Record<string, number>>> = {};
+  for (const task of TASKS) {
+    const predicted = ensemble[task];
+    const labels = set.labels[task];
+    if (!predicted || !labels) continue;
+    const sums = new Float64Array(EXPERTS.length);
+    let count = 0;
+    testRows.forEach((row, position) => {
+      if (!Number.isFinite(labels[row])) return;
+      count++;
+      for (let e = 0; e < EXPERTS.length; e++)
+        sums[e] = (sums[e] as number) + (predicted.gateWeights[position * EXPERTS.length + e] as number);
+    });
+    out[task] = Object.fromEntries(
+      EXPERTS.map((name, e) => [name, (sums[e] as number) / Math.max(1, count)]),
+    );
+  }
+  return out;
+}
+
+function rowsOf(
+  samples: Partial<Record<TaskKey, PairedTaskSamples>>,
+  gates: Partial<Record<TaskKey, Record<string, number>>>,
+): TaskRow[] {
   const rows: TaskRow[] = [];
   for (const task of TASKS) {
     const scored = samples[task];
@@ -126,6 +157,7 @@ function rowsOf(samples: Partial<Record<TaskKey, PairedTaskSamples>>): TaskRow[]
         metric: ORIENTATION[task],
         value: intervals(ensemble)[ORIENTATION[task]] as MetricValue,
       },
+      gate: gates[task] ?? {},
     });
   }
   return rows;
@@ -188,7 +220,8 @@ async function runCohort(subjects: number): Promise<CohortResult> {
       replicates: REPLICATES,
       seed: 7,
     });
-    result.presets[preset] = { rows: rowsOf(samples), epochs };
+    const gates = gateMeans(set, testRows, predictions.ensemble as Predictions);
+    result.presets[preset] = { rows: rowsOf(samples, gates), epochs };
   }
   return result;
 }
@@ -213,8 +246,8 @@ function cohortMarkdown(result: CohortResult): string {
         .map(([name, epoch]) => `${name} ${epoch}`)
         .join(', ')}.`,
       '',
-      `| task | metric | n | ensemble | ${EXPERTS.join(' | ')} | baseline | ensemble - best expert (which) | ensemble - baseline | ensemble, orientation metric |`,
-      `|---|---|---|---|${EXPERTS.map(() => '---').join('|')}|---|---|---|---|`,
+      `| task | metric | n | ensemble | ${EXPERTS.join(' | ')} | baseline | ensemble - best expert (which) | ensemble - baseline | ensemble, orientation metric | gate weights (${EXPERTS.join(' / ')}) |`,
+      `|---|---|---|---|${EXPERTS.map(() => '---').join('|')}|---|---|---|---|---|`,
     );
     for (const row of rows) {
       lines.push(
@@ -225,7 +258,7 @@ function cohortMarkdown(result: CohortResult): string {
           row.versusBest,
         )} (${row.bestExpert}) | ${cell(row.versusBaseline, row.metric)} ${verdict(row.metric, row.versusBaseline)} | ${
           row.orientation.metric
-        } ${cell(row.orientation.value, row.orientation.metric)} |`,
+        } ${cell(row.orientation.value, row.orientation.metric)} | ${EXPERTS.map((e) => (row.gate[e] ?? Number.NaN).toFixed(2)).join(' / ')} |`,
       );
     }
     lines.push('');

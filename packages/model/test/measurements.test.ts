@@ -10,6 +10,7 @@ import { generateSynthetic } from '@enecg/synth';
 import { describe, expect, it } from 'vitest';
 import { analyseRecord, featureSpecs } from '../src/experts/measurements/index.ts';
 import { createExpert } from '../src/experts/registry.ts';
+import { cacheFeaturesFrom, readFeatures, readManifest } from '../src/features/index.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const sharedData = process.env.ENECG_SHARED_DATA ?? join(repoRoot, '../shared/data');
@@ -189,6 +190,36 @@ describe('measurements expert: embedding contract', () => {
     // Same record, alone or in a batch, twice: bit-identical.
     const again = await expert.embed([noise]);
     expect(Array.from(again[0]!)).toEqual(Array.from(embeddings[2]!));
+  });
+
+  it('caches once per record like every expert, with its feature names in the feature set manifest', async () => {
+    const warehouse = await mkdtemp(join(tmpdir(), 'enecg-measurements-cache-'));
+    const records = [1, 2, 3].map((studyId) => ({
+      ...record([seededNoise(5000, studyId), seededNoise(5000, studyId + 10)]),
+      studyId,
+      subjectId: studyId,
+    }));
+    const source = async function* () {
+      yield records;
+    };
+    const first = await cacheFeaturesFrom(source, {
+      warehouse,
+      expert: 'measurements',
+      expertOptions: { config: { leads: ['I', 'II'] } },
+    });
+    expect(first).toMatchObject({ computed: 3, weightsId: 'none', quarantined: 0 });
+    const manifest = await readManifest(first.dir);
+    expect(manifest?.featureNames).toHaveLength(first.embeddingSize);
+    expect(manifest?.featureNames).toContain('r_amplitude_II_mv');
+    const again = await cacheFeaturesFrom(source, {
+      warehouse,
+      expert: 'measurements',
+      expertOptions: { config: { leads: ['I', 'II'] } },
+    });
+    expect(again).toMatchObject({ computed: 0, skipped: 3 });
+    const features = await readFeatures({ warehouse, featureSetId: first.featureSetId });
+    expect(features.studyIds).toEqual([1, 2, 3]);
+    expect(features.matrix.every(Number.isFinite)).toBe(true);
   });
 
   it('has no weights and refuses bad settings by key', async () => {
