@@ -86,11 +86,21 @@ interface CohortResult {
 
 const seconds = (start: number) => (performance.now() - start) / 1000;
 
-async function timed<T>(times: StageTimes, stage: string, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs one stage and records its time; `reused` tells from the stage's summary that it found its work
+ * done by an earlier run (then only the check is timed, and the stage is named so).
+ */
+async function timed<T>(
+  times: StageTimes,
+  stage: string,
+  work: () => Promise<T>,
+  reused: (result: T) => boolean = () => false,
+): Promise<T> {
   const start = performance.now();
   const result = await work();
-  times[stage] = (times[stage] ?? 0) + seconds(start);
-  process.stdout.write(`  ${stage}: ${times[stage]?.toFixed(1)} s\n`);
+  const name = reused(result) ? `${stage} (reused)` : stage;
+  times[name] = (times[name] ?? 0) + seconds(start);
+  process.stdout.write(`  ${name}: ${times[name]?.toFixed(1)} s\n`);
   return result;
 }
 
@@ -100,28 +110,30 @@ function verdict(metric: string, difference: MetricValue): string {
   return gain.lo > 0 ? 'better' : gain.hi < 0 ? 'worse' : 'inconclusive';
 }
 
-/** Mean gate weight per expert of the ensemble's predictions over the rows labelled for each task. */
+/**
+ * Mean gate weight per expert of the ensemble's predictions over the rows labelled for each task;
+ * `order` is the model's expert order (`shape.experts`), which the gate weights follow.
+ */
 function gateMeans(
   set: TrainingSet,
   testRows: readonly number[],
   ensemble: Predictions,
+  order: readonly string[],
 ): Partial<Record<TaskKey, Record<string, number>>> {
   const out: Partial<Record<TaskKey, Record<string, number>>> = {};
   for (const task of TASKS) {
     const predicted = ensemble[task];
     const labels = set.labels[task];
     if (!predicted || !labels) continue;
-    const sums = new Float64Array(EXPERTS.length);
+    const sums = new Float64Array(order.length);
     let count = 0;
     testRows.forEach((row, position) => {
       if (!Number.isFinite(labels[row])) return;
       count++;
-      for (let e = 0; e < EXPERTS.length; e++)
-        sums[e] = (sums[e] as number) + (predicted.gateWeights[position * EXPERTS.length + e] as number);
+      for (let e = 0; e < order.length; e++)
+        sums[e] = (sums[e] as number) + (predicted.gateWeights[position * order.length + e] as number);
     });
-    out[task] = Object.fromEntries(
-      EXPERTS.map((name, e) => [name, (sums[e] as number) / Math.max(1, count)]),
-    );
+    out[task] = Object.fromEntries(order.map((name, e) => [name, (sums[e] as number) / Math.max(1, count)]));
   }
   return out;
 }
@@ -174,11 +186,19 @@ async function runCohort(subjects: number): Promise<CohortResult> {
       generateSynthetic({ subjects, outDir: source, seed: SEED, layout: 'v1', overwrite: true }),
     );
   }
-  const ingested = await timed(times, 'ingest', () => ingest({ source, warehouse }));
+  const ingested = await timed(
+    times,
+    'ingest',
+    () => ingest({ source, warehouse }),
+    (summary) => summary.ingested === 0,
+  );
   await timed(times, 'labels', () => deriveLabels({ source, hosp: join(source, 'hosp'), warehouse }));
   for (const expert of [...EXPERTS, 'raw-leads']) {
-    await timed(times, `features ${expert}`, () =>
-      cacheFeatures({ warehouse, expert, expertOptions: { seed: SEED }, batchSize: 32 }),
+    await timed(
+      times,
+      `features ${expert}`,
+      () => cacheFeatures({ warehouse, expert, expertOptions: { seed: SEED }, batchSize: 32 }),
+      (summary) => summary.computed === 0,
     );
   }
   const sources = await resolveFeatureSources(warehouse, [...EXPERTS]);
@@ -196,6 +216,7 @@ async function runCohort(subjects: number): Promise<CohortResult> {
   for (const preset of PRESETS) {
     const predictions: Record<string, Predictions> = {};
     const epochs: Record<string, string> = {};
+    let gateOrder: string[] = [];
     const lineups: Array<[string, readonly string[]]> = [
       ['ensemble', EXPERTS],
       ...EXPERTS.map((e) => [e, [e]] as [string, string[]]),
@@ -209,6 +230,7 @@ async function runCohort(subjects: number): Promise<CohortResult> {
         fitModel(subset, resolveTrainConfig({ preset, seed: SEED }), rows),
       );
       epochs[name] = `${fitted.bestEpoch}/${fitted.curve.length}`;
+      if (name === 'ensemble') gateOrder = fitted.shape.experts.map((expert) => expert.name);
       const model = toInferenceModel(fitted.shape, fitted.weights, fitted.targetScale);
       predictions[name] = infer(model, inputsOfRows(subset, testRows));
       disposeInferenceModel(model);
@@ -220,7 +242,7 @@ async function runCohort(subjects: number): Promise<CohortResult> {
       replicates: REPLICATES,
       seed: 7,
     });
-    const gates = gateMeans(set, testRows, predictions.ensemble as Predictions);
+    const gates = gateMeans(set, testRows, predictions.ensemble as Predictions, gateOrder);
     result.presets[preset] = { rows: rowsOf(samples, gates), epochs };
   }
   return result;
@@ -264,7 +286,7 @@ function cohortMarkdown(result: CohortResult): string {
     lines.push('');
   }
   lines.push(
-    `Stage times (s): ${Object.entries(result.times)
+    `Stage times (s; "reused": found done by an earlier run, only checked): ${Object.entries(result.times)
       .map(([stage, s]) => `${stage} ${s.toFixed(1)}`)
       .join('; ')}.`,
     '',
