@@ -3,6 +3,7 @@ import { readdir, realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import {
   appendLineageEvent,
+  appendStartEvent,
   ConfigError,
   type DatasetRef,
   newRunId,
@@ -144,6 +145,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const config = await validateOptions(options);
   const layout = warehouseLayout(config.warehouse);
   const shardTag = `s${config.shard.index}of${config.shard.count}`;
+  await appendStartEvent(config.warehouse, { runId: config.runId }, 'ingest', { shard: config.shard });
   const state = await loadShardState(config.warehouse, config.shard);
   await removeAbandonedParts(layout.waveforms, shardTag, state);
   for (const folder of [layout.records, layout.quarantine]) await removeAbandonedParts(folder, shardTag);
@@ -227,7 +229,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     (name: string) =>
     (file: WrittenFile): DatasetRef => ({
       name,
-      path: relative(config.warehouse, file.path),
+      path: file.path,
       sha256: file.sha256,
       rows: file.rows,
       bytes: file.bytes,

@@ -48,7 +48,7 @@ try {
            TO ${sqlString(path)} (FORMAT parquet, COMPRESSION uncompressed)`,
       ),
     );
-    artifacts.push(await describeDataset(warehouse, `bench/${index}`, path, 1000));
+    artifacts.push(await describeDataset(`bench/${index}`, path, 1000));
   }
   const base = Date.parse('2026-11-24T00:00:00.000Z');
   for (let index = 0; index < EVENTS; index++) {

@@ -605,15 +605,14 @@ export async function renderReport(options: RenderReportOptions): Promise<Render
   const inputs = await Promise.all(
     evaluations.map((evaluation) =>
       describeDataset(
-        warehouse,
         `evaluation/${evaluation.modelId}`,
         join(warehouseLayout(warehouse).models, evaluation.modelId, 'evaluation.json'),
       ),
     ),
   );
   const outputs = [
-    await describeDataset(warehouse, 'report.html', htmlPath),
-    await describeDataset(warehouse, 'report.md', markdownPath),
+    await describeDataset('report.html', htmlPath),
+    await describeDataset('report.md', markdownPath),
   ];
   await appendLineageEvent(warehouse, {
     eventType: 'COMPLETE',

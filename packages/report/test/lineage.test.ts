@@ -28,7 +28,7 @@ describe('lineage facets and dataset digests (common)', () => {
     const folder = join(warehouse, 'features', 'x');
     await mkdir(folder, { recursive: true });
     await writeFile(join(folder, 'a.parquet'), 'first');
-    const ref = await describeDataset(warehouse, 'features/x', folder, 3);
+    const ref = await describeDataset('features/x', folder, 3);
     expect(ref).toMatchObject({ name: 'features/x', path: 'features/x', rows: 3, bytes: 5 });
     await writeFile(join(folder, 'b.parquet.tmp-1-abcd'), 'half written');
     expect((await datasetDigest(folder)).sha256).toBe(ref.sha256);

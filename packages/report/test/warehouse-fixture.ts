@@ -261,15 +261,15 @@ export async function buildWarehouse(root: string, options: FixtureOptions = {})
   );
 
   const code = await codeVersion();
-  const rawFiles = await describeDataset(warehouse, 'mimic-iv-ecg/files', join(rawRoot, 'files'));
-  const records = await describeDataset(warehouse, 'records', layout.records, kept.length);
-  const waveforms = await describeDataset(warehouse, 'waveforms', layout.waveforms, kept.length * 2);
-  const quarantine = await describeDataset(warehouse, 'quarantine', layout.quarantine, 1);
-  const labels = await describeDataset(warehouse, 'labels', labelFile, kept.length);
-  const features = await describeDataset(warehouse, 'features/dlinear', featureFolder, kept.length);
-  const weights = await describeDataset(warehouse, 'model/weights', join(modelFolder, 'model.safetensors'));
-  const modelJson = await describeDataset(warehouse, 'model/config', join(modelFolder, 'model.json'));
-  const evaluation = await describeDataset(warehouse, 'evaluation', join(modelFolder, 'evaluation.json'));
+  const rawFiles = await describeDataset('mimic-iv-ecg/files', join(rawRoot, 'files'));
+  const records = await describeDataset('records', layout.records, kept.length);
+  const waveforms = await describeDataset('waveforms', layout.waveforms, kept.length * 2);
+  const quarantine = await describeDataset('quarantine', layout.quarantine, 1);
+  const labels = await describeDataset('labels', labelFile, kept.length);
+  const features = await describeDataset('features/dlinear', featureFolder, kept.length);
+  const weights = await describeDataset('model/weights', join(modelFolder, 'model.safetensors'));
+  const modelJson = await describeDataset('model/config', join(modelFolder, 'model.json'));
+  const evaluation = await describeDataset('evaluation', join(modelFolder, 'evaluation.json'));
   const stage = async (
     job: keyof typeof runIds,
     minute: number,

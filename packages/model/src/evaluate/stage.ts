@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import {
   appendLineageEvent,
+  appendStartEvent,
   ConfigError,
   newRunId,
   sha256,
@@ -54,6 +55,7 @@ export async function evaluate(options: EvaluateStageOptions): Promise<EvaluateS
   if (split !== 'test' && split !== 'val') throw new ConfigError('must be test or val', 'split');
   const runId = options.runId ?? newRunId();
   const modelDir = join(warehouseLayout(options.warehouse).models, options.modelId);
+  await appendStartEvent(options.warehouse, { runId }, 'evaluate', { split, modelId: options.modelId });
   await ensureTrainingBackend();
   const { manifest, weights } = await loadCheckpoint(modelDir);
   const sources = await resolveFeatureSources(
