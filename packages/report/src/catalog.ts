@@ -20,6 +20,8 @@ const JSON_FILE = (path: string) => path.endsWith('.json');
 
 /** The columns every lineage event has; unknown facet keys stay JSON. */
 const EVENT_COLUMNS = `{
+    sequence: 'BIGINT',
+    previousSha256: 'VARCHAR',
     eventType: 'VARCHAR',
     eventTime: 'TIMESTAMPTZ',
     run: 'STRUCT(runId VARCHAR, parentRunId VARCHAR, nominalTime TIMESTAMPTZ)',
@@ -97,10 +99,11 @@ const VIEWS: ViewDefinition[] = [
   },
   {
     name: 'lineage_events',
-    description: 'Every lineage event (append-only JSON files): run, job, input and output datasets, facets.',
+    description:
+      'Every lineage event (a hash chain of append-only JSON files): sequence, previous event hash, run, job, input and output datasets, facets.',
     needs: { folder: join('lineage', 'events'), matches: JSON_FILE },
     body: (root) =>
-      `SELECT eventType AS event_type, eventTime AS event_time, run.runId AS run_id,
+      `SELECT sequence, previousSha256 AS previous_sha256, eventType AS event_type, eventTime AS event_time, run.runId AS run_id,
        run.parentRunId AS parent_run_id, run.nominalTime AS nominal_time, job.name AS job,
        inputs, outputs, facets, filename AS event_file
   FROM read_json(${sqlString(join(root, 'lineage', 'events', '*.json'))}, format = 'newline_delimited',

@@ -1,14 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DatasetRef, LineageFacets } from '@enecg/common';
-import {
-  ConfigError,
-  InputError,
-  sha256,
-  sqlString,
-  warehouseLayout,
-  withDuckDB,
-} from '@enecg/common';
+import { ConfigError, InputError, sha256, sqlString, warehouseLayout, withDuckDB } from '@enecg/common';
 import type { EvaluationReport } from '@enecg/model';
 import {
   completed,

@@ -175,9 +175,7 @@ function checkHead(
   }
 }
 
-async function modelManifestHeads(
-  modelsFolder: string,
-): Promise<Array<{ file: string; head: LineageHead }>> {
+async function modelManifestHeads(modelsFolder: string): Promise<Array<{ file: string; head: LineageHead }>> {
   let names: string[];
   try {
     names = (await readdir(modelsFolder, { withFileTypes: true }))
@@ -268,7 +266,8 @@ export async function lineageVerify(warehouse: string, options: VerifyOptions = 
   const events = await readEventFiles(layout.lineageEvents);
   const bySequence = checkChain(events, problems);
   const last = Math.max(0, ...bySequence.keys());
-  const head = last > 0 && bySequence.has(last) ? { sequence: last, sha256: sha256(bySequence.get(last)!.bytes) } : null;
+  const head =
+    last > 0 && bySequence.has(last) ? { sequence: last, sha256: sha256(bySequence.get(last)!.bytes) } : null;
   for (const { file, head: recorded } of await modelManifestHeads(layout.models)) {
     checkHead(bySequence, recorded, 'the model manifest', file, problems);
   }

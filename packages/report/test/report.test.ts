@@ -71,7 +71,7 @@ describe('renderReport', () => {
     expect(again.htmlSha256).toBe(summary.htmlSha256);
     expect(again.markdownSha256).toBe(summary.markdownSha256);
     const verify = await lineageVerify(fixture.warehouse);
-    expect(verify.changed).toEqual([]);
+    expect(verify.problems).toEqual([]);
     // Eight stage artifacts, plus report.html and report.md.
     expect(verify.checked).toBe(10);
   }, 60_000);

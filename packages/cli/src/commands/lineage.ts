@@ -1,11 +1,5 @@
 import { ConfigError, IntegrityError, type LineageHead } from '@enecg/common';
-import {
-  formatProblem,
-  lineageDiff,
-  lineageDownstream,
-  lineageUpstream,
-  lineageVerify,
-} from '@enecg/report';
+import { formatProblem, lineageDiff, lineageDownstream, lineageUpstream, lineageVerify } from '@enecg/report';
 import type { Command } from 'commander';
 import { positiveIntegerArgument } from '../arguments.ts';
 import { printSummary } from '../output.ts';
@@ -101,13 +95,15 @@ export function registerLineageCommand(program: Command): void {
     .requiredOption('--warehouse <dir>', 'warehouse folder')
     .option(
       '--expect-head <sequence:sha256>',
-      'a chain head kept outside the warehouse (a run\'s workflow result): the chain must still hold it',
+      "a chain head kept outside the warehouse (a run's workflow result): the chain must still hold it",
     )
     .option('--json', 'print the full answer as JSON')
     .action(async (options: Options & { expectHead?: string }) => {
       const warehouse = requireWarehouse(options.warehouse);
       const expectedHead =
-        options.expectHead === undefined ? undefined : lineageHeadArgument(options.expectHead, '--expect-head');
+        options.expectHead === undefined
+          ? undefined
+          : lineageHeadArgument(options.expectHead, '--expect-head');
       const answer = await lineageVerify(warehouse, { expectedHead });
       if (options.json) printSummary({ ...answer }, options);
       else {
