@@ -77,7 +77,7 @@ export {
   writeSafetensors,
 } from './safetensors/index.ts';
 export type { TrainConfig, TrainConfigInput } from './train/config.ts';
-export { resolveTrainConfig } from './train/config.ts';
+export { checkTopK, resolveTrainConfig } from './train/config.ts';
 export type { RowMatrix, TrainingSet } from './train/dataset.ts';
 export { tensorBytesInUse } from './train/memory.ts';
 export type { TrainOptions, TrainSummary } from './train/stage.ts';

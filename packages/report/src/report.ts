@@ -1,11 +1,12 @@
 import { join } from 'node:path';
-import type { DatasetRef, LineageFacets } from '@enecg/common';
+import type { DatasetRef, LineageFacets, LineageHead } from '@enecg/common';
 import {
   appendLineageEvent,
   ConfigError,
   canonicalJson,
   describeDataset,
   hashObject,
+  lineageEventHead,
   newRunId,
   sha256,
   warehouseLayout,
@@ -71,6 +72,8 @@ export interface RenderReportSummary {
   markdownSha256: string;
   models: string[];
   plots: number;
+  /** The lineage chain head at the report's own event: keep it to check the warehouse's history later. */
+  lineageHead: LineageHead;
 }
 
 interface RunRow {
@@ -614,7 +617,7 @@ export async function renderReport(options: RenderReportOptions): Promise<Render
     await describeDataset('report.html', htmlPath),
     await describeDataset('report.md', markdownPath),
   ];
-  await appendLineageEvent(warehouse, {
+  const event = await appendLineageEvent(warehouse, {
     eventType: 'COMPLETE',
     eventTime: new Date().toISOString(),
     run: { runId: newRunId(), parentRunId: runId },
@@ -632,5 +635,6 @@ export async function renderReport(options: RenderReportOptions): Promise<Render
     markdownSha256: sha256(markdown),
     models: evaluations.map((evaluation) => evaluation.modelId),
     plots: plots.length,
+    lineageHead: await lineageEventHead(event),
   };
 }

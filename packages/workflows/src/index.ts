@@ -12,7 +12,9 @@ export type { PromotionDecision } from './promotion.ts';
 export { decidePromotion } from './promotion.ts';
 export type { RetrainScheduleOptions, ScheduleSummary } from './schedules.ts';
 export {
+  checkScheduleTiming,
   createRetrainSchedule,
+  cronProblem,
   deleteSchedule,
   describeSchedule,
   listSchedules,

@@ -26,11 +26,85 @@ export interface ScheduleSummary {
   recentRuns: Array<{ workflowId: string; scheduledAt: string }>;
 }
 
+/** Each cron field's bounds and names (month and weekday names as Temporal accepts them). */
+const CRON_FIELDS: ReadonlyArray<{ name: string; min: number; max: number; names?: readonly string[] }> = [
+  { name: 'minute', min: 0, max: 59 },
+  { name: 'hour', min: 0, max: 23 },
+  { name: 'day of month', min: 1, max: 31 },
+  {
+    name: 'month',
+    min: 1,
+    max: 12,
+    names: ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'],
+  },
+  { name: 'day of week', min: 0, max: 7, names: ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'] },
+];
+const CRON_SHORTHANDS = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly'];
+
+/** Why a five-field cron expression is invalid, or null when it is valid. */
+export function cronProblem(expression: string): string | null {
+  const trimmed = expression.trim();
+  if (CRON_SHORTHANDS.includes(trimmed)) return null;
+  const fields = trimmed.split(/\s+/);
+  if (fields.length !== CRON_FIELDS.length) {
+    return `expected 5 fields (minute hour day-of-month month day-of-week) or one of ${CRON_SHORTHANDS.join(', ')}, got ${fields.length}`;
+  }
+  for (const [index, field] of fields.entries()) {
+    const spec = CRON_FIELDS[index]!;
+    const value = (text: string): number | null => {
+      const named = spec.names?.indexOf(text.toUpperCase()) ?? -1;
+      if (named >= 0) return named + (spec.name === 'month' ? 1 : 0);
+      if (!/^\d+$/.test(text)) return null;
+      const number = Number(text);
+      return number >= spec.min && number <= spec.max ? number : null;
+    };
+    for (const part of field.split(',')) {
+      const [range, step, extra] = part.split('/');
+      if (extra !== undefined || (step !== undefined && !/^[1-9]\d*$/.test(step))) {
+        return `${spec.name} "${part}": a step is /<positive integer>`;
+      }
+      if (range === '*' || (range === '?' && index >= 2)) continue;
+      const [from, to, beyond] = (range ?? '').split('-');
+      const low = value(from ?? '');
+      const high = to === undefined ? low : value(to);
+      if (beyond !== undefined || low === null || high === null || high < low) {
+        return `${spec.name} "${part}" is not a value or range within ${spec.min}-${spec.max}`;
+      }
+    }
+  }
+  return null;
+}
+
+/** Refuses a schedule's timing before anything is sent to Temporal; `keys` name the flags to blame. */
+export function checkScheduleTiming(
+  timing: Pick<RetrainScheduleOptions, 'cron' | 'timeZone' | 'catchupWindow'>,
+  keys: { cron: string; timeZone: string; catchupWindow: string } = {
+    cron: 'cron',
+    timeZone: 'timeZone',
+    catchupWindow: 'catchupWindow',
+  },
+): void {
+  const cron = cronProblem(timing.cron);
+  if (cron !== null) throw new ConfigError(cron, keys.cron);
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: timing.timeZone });
+  } catch {
+    throw new ConfigError(`unknown IANA time zone ${JSON.stringify(timing.timeZone)}`, keys.timeZone);
+  }
+  if (!/^[1-9]\d*(ms|s|m|h|d)$/.test(timing.catchupWindow)) {
+    throw new ConfigError(
+      `expected a duration such as 30m, 6h or 2d, got ${JSON.stringify(timing.catchupWindow)}`,
+      keys.catchupWindow,
+    );
+  }
+}
+
 /**
  * Policies are explicit: a night's retrain that is still running when the next one is due makes the new one
  * skip (never two retrains over the same warehouse), and missed nights inside the catch-up window run once.
  */
 function scheduleBody(options: RetrainScheduleOptions) {
+  checkScheduleTiming(options);
   return {
     spec: { cronExpressions: [options.cron], timezone: options.timeZone },
     action: {

@@ -1,4 +1,5 @@
 import {
+  checkScheduleTiming,
   createRetrainSchedule,
   deleteSchedule,
   describeSchedule,
@@ -22,6 +23,11 @@ interface DefineOptions {
 }
 
 async function scheduleOptions(scheduleId: string, options: DefineOptions): Promise<RetrainScheduleOptions> {
+  checkScheduleTiming(options, {
+    cron: '--cron',
+    timeZone: '--time-zone',
+    catchupWindow: '--catchup-window',
+  });
   return {
     scheduleId,
     cron: options.cron,

@@ -16,6 +16,8 @@ export interface PipelineResult {
   model: { modelId: string; modelDir: string; cacheHit: boolean };
   evaluationPath: string;
   report: { html: string; markdown: string };
+  /** The warehouse's lineage chain head after this run's last event: `enecg lineage verify --expect-head`. */
+  lineageHead: { sequence: number; sha256: string };
 }
 
 /**
@@ -68,6 +70,7 @@ export async function enecgPipeline({ config }: PipelineInput): Promise<Pipeline
     model: { modelId: model.modelId, modelDir: model.modelDir, cacheHit: model.cache.hit },
     evaluationPath: evaluation.evaluationPath,
     report: { html: report.html, markdown: report.markdown },
+    lineageHead: report.lineageHead,
   };
 }
 
