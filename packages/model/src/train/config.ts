@@ -150,7 +150,7 @@ export function resolveTrainConfig(input: TrainConfigInput = {}): TrainConfig {
     lora: { ...preset.lora, ...input.lora },
     gate: { ...preset.gate, ...input.gate },
     lossWeights: { ...preset.lossWeights, ...input.lossWeights },
-    tasks: [...(input.tasks ?? preset.tasks)],
+    tasks: Array.isArray(input.tasks ?? preset.tasks) ? [...(input.tasks ?? preset.tasks)] : input.tasks!,
   };
   validate(config);
   return config;
