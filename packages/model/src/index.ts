@@ -7,17 +7,18 @@ export {
   withKernelFallback,
 } from './backend/index.ts';
 export type { EvaluateStageOptions, EvaluateSummary } from './evaluate/stage.ts';
-export { evaluate } from './evaluate/stage.ts';
+export { evaluate, evaluationFileName } from './evaluate/stage.ts';
 export type {
   BaselineComparison,
   EvaluationReport,
   MetricSet,
   MetricValue,
+  PairedSamples,
   TaskEvaluation,
   TaskKey,
   TaskKind,
 } from './evaluation-types.ts';
-export { TASKS } from './evaluation-types.ts';
+export { PRIMARY_METRIC, TASKS } from './evaluation-types.ts';
 export {
   createExpert,
   expertFactories,

@@ -1,5 +1,13 @@
 export type { Catalog } from './catalog.ts';
 export { DOCUMENTED_VIEWS, openCatalog, queryCatalog, refreshCatalog } from './catalog.ts';
+export type { ChampionDecisionRecord, ChampionStatus } from './decisions.ts';
+export {
+  championStatus,
+  decisionsFolder,
+  formatTaskComparison,
+  readDecisions,
+  storeDecision,
+} from './decisions.ts';
 export type {
   DatasetSummary,
   DownstreamAnswer,

@@ -58,7 +58,7 @@ export const PipelineConfigSchema = z.strictObject({
       seed: z.number().int().nonnegative().default(7),
     })
     .prefault({}),
-  promotion: z.strictObject({ minImprovement: z.number().min(0).default(0) }).prefault({}),
+  promotion: z.strictObject({ confidence: z.number().min(0.5).max(0.999).default(0.95) }).prefault({}),
 });
 
 /**

@@ -5,6 +5,7 @@ import {
   ScheduleNotFoundError,
   ScheduleOverlapPolicy,
 } from '@temporalio/client';
+import { type Duration, msToNumber } from '@temporalio/common';
 import { CPU_TASK_QUEUE } from './task-queues.ts';
 
 export interface RetrainScheduleOptions {
@@ -91,7 +92,13 @@ export function checkScheduleTiming(
   } catch {
     throw new ConfigError(`unknown IANA time zone ${JSON.stringify(timing.timeZone)}`, keys.timeZone);
   }
-  if (!/^[1-9]\d*(ms|s|m|h|d)$/.test(timing.catchupWindow)) {
+  let catchup: number;
+  try {
+    catchup = msToNumber(timing.catchupWindow as Duration);
+  } catch {
+    catchup = Number.NaN;
+  }
+  if (!(catchup > 0)) {
     throw new ConfigError(
       `expected a duration such as 30m, 6h or 2d, got ${JSON.stringify(timing.catchupWindow)}`,
       keys.catchupWindow,

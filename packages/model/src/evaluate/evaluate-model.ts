@@ -1,4 +1,10 @@
-import type { BaselineComparison, TaskEvaluation, TaskKey } from '../evaluation-types.ts';
+import { sha256 } from '@enecg/common';
+import {
+  type BaselineComparison,
+  PRIMARY_METRIC,
+  type TaskEvaluation,
+  type TaskKey,
+} from '../evaluation-types.ts';
 import { type InferenceModel, infer, inputsOfRows, type TaskPredictions } from '../predict/infer.ts';
 import { rowsOfSplit, type Split, type TrainingSet } from '../train/dataset.ts';
 import { TASK_SPECS } from '../train/tasks.ts';
@@ -57,6 +63,7 @@ export function evaluateOnSplit(
     const samplesOf = (values: Float32Array) =>
       bootstrapSamples(computerFor(values), replicates, positions.length);
     const ensembleSamples = samplesOf(ensemble);
+    const primary = PRIMARY_METRIC[spec.kind].metric;
     const baselineSamples = samplesOf(baseline);
     const evaluation: TaskEvaluation = {
       kind: spec.kind,
@@ -71,6 +78,14 @@ export function evaluateOnSplit(
         ensembleSamples,
         baselineSamples,
       ),
+      paired: {
+        rowsSha256: sha256(taskRows.map((row) => set.studyIds[row]).join('\n')),
+        metric: primary,
+        seed: options.seed,
+        replicates: Array.from(ensembleSamples.replicates[primary] ?? [], (value) =>
+          Number.isFinite(value) ? value : null,
+        ),
+      },
       ...gateStatistics(task, predicted, positions, truth, experts),
     };
     if (spec.kind === 'regression') {

@@ -45,7 +45,15 @@ export interface EvaluateSummary {
   >;
 }
 
-/** Evaluates a trained model on the test (or val) split; writes models/<modelId>/evaluation.json. */
+/** Where a model's evaluation on a split is kept, beside the model: the test split's is the one reports show. */
+export function evaluationFileName(split: 'test' | 'val'): string {
+  return split === 'test' ? 'evaluation.json' : `evaluation-${split}.json`;
+}
+
+/**
+ * Evaluates a trained model on the test (or val) split; writes models/<modelId>/evaluation.json (test) or
+ * evaluation-val.json (val, which promotion decides on, so that the test split stays for reporting).
+ */
 export async function evaluate(options: EvaluateStageOptions): Promise<EvaluateSummary> {
   const split = options.split ?? 'test';
   const replicates = options.replicates ?? 1000;
@@ -74,10 +82,14 @@ export async function evaluate(options: EvaluateStageOptions): Promise<EvaluateS
   });
   disposeInferenceModel(model);
   const counts = parameterCounts(manifest.shape);
+  const splitStudies = rowsOfSplit(loaded.set, split)
+    .map((row) => loaded.set.studyIds[row] as number)
+    .sort((a, b) => a - b);
   const report: EvaluationReport = {
     modelId: manifest.modelId,
     runId,
     split,
+    splitSha256: sha256(splitStudies.join('\n')),
     experts: manifest.shape.experts.map(({ name }) => name),
     tasks,
     trainingCurve: manifest.trainingCurve,
@@ -89,7 +101,7 @@ export async function evaluate(options: EvaluateStageOptions): Promise<EvaluateS
       .filter((name) => isRandomInitFeatureSet(manifest.featureCaches[name] ?? '')),
   };
   const text = `${JSON.stringify(report, null, 2)}\n`;
-  const evaluationPath = join(modelDir, 'evaluation.json');
+  const evaluationPath = join(modelDir, evaluationFileName(split));
   await writeFileAtomic(evaluationPath, text);
   const evaluationSha256 = sha256(text);
   await appendLineageEvent(options.warehouse, {
@@ -106,7 +118,11 @@ export async function evaluate(options: EvaluateStageOptions): Promise<EvaluateS
       ...loaded.inputs,
     ],
     outputs: [
-      { name: `models/${manifest.modelId}/evaluation.json`, path: evaluationPath, sha256: evaluationSha256 },
+      {
+        name: `models/${manifest.modelId}/${evaluationFileName(split)}`,
+        path: evaluationPath,
+        sha256: evaluationSha256,
+      },
     ],
     facets: { split, replicates, seed: options.seed ?? manifest.config.seed },
   });
