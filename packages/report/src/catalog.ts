@@ -31,6 +31,22 @@ const EVENT_COLUMNS = `{
     facets: 'JSON'
   }`;
 
+const DECISION_COLUMNS = `{
+    decidedAt: 'TIMESTAMPTZ',
+    runId: 'VARCHAR',
+    nominalTime: 'TIMESTAMPTZ',
+    champion: 'VARCHAR',
+    challenger: 'VARCHAR',
+    championAfter: 'VARCHAR',
+    promoted: 'BOOLEAN',
+    verdict: 'VARCHAR',
+    rule: 'VARCHAR',
+    confidence: 'DOUBLE',
+    reason: 'VARCHAR',
+    split: 'STRUCT(name VARCHAR, sha256 VARCHAR)',
+    perTask: 'STRUCT(task VARCHAR, metric VARCHAR, champion DOUBLE, challenger DOUBLE, improvement STRUCT(value DOUBLE, lo DOUBLE, hi DOUBLE), verdict VARCHAR)[]'
+  }`;
+
 const EVALUATION_COLUMNS = `{modelId: 'VARCHAR', runId: 'VARCHAR', split: 'VARCHAR', tasks: 'JSON'}`;
 
 function parquetUnder(root: string, folder: string): string {
@@ -144,6 +160,18 @@ SELECT run_id, job, event_time, 'output' AS direction, d.name, d.path, d.sha256,
     body: () =>
       `SELECT run_id, job, event_time AS written_at, name, path, sha256, "rows", bytes
   FROM lineage_edges WHERE direction = 'output'`,
+  },
+  {
+    name: 'champion_decisions',
+    description:
+      'Every champion/challenger decision of nightly retraining: time, champion, challenger, verdict, rule version, the split it was decided on, and per task the improvement with its interval.',
+    needs: { folder: join('promotion', 'decisions'), matches: JSON_FILE },
+    body: (root) =>
+      `SELECT decidedAt AS decided_at, runId AS run_id, nominalTime AS nominal_time, champion, challenger,
+       championAfter AS champion_after, promoted, verdict, rule, confidence, reason,
+       split.name AS split, split.sha256 AS split_sha256, perTask AS per_task
+  FROM read_json(${sqlString(join(root, 'promotion', 'decisions', '*.json'))}, format = 'auto',
+                 columns = ${DECISION_COLUMNS})`,
   },
   {
     name: 'metrics',

@@ -176,7 +176,7 @@ describe('a pipeline whose stages share its run id (as the Temporal workflow run
       `SELECT job, status FROM runs WHERE run_id = '${first.pipelineRunId}' ORDER BY started_at`,
     );
     expect(rows).toEqual(
-      ['pipeline', 'ingest', 'labels', 'features', 'train', 'evaluate'].map((job) => ({
+      ['pipeline', 'ingest', 'labels', 'features', 'train', 'evaluate', 'promote'].map((job) => ({
         job,
         status: 'COMPLETE',
       })),

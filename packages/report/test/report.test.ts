@@ -72,8 +72,8 @@ describe('renderReport', () => {
     expect(again.markdownSha256).toBe(summary.markdownSha256);
     const verify = await lineageVerify(fixture.warehouse);
     expect(verify.problems).toEqual([]);
-    // Eight stage artifacts, plus report.html and report.md.
-    expect(verify.checked).toBe(10);
+    // Eight stage artifacts, the promotion decision, report.html and report.md.
+    expect(verify.checked).toBe(11);
   }, 60_000);
 
   it('names the file and field of a malformed evaluation.json', async () => {

@@ -13,6 +13,7 @@ import {
   writeFileAtomic,
 } from '@enecg/common';
 import type { EvaluationReport, MetricSet, TaskEvaluation } from '@enecg/model';
+import { storeDecision } from '../src/decisions.ts';
 
 export const EXPERTS = ['moment', 'tempo', 'ecgfm', 'dlinear', 'timesnet'];
 
@@ -336,6 +337,29 @@ export async function buildWarehouse(root: string, options: FixtureOptions = {})
     backend: 'tfjs-cpu',
   });
   await stage('evaluate', 9, [weights, labels, features], [evaluation], { seeds: { bootstrap: seed } });
+  const decisionFile = await storeDecision(warehouse, {
+    decidedAt: at(10),
+    runId: pipelineRunId,
+    champion: null,
+    challenger: modelId,
+    championAfter: modelId,
+    promoted: true,
+    verdict: 'first-champion',
+    rule: 'paired-bootstrap-v1',
+    confidence: 0.95,
+    reason: 'no champion yet',
+    split: { name: 'val', sha256: sha256(`split-${seed}`) },
+    perTask: [],
+  });
+  await appendLineageEvent(warehouse, {
+    eventType: 'COMPLETE',
+    eventTime: at(10),
+    run: { runId: pipelineRunId, nominalTime: at(0) },
+    job: { name: 'promote' },
+    inputs: [],
+    outputs: [await describeDataset('promotion/decision', decisionFile)],
+    facets: {},
+  });
   await appendLineageEvent(warehouse, {
     eventType: 'COMPLETE',
     eventTime: at(11),
