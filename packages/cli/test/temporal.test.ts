@@ -19,7 +19,7 @@ let env: Record<string, string>;
  * `enecg synth`, trained briefly: the real pipeline end to end, small enough for a loaded machine.
  */
 beforeAll(async () => {
-  server = await connectOrStartServer({ dbFile: ':memory:' });
+  server = await connectOrStartServer({ dbFile: ':memory:', headless: true });
   env = { TEMPORAL_ADDRESS: server.address };
   root = await mkdtemp(join(tmpdir(), 'enecg-cli-temporal-'));
   const data = join(root, '.work', 'demo', 'synthetic-120');

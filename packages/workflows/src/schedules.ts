@@ -1,4 +1,4 @@
-import { ConfigError } from '@enecg/common';
+import { ConfigError, EnvironmentError } from '@enecg/common';
 import {
   type Client,
   ScheduleAlreadyRunning,
@@ -25,6 +25,8 @@ export interface ScheduleSummary {
   paused: boolean;
   nextRuns: string[];
   recentRuns: Array<{ workflowId: string; scheduledAt: string }>;
+  /** The warehouse its runs write to (from the pipeline configuration it starts with). */
+  warehouse: string | null;
 }
 
 /** Each cron field's bounds and names (month and weekday names as Temporal accepts them). */
@@ -168,9 +170,57 @@ export function deleteSchedule(client: Client, scheduleId: string): Promise<void
   return withSchedule(client, scheduleId, (handle) => handle.delete());
 }
 
-/** Starts one run now, outside the cron, with the same overlap policy. */
-export function triggerSchedule(client: Client, scheduleId: string): Promise<void> {
-  return withSchedule(client, scheduleId, (handle) => handle.trigger(ScheduleOverlapPolicy.SKIP));
+export type TriggerOutcome =
+  | { started: true; workflowId: string }
+  /** The overlap policy skipped it: a run of the schedule is still going. */
+  | { started: false; skippedBecauseRunning: string[] };
+
+/**
+ * Starts one run now, outside the cron, with the same overlap policy, and says what happened: Temporal's
+ * trigger answers nothing, so the schedule is watched until the run appears or the skip is counted.
+ */
+export function triggerSchedule(
+  client: Client,
+  scheduleId: string,
+  waitMs = 10_000,
+): Promise<TriggerOutcome> {
+  return withSchedule(client, scheduleId, async (handle) => {
+    const before = await handle.describe();
+    const seen = new Set(before.info.recentActions.map(workflowIdOf));
+    await handle.trigger(ScheduleOverlapPolicy.SKIP);
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const now = await handle.describe();
+      const started = [...now.info.recentActions, ...now.info.runningActions.map((action) => ({ action }))]
+        .map(workflowIdOf)
+        .find((id) => id !== '' && !seen.has(id));
+      if (started !== undefined) return { started: true, workflowId: started };
+      if (now.info.numActionsSkippedOverlap > before.info.numActionsSkippedOverlap) {
+        return {
+          started: false,
+          skippedBecauseRunning: now.info.runningActions.map((action) => action.workflow.workflowId),
+        };
+      }
+      if (Date.now() > deadline) {
+        throw new EnvironmentError(
+          `schedule ${scheduleId} was triggered but no run appeared within ${waitMs / 1000} s`,
+          'check that a worker polls the enecg-cpu task queue (`enecg worker`) and see `enecg schedule list`',
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  });
+}
+
+function warehouseOf(action: { type: string; args?: readonly unknown[] }): string | null {
+  const input =
+    action.type === 'startWorkflow' ? (action.args?.[0] as { config?: { warehouse?: unknown } }) : null;
+  return typeof input?.config?.warehouse === 'string' ? input.config.warehouse : null;
+}
+
+function workflowIdOf(result: { action: object }): string {
+  const { action } = result;
+  return 'workflow' in action ? (action.workflow as { workflowId: string }).workflowId : '';
 }
 
 export async function describeSchedule(client: Client, scheduleId: string): Promise<ScheduleSummary> {
@@ -181,9 +231,10 @@ export async function describeSchedule(client: Client, scheduleId: string): Prom
       paused: description.state.paused,
       nextRuns: description.info.nextActionTimes.map((time) => time.toISOString()),
       recentRuns: description.info.recentActions.map((action) => ({
-        workflowId: 'workflow' in action.action ? action.action.workflow.workflowId : '',
+        workflowId: workflowIdOf(action),
         scheduledAt: action.scheduledAt.toISOString(),
       })),
+      warehouse: warehouseOf(description.action),
     };
   });
 }

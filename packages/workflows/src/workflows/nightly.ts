@@ -3,6 +3,7 @@ import { executeChild, workflowInfo } from '@temporalio/workflow';
 import type { PipelineConfig } from '../config.ts';
 import { CPU_TASK_QUEUE } from '../task-queues.ts';
 import { enecgPipeline, type PipelineResult } from './pipeline.ts';
+import { trackProgress } from './progress.ts';
 import { cpu, cpuQuick } from './shared-stages.ts';
 
 export interface NightlyInput {
@@ -30,6 +31,8 @@ export async function nightlyRetrain({ config }: NightlyInput): Promise<NightlyR
   const info = workflowInfo();
   const nominal = info.searchAttributes?.TemporalScheduledStartTime?.[0];
   const nominalTime = nominal instanceof Date ? nominal.toISOString() : undefined;
+  const progress = trackProgress();
+  progress.enter('pipeline');
   const pipeline = await executeChild(enecgPipeline, {
     workflowId: `${info.workflowId}-pipeline`,
     args: [{ config }],
@@ -47,6 +50,7 @@ export async function nightlyRetrain({ config }: NightlyInput): Promise<NightlyR
         split: 'val',
       })
     ).evaluationPath;
+  progress.enter('evaluate on validation');
   const champion = await cpuQuick.readChampion(warehouse);
   const challengerEvaluation = await onValidation(pipeline.model.modelId);
   // Same model (nothing changed since the champion was trained): compared with itself, every task ties.
@@ -56,6 +60,7 @@ export async function nightlyRetrain({ config }: NightlyInput): Promise<NightlyR
       : champion.modelId === pipeline.model.modelId
         ? challengerEvaluation
         : await onValidation(champion.modelId);
+  progress.enter('promote');
   const decision = await cpuQuick.promoteIfBetter({
     warehouse,
     runId: pipeline.runId,
@@ -64,7 +69,16 @@ export async function nightlyRetrain({ config }: NightlyInput): Promise<NightlyR
     confidence: config.promotion.confidence,
     nominalTime,
   });
+  progress.decide({
+    verdict: decision.verdict,
+    promoted: decision.promoted,
+    champion: decision.championAfter,
+    rule: decision.rule,
+    reason: decision.reason,
+  });
+  progress.enter('report');
   const report = await cpuQuick.renderRunReport({ runId: pipeline.runId, warehouse });
+  progress.finish({ lineageHead: report.lineageHead });
   return {
     pipeline: { ...pipeline, report: { html: report.html, markdown: report.markdown } },
     champion: decision.championAfter,
