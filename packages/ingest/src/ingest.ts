@@ -11,7 +11,7 @@ import {
   sha256File,
   warehouseLayout,
 } from '@enecg/common';
-import { loadShardState, quarantineKey, type Shard, type ShardState } from './catalog.ts';
+import { loadShardState, partsOfRun, quarantineKey, type Shard, type ShardState } from './catalog.ts';
 import { type ListedRecord, type ListingRow, readRecordList } from './listing.ts';
 import { type WrittenFile, writeRowTableFile } from './parquet.ts';
 import { SampleArena } from './sample-arena.ts';
@@ -159,6 +159,8 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     quarantine: [],
   };
   const seenStudies = new Set<number>();
+  // An earlier attempt of this run (a retried activity, a resume) may have written parts already.
+  let earlierAttempt = false;
   const sourceFiles = new SourceFiles(config.source);
   // A record's decoded samples live until the waveform writer has encoded them; the next record reuses
   // their memory, which is then still in the CPU cache.
@@ -176,8 +178,10 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       outcomes.push(outcome);
       counts.listed++;
       if (outcome.kind === 'unchanged') counts.unchanged++;
-      else if (outcome.kind === 'ingested-earlier-in-run') counts.ingested++;
-      else if (outcome.kind === 'ingest') {
+      else if (outcome.kind === 'ingested-earlier-in-run') {
+        counts.ingested++;
+        earlierAttempt = true;
+      } else if (outcome.kind === 'ingest') {
         counts.ingested++;
         // Encoded now, while the decoded samples are in the CPU cache; their memory is reused below.
         waveformWriter.append(outcome.waveform);
@@ -186,7 +190,8 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
         counts.quarantined++;
         quarantinedBy[outcome.row.problem] = (quarantinedBy[outcome.row.problem] ?? 0) + 1;
         const key = quarantineKey(outcome.row);
-        if (!state.quarantined.has(key)) {
+        if (state.quarantined.has(key)) earlierAttempt = true;
+        else {
           state.quarantined.add(key);
           toQuarantine.push(outcome.row);
         }
@@ -224,6 +229,14 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   }
   if (batch.length > 0) await processBatch(batch);
 
+  // Parts an earlier attempt of this run wrote are this run's outputs too: its event names them.
+  if (earlierAttempt) {
+    const earlier = await partsOfRun(config.warehouse, config.runId);
+    for (const kind of ['records', 'waveforms', 'quarantine'] as const) {
+      const known = new Set(written[kind].map((file) => file.path));
+      written[kind].unshift(...earlier[kind].filter((file) => !known.has(file.path)));
+    }
+  }
   const recordListSha = await sha256File(config.recordListPath);
   const dataset =
     (name: string) =>
