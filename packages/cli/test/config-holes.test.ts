@@ -208,7 +208,7 @@ const PATHS = [
   'labels',
   'labels.split',
   'promotion',
-  'promotion.minImprovement',
+  'promotion.confidence',
 ];
 
 function withValueAt(path: string, inserted: unknown): Record<string, unknown> {
