@@ -66,7 +66,9 @@ describe('renderReport', () => {
     expect(markdown).toContain('| header declares 12 signals, found 11 | 1 |');
     // The run's champion decision, with the rule that made it.
     expect(markdown).toContain('## Champion decision');
-    expect(markdown).toContain('first-champion under rule paired-bootstrap-v1 (confidence 0.95), on split val');
+    expect(markdown).toContain(
+      'first-champion under rule paired-bootstrap-v1 (confidence 0.95), on split val',
+    );
   });
 
   it('renders the same bytes again, and records itself in lineage so verify covers the report', async () => {
