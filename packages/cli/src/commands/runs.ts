@@ -1,5 +1,6 @@
+import type { RunProgress } from '@enecg/workflows';
 import type { Command } from 'commander';
-import { formatTable, printSummary } from '../output.ts';
+import { formatSummary, formatTable, printSummary } from '../output.ts';
 import { withClient } from '../temporal-client.ts';
 import { activityLine, runningActivities } from '../watch.ts';
 
@@ -41,11 +42,21 @@ export function registerRunCommands(program: Command): void {
           return;
         }
         const { description, activities } = await runningActivities(client, runId);
+        // The workflow mirrors its stage and, for a nightly run, its decision into the memo.
+        const progress = description.memo?.progress as RunProgress | undefined;
         const summary = {
           runId,
           status: description.status.name,
           started: description.startTime.toISOString(),
           closed: description.closeTime?.toISOString() ?? null,
+          stage: progress?.stage ?? null,
+          completed: progress?.completed ?? [],
+          decision: progress?.decision
+            ? `${progress.decision.verdict} (${progress.decision.rule}): ${progress.decision.reason}; champion ${progress.decision.champion}`
+            : null,
+          lineageHead: progress?.lineageHead
+            ? `${progress.lineageHead.sequence}:${progress.lineageHead.sha256}`
+            : null,
           running: activities.map((activity) => ({
             activity: activity.activityType,
             attempt: activity.attempt,
@@ -63,6 +74,15 @@ export function registerRunCommands(program: Command): void {
         const now = Date.now();
         const closed = summary.closed ? `, closed ${summary.closed}` : '';
         process.stdout.write(`${runId}  ${summary.status}  started ${summary.started}${closed}\n`);
+        const {
+          running: _running,
+          runId: _runId,
+          status: _status,
+          started: _started,
+          closed: _closed,
+          ...facts
+        } = summary;
+        process.stdout.write(formatSummary(facts).replace(/^/gm, '  ').trimEnd().concat('\n'));
         for (const activity of activities) process.stdout.write(`  ${activityLine(activity, now)}\n`);
         if (summary.status === 'RUNNING' && activities.length === 0)
           process.stdout.write('  (between stages: no activity is running)\n');

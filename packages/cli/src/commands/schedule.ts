@@ -15,7 +15,12 @@ interface DefineOptions {
 const schedules = () => import('@enecg/workflows/client');
 
 async function scheduleOptions(scheduleId: string, options: DefineOptions): Promise<RetrainScheduleOptions> {
-  const { loadPipelineConfig } = await import('@enecg/workflows');
+  const { checkScheduleTiming, loadPipelineConfig } = await import('@enecg/workflows');
+  checkScheduleTiming(options, {
+    cron: '--cron',
+    timeZone: '--time-zone',
+    catchupWindow: '--catchup-window',
+  });
   return {
     scheduleId,
     cron: options.cron,
@@ -75,7 +80,26 @@ export function registerScheduleCommands(program: Command): void {
       const list = await withClient(async (client) =>
         Promise.all((await listSchedules(client)).map((id) => describeSchedule(client, id))),
       );
-      printSummary({ schedules: list }, options);
+      const withDecisions = await Promise.all(
+        list.map(async (schedule) => {
+          const { championStatus } = await import('@enecg/report');
+          const status = schedule.warehouse ? await championStatus(schedule.warehouse) : null;
+          const last = status?.lastDecision;
+          return {
+            ...schedule,
+            champion: status?.champion ?? null,
+            lastDecision: last
+              ? {
+                  decidedAt: last.decidedAt,
+                  verdict: last.verdict,
+                  challenger: last.challenger,
+                  reason: last.reason,
+                }
+              : null,
+          };
+        }),
+      );
+      printSummary({ schedules: withDecisions }, options);
     });
 
   for (const [name, paused] of [
@@ -101,8 +125,17 @@ export function registerScheduleCommands(program: Command): void {
     .option('--json', 'print a machine-readable summary')
     .action(async (scheduleId: string, options: { json?: boolean }) => {
       const { triggerSchedule } = await schedules();
-      await withClient((client) => triggerSchedule(client, scheduleId));
-      printSummary({ scheduleId, triggered: true }, options);
+      const outcome = await withClient((client) => triggerSchedule(client, scheduleId));
+      printSummary(
+        outcome.started
+          ? { scheduleId, triggered: true, workflowId: outcome.workflowId }
+          : {
+              scheduleId,
+              triggered: false,
+              skipped: `the overlap policy (skip) skipped it: ${outcome.skippedBecauseRunning.join(', ')} is still running`,
+            },
+        options,
+      );
     });
 
   schedule
