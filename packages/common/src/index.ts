@@ -15,6 +15,7 @@ export { produceFileAtomic, writeFileAtomic } from './files.ts';
 export { canonicalJson, hashObject, sha256, sha256File } from './hashing.ts';
 export type { CodeVersion, DatasetRef, LabelRulesFacet, LineageEvent, LineageFacets } from './lineage.ts';
 export { appendLineageEvent, codeVersion, datasetDigest, describeDataset, newRunId } from './lineage.ts';
+export { repositoryRoot, toolsDir, workDir } from './local-dirs.ts';
 export { mulberry32 } from './random.ts';
 export type { WarehouseLayout } from './warehouse.ts';
 export { warehouseLayout } from './warehouse.ts';

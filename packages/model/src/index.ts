@@ -1,9 +1,16 @@
-export type { BackendChoice, BackendInfo } from './backend/index.ts';
+export type { BackendChoice, BackendInfo, NativeSetupResult, NativeVariant } from './backend/index.ts';
 export {
   activeBackend,
   BACKEND_CHOICES,
+  backendLabel,
+  describeNativeSetup,
+  installedBackends,
+  nativeBackendSetting,
+  nativeBuildStatus,
   parseBackendChoice,
+  requireGpuBackend,
   selectBackend,
+  setupNativeBackend,
   withKernelFallback,
 } from './backend/index.ts';
 export type { EvaluateStageOptions, EvaluateSummary } from './evaluate/stage.ts';

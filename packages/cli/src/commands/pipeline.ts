@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { backendLabel, requireGpuBackend } from '@enecg/model';
 import { generateSynthetic } from '@enecg/synth';
 import {
   CPU_TASK_QUEUE,
@@ -86,6 +87,8 @@ export function registerPipelineCommands(program: Command): void {
     .action(async (options: { queue: string; concurrency: string }) => {
       const queue = choiceArgument(options.queue, '--queue', ['cpu', 'gpu']);
       const taskQueue = queue === 'gpu' ? GPU_TASK_QUEUE : CPU_TASK_QUEUE;
+      // A GPU worker without a GPU would take feature caching away from the CPU workers: refuse.
+      if (queue === 'gpu') log(`feature caching on ${backendLabel(await requireGpuBackend())}`);
       const worker = await createPipelineWorker({
         taskQueue,
         activities: createActivities(),

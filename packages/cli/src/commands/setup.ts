@@ -1,3 +1,9 @@
+import {
+  describeNativeSetup,
+  type NativeSetupResult,
+  nativeBackendSetting,
+  setupNativeBackend,
+} from '@enecg/model';
 import { connectOrStartServer, ensureTemporalCli } from '@enecg/workflows';
 import type { Command } from 'commander';
 import { integerArgument } from '../arguments.ts';
@@ -6,13 +12,45 @@ import { printSummary } from '../output.ts';
 export function registerSetupCommands(program: Command): void {
   program
     .command('setup')
-    .description('Install the pinned Temporal CLI into .tools/ (idempotent; cached after the first run)')
+    .description(
+      'Install the pinned Temporal CLI and build the native TensorFlow backend into .tools/ (idempotent; ' +
+        'seconds once cached). ENECG_NATIVE_BACKEND=0 skips the native build (the pipeline then runs on wasm)',
+    )
+    .option(
+      '--gpu',
+      'also build @tensorflow/tfjs-node-gpu against the CUDA 12 wheels (about 3.4 GB; the host needs an ' +
+        'NVIDIA driver for CUDA 12.x); same as ENECG_NATIVE_BACKEND=gpu',
+    )
     .option('--json', 'print a machine-readable summary')
-    .action(async (options: { json?: boolean }) => {
-      const cli = await ensureTemporalCli((line) => process.stderr.write(`setup: ${line}\n`));
-      if (options.json) printSummary({ temporalCli: cli.path, source: cli.source }, options);
-      else if (!cli.source.startsWith('cached'))
-        process.stderr.write(`setup: Temporal CLI ready at ${cli.path}\n`);
+    .action(async (options: { gpu?: boolean; json?: boolean }) => {
+      const log = (line: string) => process.stderr.write(`setup: ${line}\n`);
+      const cli = await ensureTemporalCli(log);
+      if (!options.json && !cli.source.startsWith('cached')) log(`Temporal CLI ready at ${cli.path}`);
+      const gpu = options.gpu === true || nativeBackendSetting().gpu;
+      const native: NativeSetupResult[] = [await setupNativeBackend('cpu', log)];
+      if (gpu) native.push(await setupNativeBackend('gpu', log));
+      for (const result of native) {
+        const line = describeNativeSetup(result);
+        if (line) log(line);
+      }
+      if (options.json) {
+        printSummary(
+          {
+            temporalCli: cli.path,
+            source: cli.source,
+            native: native.map(({ variant, status, dir, reason, seconds }) => ({
+              variant,
+              status,
+              dir,
+              reason,
+              seconds,
+            })),
+          },
+          options,
+        );
+      }
+      // A CPU build that fails leaves the pipeline on wasm; a GPU build asked for by name must not.
+      if (gpu && native[1]?.status === 'failed') process.exitCode = 1;
     });
 
   program

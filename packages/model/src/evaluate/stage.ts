@@ -10,7 +10,7 @@ import {
 import type { EvaluationReport, TaskEvaluation } from '../evaluation-types.ts';
 import { isRandomInitFeatureSet, isWeightlessFeatureSet } from '../features/store.ts';
 import { disposeInferenceModel, toInferenceModel } from '../predict/infer.ts';
-import { ensureTrainingBackend } from '../train/backend.ts';
+import { withTrainingBackend } from '../train/backend.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
 import { rowsOfSplit } from '../train/dataset.ts';
 import { disposeWeights } from '../train/fit.ts';
@@ -46,6 +46,10 @@ export interface EvaluateSummary {
 
 /** Evaluates a trained model on the test (or val) split; writes models/<modelId>/evaluation.json. */
 export async function evaluate(options: EvaluateStageOptions): Promise<EvaluateSummary> {
+  return withTrainingBackend(() => evaluateOn(options));
+}
+
+async function evaluateOn(options: EvaluateStageOptions): Promise<EvaluateSummary> {
   const split = options.split ?? 'test';
   const replicates = options.replicates ?? 1000;
   if (!(Number.isInteger(replicates) && replicates >= 10)) {
@@ -54,7 +58,6 @@ export async function evaluate(options: EvaluateStageOptions): Promise<EvaluateS
   if (split !== 'test' && split !== 'val') throw new ConfigError('must be test or val', 'split');
   const runId = options.runId ?? newRunId();
   const modelDir = join(warehouseLayout(options.warehouse).models, options.modelId);
-  await ensureTrainingBackend();
   const { manifest, weights } = await loadCheckpoint(modelDir);
   const sources = await resolveFeatureSources(
     options.warehouse,

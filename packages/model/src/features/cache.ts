@@ -18,7 +18,7 @@ import {
   writeFileAtomic,
 } from '@enecg/common';
 import type { BackendChoice, BackendInfo } from '../backend/index.ts';
-import { activeBackend, backendLabel, parseBackendChoice, selectBackend } from '../backend/index.ts';
+import { activeBackend, backendLabel, parseBackendChoice, withBackend } from '../backend/index.ts';
 import { createExpert } from '../experts/registry.ts';
 import type { Expert } from '../experts/types.ts';
 import { cachedContentHashes, type FeatureRows, writeFeaturePart } from './parquet.ts';
@@ -141,9 +141,15 @@ export async function cacheFeaturesFrom(
   openRecords: RecordSource,
   options: CacheFeaturesOptions,
 ): Promise<FeatureSummary> {
-  const { batchSize, seed, backend: backendChoice } = validate(options);
+  return withBackend(validate(options).backend, () => cacheOnBackend(openRecords, options));
+}
+
+async function cacheOnBackend(
+  openRecords: RecordSource,
+  options: CacheFeaturesOptions,
+): Promise<FeatureSummary> {
+  const { batchSize, seed } = validate(options);
   const runId = options.runId ?? newRunId();
-  await selectBackend(backendChoice);
   const expertOptions = { ...options.expertOptions, seed };
   const expert = await createExpert(options.expert, expertOptions);
   try {

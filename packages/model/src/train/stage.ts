@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { appendLineageEvent, hashObject, newRunId, warehouseLayout } from '@enecg/common';
 import type { ExpertOptions } from '../experts/types.ts';
 import { readManifest } from '../features/index.ts';
-import { ensureTrainingBackend } from './backend.ts';
+import { withTrainingBackend } from './backend.ts';
 import { encodeWeights, saveCheckpoint } from './checkpoint.ts';
 import { checkThreads, resolveTrainConfig, type TrainConfigInput } from './config.ts';
 import { rowsOfSplit, validateTrainingSet } from './dataset.ts';
@@ -52,12 +52,15 @@ export interface TrainSummary {
  * resulting weights, so the same config, data and code name the same model.
  */
 export async function train(options: TrainOptions): Promise<TrainSummary> {
+  return withTrainingBackend((info) => trainOn(info.tfBackend, options));
+}
+
+async function trainOn(backend: string, options: TrainOptions): Promise<TrainSummary> {
   const config = resolveTrainConfig(options.config);
   checkThreads(options.threads);
   const fit = { threads: options.threads };
   const runId = options.runId ?? newRunId();
   const sources = await resolveFeatureSources(options.warehouse, options.experts, options.gateCache);
-  const backend = (await ensureTrainingBackend()).tfBackend;
   const loaded = await loadWarehouseSet(options.warehouse, sources);
   validateTrainingSet(loaded.set, warehouseLayout(options.warehouse).labels);
   const { set } = loaded;
