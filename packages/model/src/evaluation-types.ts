@@ -23,6 +23,12 @@ export interface BaselineComparison {
   verdict: 'better' | 'worse' | 'inconclusive';
 }
 
+/** The ensemble against its best single expert's own head on the task (chosen by the headline metric). */
+export interface BestExpertComparison extends BaselineComparison {
+  /** The expert whose head alone scores best on the headline metric (point estimate on this split). */
+  expert: string;
+}
+
 export interface TaskEvaluation {
   kind: TaskKind;
   /** Test records with a label for this task. */
@@ -33,6 +39,11 @@ export interface TaskEvaluation {
   /** Mean (regression) or majority class (classification) of the training split. */
   baseline: MetricSet;
   versusBaseline: BaselineComparison;
+  /**
+   * Ensemble minus its best single expert, paired over the same replicates: does the mixture add
+   * anything over the one head a user could deploy instead? Absent in evaluations written before it.
+   */
+  versusBestExpert?: BestExpertComparison;
   /** Ensemble confusion matrix, rows = true class, columns = predicted (classification only). */
   confusion?: number[][];
   /** A deterministic sample of (true, predicted) pairs for scatter plots (regression only). */
@@ -58,6 +69,10 @@ export interface EvaluationReport {
    * their features are not pretrained, so metrics near the baseline are expected.
    */
   randomInitExperts: string[];
+  /** Experts that need no weights (classical measurements): neither pretrained nor random. */
+  weightlessExperts?: string[];
+  /** The epoch whose weights the model keeps (lowest validation loss), on `trainingCurve`'s numbering. */
+  keptEpoch?: number;
   /** Training configuration preset: `faithful` (the reference's setup) or `default` (ours). */
   preset?: 'faithful' | 'default';
 }

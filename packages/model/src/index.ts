@@ -17,6 +17,7 @@ export type { EvaluateStageOptions, EvaluateSummary } from './evaluate/stage.ts'
 export { evaluate } from './evaluate/stage.ts';
 export type {
   BaselineComparison,
+  BestExpertComparison,
   EvaluationReport,
   MetricSet,
   MetricValue,

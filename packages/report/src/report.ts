@@ -11,7 +11,13 @@ import {
   warehouseLayout,
   writeFileAtomic,
 } from '@enecg/common';
-import type { BaselineComparison, EvaluationReport, MetricSet, TaskEvaluation } from '@enecg/model';
+import type {
+  BaselineComparison,
+  BestExpertComparison,
+  EvaluationReport,
+  MetricSet,
+  TaskEvaluation,
+} from '@enecg/model';
 import { openCatalog, refreshCatalog } from './catalog.ts';
 import { type DataStatistics, dataStatistics } from './data-statistics.ts';
 import { readEvaluations } from './lineage-queries.ts';
@@ -213,6 +219,112 @@ function baselineVerdict({ metric, difference, verdict }: BaselineComparison): s
   return `Ensemble minus baseline, ${metric} (paired 95% interval): ${interval}; ${VERDICT_WORDS[verdict]}.`;
 }
 
+const BEST_EXPERT_WORDS: Record<BestExpertComparison['verdict'], string> = {
+  better: 'the ensemble beats its best single expert',
+  worse: 'the ensemble is worse than its best single expert',
+  inconclusive: 'no evidence that the ensemble differs from its best single expert',
+};
+
+function bestExpertVerdict({ expert, metric, difference, verdict }: BestExpertComparison): string {
+  const interval = `${formatNumber(difference.value)} [${formatNumber(difference.lo)}, ${formatNumber(difference.hi)}]`;
+  return `Ensemble minus its best single expert (${expert}), ${metric} (paired 95% interval): ${interval}; ${BEST_EXPERT_WORDS[verdict]}.`;
+}
+
+/** One sentence a reader cannot miss: which experts carry pretrained, random or no weights. */
+function expertWeightsSentence(report: EvaluationReport): string {
+  const weightless = new Set(report.weightlessExperts ?? []);
+  const random = new Set(report.randomInitExperts);
+  const kind = (name: string) =>
+    random.has(name)
+      ? 'random-init (no checkpoint given)'
+      : weightless.has(name)
+        ? 'no weights needed (classical measurements)'
+        : 'checkpoint';
+  return `Expert weights: ${report.experts.map((name) => `${name}: ${kind(name)}`).join('; ')}.`;
+}
+
+/** Per task: the ensemble against its best single expert, and the mean gate weight of every expert. */
+async function comparisonSection(
+  report: EvaluationReport,
+  add: (plot: Promise<Plot>) => Promise<string>,
+): Promise<{ html: string[]; markdown: string[] }> {
+  const tasks = Object.entries(report.tasks).filter(
+    (entry): entry is [string, TaskEvaluation] => entry[1] !== undefined,
+  );
+  const html: string[] = [];
+  const markdown: string[] = [];
+  const compared = tasks.filter(([, evaluation]) => evaluation.versusBestExpert);
+  if (compared.length > 0) {
+    const table = bothTables(
+      [
+        'task',
+        'best single expert',
+        'metric',
+        'ensemble minus best expert [paired 95%]',
+        'verdict',
+        'ensemble minus baseline [paired 95%]',
+      ],
+      compared.map(([task, evaluation]) => {
+        const best = evaluation.versusBestExpert as BestExpertComparison;
+        const base = evaluation.versusBaseline;
+        const interval = ({ value, lo, hi }: { value: number; lo: number; hi: number }) =>
+          `${formatNumber(value)} [${formatNumber(lo)}, ${formatNumber(hi)}]`;
+        return [
+          task,
+          best.expert,
+          best.metric,
+          interval(best.difference),
+          best.verdict,
+          `${interval(base.difference)} ${base.verdict}`,
+        ];
+      }),
+    );
+    const note =
+      'The best single expert is the expert head that scores best alone on this split (lower MAE, higher AUROC), ' +
+      "so the comparison favours the expert. Verdicts are from the ensemble's side: better, worse, or inconclusive " +
+      'when the paired interval includes 0.';
+    html.push('<h3>Ensemble against its best single expert</h3>', table.html, `<p>${escapeHtml(note)}</p>`);
+    markdown.push('### Ensemble against its best single expert', '', table.markdown, '', note, '');
+  }
+  const weighted = tasks.filter(([, evaluation]) => Object.keys(evaluation.gateWeightMean).length > 0);
+  if (weighted.length > 0) {
+    const table = bothTables(
+      ['task', ...report.experts],
+      weighted.map(([task, evaluation]) => [
+        task,
+        ...report.experts.map((expert) => {
+          const weight = evaluation.gateWeightMean[expert];
+          return weight === undefined ? '' : weight.toFixed(2);
+        }),
+      ]),
+    );
+    const byTask = Object.fromEntries(
+      weighted.map(([task, evaluation]) => [task, evaluation.gateWeightMean]),
+    );
+    const plot = await add(
+      renderPlot(
+        `${report.modelId}-gate-by-task`,
+        'mean gate weight per expert and task',
+        gateWeightChart(byTask, 'task'),
+      ),
+    );
+    html.push(
+      '<h3>Which expert the gate trusts, per task</h3>',
+      table.html,
+      `<div class="figures">${plot}</div>`,
+    );
+    markdown.push(
+      '### Which expert the gate trusts, per task',
+      '',
+      'Mean gate weight on the evaluated split.',
+      '',
+      table.markdown,
+      '',
+    );
+  }
+  return { html, markdown };
+}
+
 async function modelSection(report: EvaluationReport, plots: Plot[]): Promise<Section> {
   const add = async (plot: Promise<Plot>) => {
     const rendered = await plot;
@@ -228,6 +340,9 @@ async function modelSection(report: EvaluationReport, plots: Plot[]): Promise<Se
     `Evaluated on the **${report.split}** split. Experts: ${report.experts.join(', ')}. ` +
       `Trainable parameters: ${report.trainableParameters} of ${report.totalParameters}.`,
   ];
+  const weightsSentence = expertWeightsSentence(report);
+  html.push(`<p>${escapeHtml(weightsSentence)}</p>`);
+  markdown.push('', weightsSentence);
   if (report.randomInitExperts.length > 0) {
     const warning =
       `Experts without a checkpoint (random initialisation): ${report.randomInitExperts.join(', ')}. ` +
@@ -265,6 +380,11 @@ async function modelSection(report: EvaluationReport, plots: Plot[]): Promise<Se
       '',
       comparison,
     );
+    if (evaluation.versusBestExpert) {
+      const versusBest = bestExpertVerdict(evaluation.versusBestExpert);
+      html.push(`<p>${escapeHtml(versusBest)}</p>`);
+      markdown.push('', versusBest);
+    }
     const points: IntervalPoint[] = metricSources(evaluation).flatMap(([source, set]) =>
       chartedMetrics(evaluation).flatMap((metric) => {
         const value = set[metric];
@@ -331,6 +451,9 @@ async function modelSection(report: EvaluationReport, plots: Plot[]): Promise<Se
     html.push(`<div class="figures">${figures.join('')}</div>`);
     markdown.push('');
   }
+  const comparisons = await comparisonSection(report, add);
+  html.push(...comparisons.html);
+  markdown.push(...comparisons.markdown);
   if (report.trainingCurve.length > 0) {
     html.push(
       '<h3>Training curve</h3>',
@@ -338,7 +461,7 @@ async function modelSection(report: EvaluationReport, plots: Plot[]): Promise<Se
         renderPlot(
           `${prefix}-training-curve`,
           'training and validation loss',
-          trainingCurveChart(report.trainingCurve),
+          trainingCurveChart(report.trainingCurve, report.keptEpoch),
         ),
       )}</div>`,
     );
@@ -347,6 +470,14 @@ async function modelSection(report: EvaluationReport, plots: Plot[]): Promise<Se
       `Training: ${report.trainingCurve.length} epochs, final train loss ${formatNumber(last.trainLoss)}, ` +
         `validation loss ${formatNumber(last.valLoss)}.`,
     );
+    if (report.keptEpoch !== undefined) {
+      const kept = report.trainingCurve.find((point) => point.epoch === report.keptEpoch);
+      const line =
+        `The model keeps the weights of epoch ${report.keptEpoch} (lowest validation loss` +
+        `${kept ? `, ${formatNumber(kept.valLoss)}` : ''}; the dashed line on the curve).`;
+      html.push(`<p>${escapeHtml(line)}</p>`);
+      markdown.push(line);
+    }
   }
   return { title: `Model ${report.modelId}`, html: html.join('\n'), markdown: markdown.join('\n') };
 }

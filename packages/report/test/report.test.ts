@@ -26,6 +26,7 @@ function expectedPlots(fixture: WarehouseFixture): string[] {
   );
   return [
     ...model,
+    `${fixture.modelId}-gate-by-task`,
     `${fixture.modelId}-training-curve`,
     ...labels,
     'labels-rr_interval-histogram',
@@ -60,6 +61,14 @@ describe('renderReport', () => {
     );
     expect(markdown).toContain('no evidence that the ensemble differs from the baseline');
     expect(markdown).toContain('> Experts without a checkpoint (random initialisation): timesnet.');
+    expect(markdown).toContain('timesnet: random-init (no checkpoint given)');
+    expect(markdown).toContain(
+      'Ensemble minus its best single expert (moment), mae (paired 95% interval): -2.000 [-5.000, 1.000]; no evidence that the ensemble differs from its best single expert.',
+    );
+    expect(markdown).toContain('### Ensemble against its best single expert');
+    expect(markdown).toContain('| rr_interval | moment | mae | -2.000 [-5.000, 1.000] | inconclusive |');
+    expect(markdown).toContain('### Which expert the gate trusts, per task');
+    expect(markdown).toContain('The model keeps the weights of epoch 4 (lowest validation loss');
     expect(markdown).toContain('label rules rules-v1');
     expect(markdown).toContain(LABEL_SQL);
     expect(html).toContain('scheduled for 2026-11-21T18:00:00.000Z');

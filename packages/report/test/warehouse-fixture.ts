@@ -67,6 +67,12 @@ function regressionTask(random: () => number, mean: number, sd: number, mae: num
       difference: { value: -mae / 2, lo: -mae * 0.7, hi: -mae * 0.3 },
       verdict: 'better',
     },
+    versusBestExpert: {
+      expert: EXPERTS[0] as string,
+      metric: 'mae',
+      difference: { value: -2, lo: -5, hi: 1 },
+      verdict: 'inconclusive',
+    },
     scatter,
     gateWeightMean: gateWeights(random),
     gateWeightsByGroup: Object.fromEntries(['Q1', 'Q2', 'Q3', 'Q4'].map((q) => [q, gateWeights(random)])),
@@ -121,6 +127,7 @@ export function evaluationFixture(modelId: string, runId: string, seed: number):
     trainableParameters: 412_357,
     totalParameters: 128_734_208,
     randomInitExperts: ['timesnet'],
+    keptEpoch: 4,
   };
 }
 

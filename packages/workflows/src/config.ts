@@ -35,7 +35,7 @@ export const PipelineConfigSchema = z.strictObject({
   experts: z
     .array(ExpertEntry)
     .min(1)
-    .default([{ name: 'dlinear' }, { name: 'timesnet' }]),
+    .default([{ name: 'dlinear' }, { name: 'timesnet' }, { name: 'measurements' }]),
   features: z
     .strictObject({
       batchSize: z.number().int().positive().default(32),

@@ -35,7 +35,12 @@ describe('the enecgPipeline workflow on a real Temporal server', () => {
       result.ingest.ingested + result.ingest.unchanged + result.ingest.quarantined,
     );
     expect(result.labels.rows).toBe(result.ingest.listed);
-    expect(result.features.map((f) => f.expert).sort()).toEqual(['dlinear', 'raw-leads', 'timesnet']);
+    expect(result.features.map((f) => f.expert).sort()).toEqual([
+      'dlinear',
+      'measurements',
+      'raw-leads',
+      'timesnet',
+    ]);
     for (const features of result.features) expect(features.computed).toBe(result.ingest.ingested);
 
     const evaluation = JSON.parse(await readFile(result.evaluationPath, 'utf8')) as EvaluationReport;
@@ -49,6 +54,9 @@ describe('the enecgPipeline workflow on a real Temporal server', () => {
     ]);
     // No checkpoints are configured, so the evaluation and the report must say the experts are untrained.
     expect(evaluation.randomInitExperts).toEqual(['dlinear', 'timesnet']);
+    expect(evaluation.weightlessExperts).toEqual(['measurements']);
+    // (Classification tasks may have one class only in this tiny test split: no AUROC to compare.)
+    expect(evaluation.tasks.rr_interval?.versusBestExpert?.metric).toBe('mae');
     expect(existsSync(result.report.html)).toBe(true);
     expect(await readFile(result.report.html, 'utf8')).toContain(result.model.modelId);
 

@@ -8,7 +8,7 @@ import {
   writeFileAtomic,
 } from '@enecg/common';
 import type { EvaluationReport, TaskEvaluation } from '../evaluation-types.ts';
-import { isRandomInitFeatureSet } from '../features/store.ts';
+import { isRandomInitFeatureSet, isWeightlessFeatureSet } from '../features/store.ts';
 import { disposeInferenceModel, toInferenceModel } from '../predict/infer.ts';
 import { withTrainingBackend } from '../train/backend.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
@@ -88,6 +88,10 @@ async function evaluateOn(options: EvaluateStageOptions): Promise<EvaluateSummar
     randomInitExperts: manifest.shape.experts
       .map(({ name }) => name)
       .filter((name) => isRandomInitFeatureSet(manifest.featureCaches[name] ?? '')),
+    weightlessExperts: manifest.shape.experts
+      .map(({ name }) => name)
+      .filter((name) => isWeightlessFeatureSet(manifest.featureCaches[name] ?? '')),
+    keptEpoch: manifest.bestEpoch,
   };
   const text = `${JSON.stringify(report, null, 2)}\n`;
   const evaluationPath = join(modelDir, 'evaluation.json');

@@ -162,6 +162,7 @@ async function cacheOnBackend(
       preprocessingHash: expert.preprocessingHash,
       embeddingSize: expert.embeddingSize,
       expertOptions,
+      ...(expert.featureNames ? { featureNames: [...expert.featureNames] } : {}),
     };
     await prepareDir(dir, manifest);
     const partRows =
