@@ -13,8 +13,28 @@ export {
 } from './errors.ts';
 export { produceFileAtomic, writeFileAtomic } from './files.ts';
 export { canonicalJson, hashObject, sha256, sha256File } from './hashing.ts';
-export type { CodeVersion, DatasetRef, LabelRulesFacet, LineageEvent, LineageFacets } from './lineage.ts';
-export { appendLineageEvent, codeVersion, datasetDigest, describeDataset, newRunId } from './lineage.ts';
+export type {
+  ChainedLineageEvent,
+  CodeVersion,
+  DatasetRef,
+  LabelRulesFacet,
+  LineageEvent,
+  LineageFacets,
+  LineageHead,
+} from './lineage.ts';
+export {
+  appendLineageEvent,
+  appendStartEvent,
+  codeVersion,
+  datasetDigest,
+  describeDataset,
+  lineageEventFileName,
+  lineageEventHead,
+  lineageEventSequence,
+  newRunId,
+  readLineageHead,
+  warehousePath,
+} from './lineage.ts';
 export { repositoryRoot, toolsDir, workDir } from './local-dirs.ts';
 export { mulberry32 } from './random.ts';
 export type { WarehouseLayout } from './warehouse.ts';

@@ -1,6 +1,7 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { queryRows, sqlString, warehouseLayout, withDuckDB } from '@enecg/common';
+import { queryRows, sha256File, sqlString, warehouseLayout, withDuckDB } from '@enecg/common';
+import type { WrittenFile } from './parquet.ts';
 import type { CatalogRow, QuarantineRow } from './tables.ts';
 
 /** Which slice of the record list a worker owns: studies whose id modulo `count` is `index`. */
@@ -151,4 +152,52 @@ export async function loadShardState(warehouse: string, shard: Shard): Promise<S
     }
   });
   return state;
+}
+
+/** The record, waveform and quarantine parts holding rows a run wrote, with their hashes and sizes. */
+export async function partsOfRun(
+  warehouse: string,
+  runId: string,
+): Promise<Record<'records' | 'waveforms' | 'quarantine', WrittenFile[]>> {
+  const layout = warehouseLayout(warehouse);
+  const found = {
+    records: new Map<string, number>(),
+    waveforms: new Map<string, number>(),
+    quarantine: new Map<string, number>(),
+  };
+  await withDuckDB(async (c) => {
+    for (const kind of ['records', 'quarantine'] as const) {
+      if ((await parquetParts(layout[kind])).length === 0) continue;
+      const rows = await queryRows(
+        c,
+        `SELECT filename, count(*)::INTEGER AS n${kind === 'records' ? ', list(DISTINCT waveform_file) AS waveform_files' : ''}
+           FROM read_parquet(${sqlString(join(layout[kind], '*.parquet'))}, filename = true, union_by_name = true)
+          WHERE ingest_run_id = ${sqlString(runId)} GROUP BY filename`,
+      );
+      for (const row of rows) {
+        found[kind].set(row.filename as string, Number(row.n));
+        for (const name of (row.waveform_files as string[] | undefined) ?? []) {
+          found.waveforms.set(join(layout.waveforms, name), 0);
+        }
+      }
+    }
+    if (found.waveforms.size === 0) return;
+    const files = [...found.waveforms.keys()].map(sqlString).join(', ');
+    const counts = await queryRows(
+      c,
+      `SELECT filename, count(*)::INTEGER AS n FROM read_parquet([${files}], filename = true) GROUP BY filename`,
+    );
+    for (const row of counts) found.waveforms.set(row.filename as string, Number(row.n));
+  });
+  const describe = async ([path, rows]: [string, number]): Promise<WrittenFile> => ({
+    path,
+    sha256: await sha256File(path),
+    rows,
+    bytes: (await stat(path)).size,
+  });
+  return {
+    records: await Promise.all([...found.records].map(describe)),
+    waveforms: await Promise.all([...found.waveforms].map(describe)),
+    quarantine: await Promise.all([...found.quarantine].map(describe)),
+  };
 }

@@ -3,6 +3,7 @@ import { readdir, realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import {
   appendLineageEvent,
+  appendStartEvent,
   ConfigError,
   type DatasetRef,
   newRunId,
@@ -10,7 +11,7 @@ import {
   sha256File,
   warehouseLayout,
 } from '@enecg/common';
-import { loadShardState, quarantineKey, type Shard, type ShardState } from './catalog.ts';
+import { loadShardState, partsOfRun, quarantineKey, type Shard, type ShardState } from './catalog.ts';
 import { type ListedRecord, type ListingRow, readRecordList } from './listing.ts';
 import { type WrittenFile, writeRowTableFile } from './parquet.ts';
 import { SampleArena } from './sample-arena.ts';
@@ -144,6 +145,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const config = await validateOptions(options);
   const layout = warehouseLayout(config.warehouse);
   const shardTag = `s${config.shard.index}of${config.shard.count}`;
+  await appendStartEvent(config.warehouse, { runId: config.runId }, 'ingest', { shard: config.shard });
   const state = await loadShardState(config.warehouse, config.shard);
   await removeAbandonedParts(layout.waveforms, shardTag, state);
   for (const folder of [layout.records, layout.quarantine]) await removeAbandonedParts(folder, shardTag);
@@ -157,6 +159,8 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     quarantine: [],
   };
   const seenStudies = new Set<number>();
+  // An earlier attempt of this run (a retried activity, a resume) may have written parts already.
+  let earlierAttempt = false;
   const sourceFiles = new SourceFiles(config.source);
   // A record's decoded samples live until the waveform writer has encoded them; the next record reuses
   // their memory, which is then still in the CPU cache.
@@ -174,8 +178,10 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       outcomes.push(outcome);
       counts.listed++;
       if (outcome.kind === 'unchanged') counts.unchanged++;
-      else if (outcome.kind === 'ingested-earlier-in-run') counts.ingested++;
-      else if (outcome.kind === 'ingest') {
+      else if (outcome.kind === 'ingested-earlier-in-run') {
+        counts.ingested++;
+        earlierAttempt = true;
+      } else if (outcome.kind === 'ingest') {
         counts.ingested++;
         // Encoded now, while the decoded samples are in the CPU cache; their memory is reused below.
         waveformWriter.append(outcome.waveform);
@@ -184,7 +190,8 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
         counts.quarantined++;
         quarantinedBy[outcome.row.problem] = (quarantinedBy[outcome.row.problem] ?? 0) + 1;
         const key = quarantineKey(outcome.row);
-        if (!state.quarantined.has(key)) {
+        if (state.quarantined.has(key)) earlierAttempt = true;
+        else {
           state.quarantined.add(key);
           toQuarantine.push(outcome.row);
         }
@@ -222,12 +229,20 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   }
   if (batch.length > 0) await processBatch(batch);
 
+  // Parts an earlier attempt of this run wrote are this run's outputs too: its event names them.
+  if (earlierAttempt) {
+    const earlier = await partsOfRun(config.warehouse, config.runId);
+    for (const kind of ['records', 'waveforms', 'quarantine'] as const) {
+      const known = new Set(written[kind].map((file) => file.path));
+      written[kind].unshift(...earlier[kind].filter((file) => !known.has(file.path)));
+    }
+  }
   const recordListSha = await sha256File(config.recordListPath);
   const dataset =
     (name: string) =>
     (file: WrittenFile): DatasetRef => ({
       name,
-      path: relative(config.warehouse, file.path),
+      path: file.path,
       sha256: file.sha256,
       rows: file.rows,
       bytes: file.bytes,

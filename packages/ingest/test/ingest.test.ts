@@ -186,6 +186,18 @@ describe.skipIf(!hasSharedData)(
       const records = await listRecords(warehouse);
       expect(records).toHaveLength(6);
       expect(new Set(records.map((r) => r.ingestRunId))).toEqual(new Set(['interrupted']));
+      // The resumed run's event names the parts its first attempt wrote too: none is left unaccounted for.
+      const event = JSON.parse(await readFile(resumed.lineageEvent, 'utf8')) as LineageEvent;
+      const named = event.outputs.map((output) => output.path).sort();
+      const onDisk: string[] = [];
+      for (const folder of ['records', 'waveforms', 'quarantine']) {
+        const names = existsSync(join(warehouse, folder)) ? await readdir(join(warehouse, folder)) : [];
+        onDisk.push(...names.map((name) => `${folder}/${name}`));
+      }
+      expect(named).toEqual(onDisk.sort());
+      for (const output of event.outputs) {
+        expect(output.sha256).toBe(await sha256File(join(warehouse, output.path)));
+      }
     });
 
     it('appends a lineage event naming the record list and every written part with hashes and rows', async () => {

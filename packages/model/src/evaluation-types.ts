@@ -29,6 +29,29 @@ export interface BestExpertComparison extends BaselineComparison {
   expert: string;
 }
 
+/**
+ * The metric that compares two models on a task (promotion, sweeps): MAE for regression, macro AUROC for
+ * classification (threshold-free, so a shifted decision threshold cannot decide).
+ */
+export const PRIMARY_METRIC: Record<TaskKind, { metric: 'mae' | 'auroc'; lowerIsBetter: boolean }> = {
+  regression: { metric: 'mae', lowerIsBetter: true },
+  binary: { metric: 'auroc', lowerIsBetter: false },
+  multiclass: { metric: 'auroc', lowerIsBetter: false },
+};
+
+/**
+ * What a paired comparison with another model evaluated the same way needs: the rows, named by a hash of
+ * their study ids in order, and the primary metric on each bootstrap replicate (the replicates depend only
+ * on the rows' subjects and the seed, so two models on equal rows and seed share them).
+ */
+export interface PairedSamples {
+  rowsSha256: string;
+  metric: string;
+  seed: number;
+  /** The primary metric per replicate; null where it is undefined on that replicate. */
+  replicates: Array<number | null>;
+}
+
 export interface TaskEvaluation {
   kind: TaskKind;
   /** Test records with a label for this task. */
@@ -48,6 +71,7 @@ export interface TaskEvaluation {
   confusion?: number[][];
   /** A deterministic sample of (true, predicted) pairs for scatter plots (regression only). */
   scatter?: Array<{ y: number; yhat: number }>;
+  paired?: PairedSamples;
   /** Mean gate weight per expert over the test split. */
   gateWeightMean: Record<string, number>;
   /** Mean gate weight per expert for each true class (classification) or label quartile (regression). */
@@ -59,6 +83,8 @@ export interface EvaluationReport {
   modelId: string;
   runId: string;
   split: 'test' | 'val';
+  /** sha256 of the split's study ids (sorted, one per line): two evaluations with equal hashes saw the same split. */
+  splitSha256?: string;
   experts: string[];
   tasks: Partial<Record<TaskKey, TaskEvaluation>>;
   trainingCurve: Array<{ epoch: number; trainLoss: number; valLoss: number }>;

@@ -1,5 +1,13 @@
 export type { Catalog } from './catalog.ts';
 export { DOCUMENTED_VIEWS, openCatalog, queryCatalog, refreshCatalog } from './catalog.ts';
+export type { ChampionDecisionRecord, ChampionStatus } from './decisions.ts';
+export {
+  championStatus,
+  decisionsFolder,
+  formatTaskComparison,
+  readDecisions,
+  storeDecision,
+} from './decisions.ts';
 export type {
   DatasetSummary,
   DownstreamAnswer,
@@ -9,10 +17,10 @@ export type {
   RunSummary,
   UpstreamAnswer,
   ValueChange,
-  VerifiedArtifact,
-  VerifyAnswer,
 } from './lineage-queries.ts';
-export { lineageDiff, lineageDownstream, lineageUpstream, lineageVerify } from './lineage-queries.ts';
+export { lineageDiff, lineageDownstream, lineageUpstream } from './lineage-queries.ts';
+export type { VerifyAnswer, VerifyOptions, VerifyProblem } from './lineage-verify.ts';
+export { formatProblem, lineageVerify, UNTRACKED_WAREHOUSE_PATHS } from './lineage-verify.ts';
 export type { RenderReportOptions, RenderReportSummary } from './report.ts';
 export { renderReport } from './report.ts';
 export type {

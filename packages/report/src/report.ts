@@ -1,11 +1,12 @@
 import { join } from 'node:path';
-import type { DatasetRef, LineageFacets } from '@enecg/common';
+import type { DatasetRef, LineageFacets, LineageHead } from '@enecg/common';
 import {
   appendLineageEvent,
   ConfigError,
   canonicalJson,
   describeDataset,
   hashObject,
+  lineageEventHead,
   newRunId,
   sha256,
   warehouseLayout,
@@ -20,6 +21,7 @@ import type {
 } from '@enecg/model';
 import { openCatalog, refreshCatalog } from './catalog.ts';
 import { type DataStatistics, dataStatistics } from './data-statistics.ts';
+import { type ChampionDecisionRecord, readDecisions } from './decisions.ts';
 import { readEvaluations } from './lineage-queries.ts';
 import { normalizeDatasetPath, readLineageEvents, runFamily, type StoredEvent } from './lineage-store.ts';
 import {
@@ -77,6 +79,8 @@ export interface RenderReportSummary {
   markdownSha256: string;
   models: string[];
   plots: number;
+  /** The lineage chain head at the report's own event: keep it to check the warehouse's history later. */
+  lineageHead: LineageHead;
 }
 
 interface RunRow {
@@ -553,6 +557,38 @@ async function dataSection(stats: DataStatistics, plots: Plot[]): Promise<Sectio
   return { title: 'Data and labels', html: html.join('\n'), markdown: markdown.join('\n') };
 }
 
+/** The champion/challenger decisions a nightly run made, with the per-task evidence. */
+function decisionSection(decisions: ChampionDecisionRecord[]): Section {
+  const parts = decisions.map((decision) => {
+    const intro =
+      `${decision.decidedAt}: ${decision.verdict} under rule ${decision.rule} (confidence ${decision.confidence}), ` +
+      `on split ${decision.split.name} (study ids sha256 ${shortHash(decision.split.sha256 ?? undefined)}). ` +
+      `Champion before: ${decision.champion ?? 'none'}; challenger: ${decision.challenger}; champion now: ` +
+      `${decision.championAfter ?? 'none'}. ${decision.reason}.`;
+    const table = bothTables(
+      ['task', 'metric', 'champion', 'challenger', 'improvement', 'interval', 'verdict'],
+      decision.perTask.map((task) => [
+        task.task,
+        task.metric,
+        formatNumber(task.champion),
+        formatNumber(task.challenger),
+        formatNumber(task.improvement.value),
+        `[${formatNumber(task.improvement.lo)}, ${formatNumber(task.improvement.hi)}]`,
+        task.verdict,
+      ]),
+    );
+    return {
+      html: `<p>${escapeHtml(intro)}</p>${decision.perTask.length > 0 ? table.html : ''}`,
+      markdown: `${intro}\n\n${decision.perTask.length > 0 ? table.markdown : ''}`,
+    };
+  });
+  return {
+    title: 'Champion decision',
+    html: parts.map((part) => part.html).join('\n'),
+    markdown: parts.map((part) => part.markdown).join('\n\n'),
+  };
+}
+
 function lineageSection(warehouse: string, runs: RunRow[]): Section {
   const runTable = bothTables(
     ['job', 'run', 'status', 'started', 'duration', 'outputs', 'git commit', 'config'],
@@ -702,6 +738,8 @@ export async function renderReport(options: RenderReportOptions): Promise<Render
     catalog.close();
   }
   sections.push(await dataSection(stats, plots));
+  const decisions = (await readDecisions(warehouse)).filter((decision) => family.has(decision.runId));
+  if (decisions.length > 0) sections.push(decisionSection(decisions));
   sections.push(lineageSection(warehouse, runs));
 
   const ended = runs.map((run) => run.endedAt).filter((time): time is string => time !== null);
@@ -736,17 +774,16 @@ export async function renderReport(options: RenderReportOptions): Promise<Render
   const inputs = await Promise.all(
     evaluations.map((evaluation) =>
       describeDataset(
-        warehouse,
         `evaluation/${evaluation.modelId}`,
         join(warehouseLayout(warehouse).models, evaluation.modelId, 'evaluation.json'),
       ),
     ),
   );
   const outputs = [
-    await describeDataset(warehouse, 'report.html', htmlPath),
-    await describeDataset(warehouse, 'report.md', markdownPath),
+    await describeDataset('report.html', htmlPath),
+    await describeDataset('report.md', markdownPath),
   ];
-  await appendLineageEvent(warehouse, {
+  const event = await appendLineageEvent(warehouse, {
     eventType: 'COMPLETE',
     eventTime: new Date().toISOString(),
     run: { runId: newRunId(), parentRunId: runId },
@@ -764,5 +801,6 @@ export async function renderReport(options: RenderReportOptions): Promise<Render
     markdownSha256: sha256(markdown),
     models: evaluations.map((evaluation) => evaluation.modelId),
     plots: plots.length,
+    lineageHead: await lineageEventHead(event),
   };
 }

@@ -73,6 +73,11 @@ describe('renderReport', () => {
     expect(markdown).toContain(LABEL_SQL);
     expect(html).toContain('scheduled for 2026-11-21T18:00:00.000Z');
     expect(markdown).toContain('| header declares 12 signals, found 11 | 1 |');
+    // The run's champion decision, with the rule that made it.
+    expect(markdown).toContain('## Champion decision');
+    expect(markdown).toContain(
+      'first-champion under rule paired-bootstrap-v1 (confidence 0.95), on split val',
+    );
   });
 
   it('renders the same bytes again, and records itself in lineage so verify covers the report', async () => {
@@ -80,9 +85,9 @@ describe('renderReport', () => {
     expect(again.htmlSha256).toBe(summary.htmlSha256);
     expect(again.markdownSha256).toBe(summary.markdownSha256);
     const verify = await lineageVerify(fixture.warehouse);
-    expect(verify.changed).toEqual([]);
-    // Eight stage artifacts, plus report.html and report.md.
-    expect(verify.checked).toBe(10);
+    expect(verify.problems).toEqual([]);
+    // Eight stage artifacts, the promotion decision, report.html and report.md.
+    expect(verify.checked).toBe(11);
   }, 60_000);
 
   it('names the file and field of a malformed evaluation.json', async () => {

@@ -13,6 +13,7 @@ import {
   writeFileAtomic,
 } from '@enecg/common';
 import type { EvaluationReport, MetricSet, TaskEvaluation } from '@enecg/model';
+import { storeDecision } from '../src/decisions.ts';
 
 export const EXPERTS = ['moment', 'tempo', 'ecgfm', 'dlinear', 'timesnet'];
 
@@ -268,15 +269,15 @@ export async function buildWarehouse(root: string, options: FixtureOptions = {})
   );
 
   const code = await codeVersion();
-  const rawFiles = await describeDataset(warehouse, 'mimic-iv-ecg/files', join(rawRoot, 'files'));
-  const records = await describeDataset(warehouse, 'records', layout.records, kept.length);
-  const waveforms = await describeDataset(warehouse, 'waveforms', layout.waveforms, kept.length * 2);
-  const quarantine = await describeDataset(warehouse, 'quarantine', layout.quarantine, 1);
-  const labels = await describeDataset(warehouse, 'labels', labelFile, kept.length);
-  const features = await describeDataset(warehouse, 'features/dlinear', featureFolder, kept.length);
-  const weights = await describeDataset(warehouse, 'model/weights', join(modelFolder, 'model.safetensors'));
-  const modelJson = await describeDataset(warehouse, 'model/config', join(modelFolder, 'model.json'));
-  const evaluation = await describeDataset(warehouse, 'evaluation', join(modelFolder, 'evaluation.json'));
+  const rawFiles = await describeDataset('mimic-iv-ecg/files', join(rawRoot, 'files'));
+  const records = await describeDataset('records', layout.records, kept.length);
+  const waveforms = await describeDataset('waveforms', layout.waveforms, kept.length * 2);
+  const quarantine = await describeDataset('quarantine', layout.quarantine, 1);
+  const labels = await describeDataset('labels', labelFile, kept.length);
+  const features = await describeDataset('features/dlinear', featureFolder, kept.length);
+  const weights = await describeDataset('model/weights', join(modelFolder, 'model.safetensors'));
+  const modelJson = await describeDataset('model/config', join(modelFolder, 'model.json'));
+  const evaluation = await describeDataset('evaluation', join(modelFolder, 'evaluation.json'));
   const stage = async (
     job: keyof typeof runIds,
     minute: number,
@@ -343,6 +344,29 @@ export async function buildWarehouse(root: string, options: FixtureOptions = {})
     backend: 'tfjs-cpu',
   });
   await stage('evaluate', 9, [weights, labels, features], [evaluation], { seeds: { bootstrap: seed } });
+  const decisionFile = await storeDecision(warehouse, {
+    decidedAt: at(10),
+    runId: pipelineRunId,
+    champion: null,
+    challenger: modelId,
+    championAfter: modelId,
+    promoted: true,
+    verdict: 'first-champion',
+    rule: 'paired-bootstrap-v1',
+    confidence: 0.95,
+    reason: 'no champion yet',
+    split: { name: 'val', sha256: sha256(`split-${seed}`) },
+    perTask: [],
+  });
+  await appendLineageEvent(warehouse, {
+    eventType: 'COMPLETE',
+    eventTime: at(10),
+    run: { runId: pipelineRunId, nominalTime: at(0) },
+    job: { name: 'promote' },
+    inputs: [],
+    outputs: [await describeDataset('promotion/decision', decisionFile)],
+    facets: {},
+  });
   await appendLineageEvent(warehouse, {
     eventType: 'COMPLETE',
     eventTime: at(11),

@@ -60,12 +60,15 @@ export function registerSetupCommands(program: Command): void {
         'until interrupted; workers and clients find it through TEMPORAL_ADDRESS',
     )
     .option('--port <port>', 'frontend gRPC port', '7233')
-    .action(async (options: { port: string }) => {
+    .option('--headless', 'no Temporal Web UI (by default it listens on 127.0.0.1 on a free port)')
+    .action(async (options: { port: string; headless?: boolean }) => {
       const server = await connectOrStartServer({
         port: integerArgument(options.port, '--port', { min: 1, max: 65535 }),
+        headless: options.headless ?? false,
         log: (line) => process.stderr.write(`server: ${line}\n`),
       });
       process.stdout.write(`Temporal dev server ready: export TEMPORAL_ADDRESS=${server.address}\n`);
+      if (server.webUi) process.stdout.write(`Temporal Web UI: ${server.webUi}\n`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);

@@ -1,4 +1,10 @@
-import type { BaselineComparison, TaskEvaluation, TaskKey } from '../evaluation-types.ts';
+import { sha256 } from '@enecg/common';
+import {
+  type BaselineComparison,
+  PRIMARY_METRIC,
+  type TaskEvaluation,
+  type TaskKey,
+} from '../evaluation-types.ts';
 import {
   type InferenceModel,
   infer,
@@ -63,9 +69,9 @@ export function evaluateOnSplit(
     const samplesOf = (values: Float32Array) =>
       bootstrapSamples(computerFor(values), replicates, positions.length);
     const ensembleSamples = samplesOf(ensemble);
+    const primary = PRIMARY_METRIC[spec.kind].metric;
     const baselineSamples = samplesOf(baseline);
     const expertSamples = experts.map((name) => samplesOf(pick(predicted.experts[name] as Float32Array)));
-    const metric = spec.kind === 'regression' ? 'mae' : 'auroc';
     const evaluation: TaskEvaluation = {
       kind: spec.kind,
       n: positions.length,
@@ -74,8 +80,16 @@ export function evaluateOnSplit(
         experts.map((name, e) => [name, intervals(expertSamples[e] as BootstrapSamples)]),
       ),
       baseline: intervals(baselineSamples),
-      versusBaseline: pairedComparison(metric, ensembleSamples, baselineSamples),
-      ...bestExpertComparison(metric, ensembleSamples, experts, expertSamples),
+      versusBaseline: pairedComparison(primary, ensembleSamples, baselineSamples),
+      ...bestExpertComparison(primary, ensembleSamples, experts, expertSamples),
+      paired: {
+        rowsSha256: sha256(taskRows.map((row) => set.studyIds[row]).join('\n')),
+        metric: primary,
+        seed: options.seed,
+        replicates: Array.from(ensembleSamples.replicates[primary] ?? [], (value) =>
+          Number.isFinite(value) ? value : null,
+        ),
+      },
       ...gateStatistics(task, predicted, positions, truth, experts),
     };
     if (spec.kind === 'regression') {

@@ -169,9 +169,9 @@ async function cacheOnBackend(
       options.partRows ?? Math.max(1, Math.min(4096, Math.floor(PART_VALUES / expert.embeddingSize)));
     const inputs: DatasetRef[] = [];
     const waveforms = warehouseLayout(options.warehouse).waveforms;
-    if (existsSync(waveforms)) inputs.push(await describeDataset(options.warehouse, 'waveforms', waveforms));
+    if (existsSync(waveforms)) inputs.push(await describeDataset('waveforms', waveforms));
     if (options.expertOptions?.weightsPath) {
-      inputs.push(await describeDataset(options.warehouse, 'weights', options.expertOptions.weightsPath));
+      inputs.push(await describeDataset('weights', options.expertOptions.weightsPath));
     }
     const facets = {
       codeVersion: await codeVersion(),
@@ -270,9 +270,10 @@ async function cacheOnBackend(
       const backend = activeBackend()!;
       await recordEvent(
         'COMPLETE',
-        await Promise.all(
-          summary.parts.map((part) => describeDataset(options.warehouse, job.name, part.path, part.rows)),
-        ),
+        await Promise.all([
+          describeDataset(`${job.name}/manifest`, join(dir, MANIFEST_FILE)),
+          ...summary.parts.map((part) => describeDataset(job.name, part.path, part.rows)),
+        ]),
         {
           computed: summary.computed,
           recomputed: summary.recomputed,

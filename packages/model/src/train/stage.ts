@@ -1,5 +1,13 @@
 import { join } from 'node:path';
-import { appendLineageEvent, hashObject, newRunId, warehouseLayout } from '@enecg/common';
+import {
+  appendLineageEvent,
+  appendStartEvent,
+  hashObject,
+  newRunId,
+  readLineageHead,
+  warehouseLayout,
+  warehousePath,
+} from '@enecg/common';
 import type { ExpertOptions } from '../experts/types.ts';
 import { readManifest } from '../features/index.ts';
 import { withTrainingBackend } from './backend.ts';
@@ -61,6 +69,7 @@ async function trainOn(backend: string, options: TrainOptions): Promise<TrainSum
   const fit = { threads: options.threads };
   const runId = options.runId ?? newRunId();
   const sources = await resolveFeatureSources(options.warehouse, options.experts, options.gateCache);
+  await appendStartEvent(options.warehouse, { runId }, 'train', { config });
   const loaded = await loadWarehouseSet(options.warehouse, sources);
   validateTrainingSet(loaded.set, warehouseLayout(options.warehouse).labels);
   const { set } = loaded;
@@ -97,10 +106,15 @@ async function trainOn(backend: string, options: TrainOptions): Promise<TrainSum
     targetScale: fitted.targetScale,
     trainingCurve: fitted.curve,
     bestEpoch: fitted.bestEpoch,
-    inputs: loaded.inputs.map(({ name, path, sha256 }) => ({ name, path, sha256: sha256 as string })),
+    inputs: loaded.inputs.map(({ name, path, sha256 }) => ({
+      name,
+      path: warehousePath(options.warehouse, path),
+      sha256: sha256 as string,
+    })),
     featureCaches: Object.fromEntries(loaded.sources.map(({ expert, key }) => [expert, key])),
     expertOptions: await expertOptionsOf(loaded.sources),
     backend,
+    lineageHead: await readLineageHead(options.warehouse),
   });
   disposeWeights(fitted.weights);
   const counts = parameterCounts(fitted.shape);

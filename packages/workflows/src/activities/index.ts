@@ -50,6 +50,8 @@ export interface EvaluateInput extends StageInput {
   modelId: string;
   replicates: number;
   seed: number;
+  /** Test (default) for the report; val for promotion, so that the test split is never selected on. */
+  split?: 'test' | 'val';
 }
 
 /** sha256 of each file, by path. */
@@ -173,6 +175,7 @@ export function createActivities() {
           runId: input.runId,
           replicates: input.replicates,
           seed: input.seed,
+          split: input.split,
         }),
       );
     },

@@ -158,6 +158,8 @@ export function createSweepActivities() {
               path: report.markdown,
               sha256: report.markdownSha256,
             },
+            // Each trial's evaluations, as the selection read them.
+            { name: `sweeps/${input.sweepId}/trials`, path: join(dir, 'trials') },
           ],
           facets: { chosen: selection.chosen, rule: selection.rule, trials: input.trials.length },
         });

@@ -64,8 +64,10 @@ export async function prepareInputs(
   config: PipelineConfig,
   runId: string,
   gateInputs: ReadonlyArray<{ leads: string[]; length: number }>,
+  onStage: (stage: 'ingest' | 'labels' | 'features') => void = () => {},
 ): Promise<PreparedInputs> {
   const { warehouse } = config;
+  onStage('ingest');
   const shards = await Promise.all(
     Array.from({ length: config.ingest.shards }, (_, index) =>
       cpu.ingestShard({
@@ -77,6 +79,7 @@ export async function prepareInputs(
       }),
     ),
   );
+  onStage('labels');
   const labels = await cpu.deriveLabels({
     runId,
     warehouse,
@@ -85,6 +88,7 @@ export async function prepareInputs(
     config: config.labels,
   });
 
+  onStage('features');
   const featureQueue = await cpuQuick.chooseFeatureQueue(CPU_TASK_QUEUE);
   const featureActivities = proxyActivities<PipelineActivities>({
     taskQueue: featureQueue,
