@@ -59,7 +59,7 @@ describe('sweep configuration', () => {
     await expect(bad({ base, search: { space: { gateDepth: [1] } } })).rejects.toThrow(
       /search\.space\.gateDepth/,
     );
-    await expect(bad({ base, search: { space: { topK: [3] } } })).rejects.toThrow(/search\.space\.topK/);
+    await expect(bad({ base, search: { space: { topK: [4] } } })).rejects.toThrow(/search\.space\.topK/);
     await expect(bad({ base, search: { space: { tasks: [['pulse']] } } })).rejects.toThrow(
       /search\.space\.tasks/,
     );
