@@ -1,6 +1,13 @@
 export { ARRHYTHMIA_CLASS_NAMES, OTHER_ARRHYTHMIA_CLASS } from './arrhythmia.ts';
 export { parseConfig } from './config.ts';
 export { queryRows, sqlString, withDuckDB } from './duckdb.ts';
+export type { DuckDBExtension } from './duckdb-extensions.ts';
+export {
+  DUCKDB_EXTENSION_VERSION,
+  duckdbExtensionPath,
+  ensureDuckDBExtensions,
+  requireDuckDBExtension,
+} from './duckdb-extensions.ts';
 export type { EcgRecord, LeadName } from './ecg.ts';
 export { MIMIC_LEAD_ORDER, STANDARD_LEADS } from './ecg.ts';
 export type { InputLocation } from './errors.ts';
@@ -13,8 +20,11 @@ export {
 } from './errors.ts';
 export { produceFileAtomic, writeFileAtomic } from './files.ts';
 export { canonicalJson, hashObject, sha256, sha256File } from './hashing.ts';
+export type { Lake, LakeCatalog, LakeOptions } from './lake.ts';
+export { LAKE, lakeAttachSql, lakeAttachTarget, openLake, resolveLakeCatalog, withLake } from './lake.ts';
 export type { CodeVersion, DatasetRef, LabelRulesFacet, LineageEvent, LineageFacets } from './lineage.ts';
 export { appendLineageEvent, codeVersion, datasetDigest, describeDataset, newRunId } from './lineage.ts';
 export { mulberry32 } from './random.ts';
+export { repositoryRoot, toolsDir, workDir } from './tools.ts';
 export type { WarehouseLayout } from './warehouse.ts';
 export { warehouseLayout } from './warehouse.ts';

@@ -1,3 +1,4 @@
+import { ensureDuckDBExtensions } from '@enecg/common';
 import { connectOrStartServer, ensureTemporalCli } from '@enecg/workflows';
 import type { Command } from 'commander';
 import { integerArgument } from '../arguments.ts';
@@ -6,12 +7,21 @@ import { printSummary } from '../output.ts';
 export function registerSetupCommands(program: Command): void {
   program
     .command('setup')
-    .description('Install the pinned Temporal CLI into .tools/ (idempotent; cached after the first run)')
+    .description(
+      'Install the pinned Temporal CLI and DuckDB extensions (ducklake, sqlite, postgres) into .tools/ ' +
+        '(idempotent; cached after the first run)',
+    )
     .option('--json', 'print a machine-readable summary')
     .action(async (options: { json?: boolean }) => {
-      const cli = await ensureTemporalCli((line) => process.stderr.write(`setup: ${line}\n`));
-      if (options.json) printSummary({ temporalCli: cli.path, source: cli.source }, options);
-      else if (!cli.source.startsWith('cached'))
+      const log = (line: string) => process.stderr.write(`setup: ${line}\n`);
+      const cli = await ensureTemporalCli(log);
+      const extensions = await ensureDuckDBExtensions(log);
+      if (options.json) {
+        printSummary(
+          { temporalCli: cli.path, source: cli.source, duckdbExtensions: extensions.dir },
+          options,
+        );
+      } else if (!cli.source.startsWith('cached'))
         process.stderr.write(`setup: Temporal CLI ready at ${cli.path}\n`);
     });
 

@@ -1,0 +1,210 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { sqlString } from './duckdb.ts';
+import { requireDuckDBExtension } from './duckdb-extensions.ts';
+import { ConfigError } from './errors.ts';
+import { writeFileAtomic } from './files.ts';
+
+/**
+ * The warehouse is a DuckLake: a SQL catalog (a SQLite file inside the warehouse by default, PostgreSQL
+ * when several machines share the warehouse) plus Parquet data files under `<warehouse>/data/`. Every stage
+ * commits its output in one transaction, so readers never see half a run and a failed run leaves nothing.
+ */
+export const LAKE = 'lake';
+
+/** The file that records which catalog a warehouse uses, so every process (and machine) opens the same one. */
+const CATALOG_POINTER = 'lake.json';
+const SQLITE_CATALOG = 'catalog.sqlite';
+const DATA_FOLDER = 'data';
+
+export interface LakeOptions {
+  warehouse: string;
+  /**
+   * `postgres://user@host:port/db` (or `postgresql://`) keeps the catalog in PostgreSQL; it is recorded in
+   * `<warehouse>/lake.json` on first use. Absent: what lake.json says, else `<warehouse>/catalog.sqlite`.
+   */
+  catalog?: string;
+  readOnly?: boolean;
+  threads?: number;
+  /** DuckDB's memory_limit, e.g. '2GB'. */
+  memoryLimit?: string;
+  /** Where retried commits are reported (stderr by default). */
+  log?: (line: string) => void;
+}
+
+export type LakeCatalog = { kind: 'sqlite'; path: string } | { kind: 'postgres'; connection: string };
+
+export interface Lake {
+  connection: DuckDBConnection;
+  catalog: LakeCatalog;
+  /** Commits that failed on a busy catalog and were tried again (since this lake was opened). */
+  readonly retries: number;
+  /**
+   * Runs `work` in one transaction and commits it. A commit refused because the catalog is busy (SQLite's
+   * `database is locked`, a DuckLake write conflict, a PostgreSQL serialization failure) is rolled back,
+   * logged and retried from the start with bounded, jittered exponential backoff; `work` must therefore only
+   * write through the connection (or be safe to repeat).
+   */
+  transaction<T>(label: string, work: (connection: DuckDBConnection) => Promise<T>): Promise<T>;
+  close(): void;
+}
+
+/** `ATTACH` target for the warehouse's catalog. */
+export function lakeAttachTarget(catalog: LakeCatalog): string {
+  return catalog.kind === 'sqlite'
+    ? `ducklake:sqlite:${catalog.path}`
+    : `ducklake:postgres:${catalog.connection}`;
+}
+
+/** The SQL a plain `duckdb` shell runs to see the warehouse (after loading the ducklake extension). */
+export function lakeAttachSql(warehouse: string, catalog: LakeCatalog, readOnly: boolean): string {
+  const options = [`DATA_PATH ${sqlString(`${join(resolve(warehouse), DATA_FOLDER)}/`)}`];
+  if (readOnly) options.push('READ_ONLY');
+  return `ATTACH ${sqlString(lakeAttachTarget(catalog))} AS ${LAKE} (${options.join(', ')})`;
+}
+
+function parseCatalog(warehouse: string, catalog: string | undefined): LakeCatalog {
+  if (catalog === undefined || catalog === 'sqlite') {
+    return { kind: 'sqlite', path: join(resolve(warehouse), SQLITE_CATALOG) };
+  }
+  if (/^postgres(ql)?:\/\//.test(catalog)) return { kind: 'postgres', connection: catalog };
+  throw new ConfigError(
+    `${JSON.stringify(catalog)} is neither "sqlite" nor a postgres://user@host:port/database URL`,
+    'warehouse.catalog',
+  );
+}
+
+/**
+ * Which catalog a warehouse uses: the one it recorded when it was created; `requested` (from configuration
+ * or ENECG_WAREHOUSE_CATALOG) must agree with it, and is recorded when the warehouse has none yet.
+ */
+export async function resolveLakeCatalog(warehouse: string, requested?: string): Promise<LakeCatalog> {
+  const pointer = join(warehouse, CATALOG_POINTER);
+  const wanted = requested ?? process.env.ENECG_WAREHOUSE_CATALOG;
+  let recorded: string | undefined;
+  if (existsSync(pointer)) {
+    recorded = (JSON.parse(await readFile(pointer, 'utf8')) as { catalog: string }).catalog;
+  }
+  if (recorded !== undefined && wanted !== undefined && recorded !== wanted) {
+    throw new ConfigError(
+      `${warehouse} keeps its catalog in ${redact(recorded)}, not ${redact(wanted)} (see ${pointer})`,
+      'warehouse.catalog',
+    );
+  }
+  const chosen = recorded ?? wanted ?? 'sqlite';
+  const catalog = parseCatalog(warehouse, chosen);
+  if (recorded === undefined) {
+    await writeFileAtomic(pointer, `${JSON.stringify({ catalog: chosen }, null, 2)}\n`);
+  }
+  return catalog;
+}
+
+function redact(catalog: string): string {
+  return catalog.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}
+
+const MAX_COMMIT_ATTEMPTS = 12;
+const BUSY_CATALOG = /database is locked|SQLITE_BUSY|conflict|could not serialize|deadlock detected/i;
+
+/** Opens the warehouse's lake (creating the catalog on first use). Close it when done. */
+export async function openLake(options: LakeOptions): Promise<Lake> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const catalog = await resolveLakeCatalog(options.warehouse, options.catalog);
+  await mkdir(join(options.warehouse, DATA_FOLDER), { recursive: true });
+  const settings: Record<string, string> = {
+    // Extensions load by path only: nothing is downloaded, nothing autoloaded from the network.
+    autoinstall_known_extensions: 'false',
+    autoload_known_extensions: 'false',
+    allow_unsigned_extensions: 'false',
+  };
+  if (options.threads !== undefined) settings.threads = String(options.threads);
+  if (options.memoryLimit !== undefined) settings.memory_limit = options.memoryLimit;
+  const instance = await DuckDBInstance.create(':memory:', settings);
+  const connection = await instance.connect();
+  const close = () => {
+    connection.closeSync();
+    instance.closeSync();
+  };
+  try {
+    await connection.run(`LOAD ${sqlString(requireDuckDBExtension('ducklake'))}`);
+    await connection.run(`LOAD ${sqlString(requireDuckDBExtension(catalog.kind))}`);
+    await attachWithRetry(
+      connection,
+      lakeAttachSql(options.warehouse, catalog, options.readOnly ?? false),
+      log,
+    );
+    await connection.run(`USE ${LAKE}`);
+  } catch (error) {
+    close();
+    throw error;
+  }
+  let retries = 0;
+  return {
+    connection,
+    catalog,
+    get retries() {
+      return retries;
+    },
+    async transaction(label, work) {
+      for (let attempt = 1; ; attempt++) {
+        await connection.run('BEGIN TRANSACTION');
+        try {
+          const result = await work(connection);
+          await connection.run('COMMIT');
+          return result;
+        } catch (error) {
+          await connection.run('ROLLBACK').catch(() => {});
+          const message = error instanceof Error ? error.message : String(error);
+          if (!BUSY_CATALOG.test(message) || attempt >= MAX_COMMIT_ATTEMPTS) throw error;
+          retries++;
+          const delay = backoff(attempt);
+          log(
+            `lake: ${label}: commit attempt ${attempt} refused (${message.split('\n')[0]}); ` +
+              `retrying in ${delay} ms`,
+          );
+          await sleep(delay);
+        }
+      }
+    },
+    close,
+  };
+}
+
+/** Creating the catalog races between processes that open a new warehouse at once; the loser retries. */
+async function attachWithRetry(
+  connection: DuckDBConnection,
+  sql: string,
+  log: (line: string) => void,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await connection.run(sql);
+      return;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (!BUSY_CATALOG.test(message) && !/already exists|UNIQUE constraint/i.test(message)) throw error;
+      if (attempt >= MAX_COMMIT_ATTEMPTS) throw error;
+      const delay = backoff(attempt);
+      log(`lake: attach attempt ${attempt} refused (${message.split('\n')[0]}); retrying in ${delay} ms`);
+      await sleep(delay);
+    }
+  }
+}
+
+/** 20 ms doubling to at most 2 s, times a random factor in [0.5, 1.5) so that writers do not retry in step. */
+function backoff(attempt: number): number {
+  return Math.round(Math.min(2000, 20 * 2 ** (attempt - 1)) * (0.5 + Math.random()));
+}
+
+/** Runs `work` on the warehouse's lake and closes it afterwards. */
+export async function withLake<T>(options: LakeOptions, work: (lake: Lake) => Promise<T>): Promise<T> {
+  const lake = await openLake(options);
+  try {
+    return await work(lake);
+  } finally {
+    lake.close();
+  }
+}
