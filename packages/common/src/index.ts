@@ -21,10 +21,23 @@ export {
 export { produceFileAtomic, writeFileAtomic } from './files.ts';
 export { canonicalJson, hashObject, sha256, sha256File } from './hashing.ts';
 export type { Lake, LakeCatalog, LakeOptions } from './lake.ts';
-export { LAKE, lakeAttachSql, lakeAttachTarget, openLake, resolveLakeCatalog, withLake } from './lake.ts';
+export {
+  LAKE,
+  LOAD_SETTINGS,
+  lakeAttachSql,
+  lakeAttachTarget,
+  lakeExists,
+  lakeTableExists,
+  openLake,
+  resolveLakeCatalog,
+  serializedTransaction,
+  withLake,
+} from './lake.ts';
 export type { CodeVersion, DatasetRef, LabelRulesFacet, LineageEvent, LineageFacets } from './lineage.ts';
 export { appendLineageEvent, codeVersion, datasetDigest, describeDataset, newRunId } from './lineage.ts';
 export { mulberry32 } from './random.ts';
+export type { ScratchPostgres } from './scratch-postgres.ts';
+export { postgresBinaries, startScratchPostgres } from './scratch-postgres.ts';
 export { repositoryRoot, toolsDir, workDir } from './tools.ts';
 export type { WarehouseLayout } from './warehouse.ts';
 export { warehouseLayout } from './warehouse.ts';

@@ -109,6 +109,13 @@ function redact(catalog: string): string {
 const MAX_COMMIT_ATTEMPTS = 12;
 const BUSY_CATALOG = /database is locked|SQLITE_BUSY|conflict|could not serialize|deadlock detected/i;
 
+/**
+ * DuckDB re-verifies an extension's signature on every LOAD (about 1 s of CPU for these ~50 MB files, per
+ * instance). The files were checked against pinned sha256 hashes when setup installed them, and only paths
+ * from `.tools/` (or ENECG_DUCKDB_EXTENSIONS) are ever loaded, so that check is skipped.
+ */
+export const LOAD_SETTINGS = { allow_unsigned_extensions: 'true' } as const;
+
 /** Opens the warehouse's lake (creating the catalog on first use). Close it when done. */
 export async function openLake(options: LakeOptions): Promise<Lake> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -118,75 +125,104 @@ export async function openLake(options: LakeOptions): Promise<Lake> {
     // Extensions load by path only: nothing is downloaded, nothing autoloaded from the network.
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',
-    allow_unsigned_extensions: 'false',
+    ...LOAD_SETTINGS,
   };
   if (options.threads !== undefined) settings.threads = String(options.threads);
   if (options.memoryLimit !== undefined) settings.memory_limit = options.memoryLimit;
-  const instance = await DuckDBInstance.create(':memory:', settings);
-  const connection = await instance.connect();
+  let session = await exclusively(lakeAttachTarget(catalog), () => attach(options, catalog, settings, log));
   const close = () => {
-    connection.closeSync();
-    instance.closeSync();
+    session.connection.closeSync();
+    session.instance.closeSync();
   };
-  try {
-    await connection.run(`LOAD ${sqlString(requireDuckDBExtension('ducklake'))}`);
-    await connection.run(`LOAD ${sqlString(requireDuckDBExtension(catalog.kind))}`);
-    await attachWithRetry(
-      connection,
-      lakeAttachSql(options.warehouse, catalog, options.readOnly ?? false),
-      log,
-    );
-    await connection.run(`USE ${LAKE}`);
-  } catch (error) {
-    close();
-    throw error;
-  }
   let retries = 0;
   return {
-    connection,
+    get connection() {
+      return session.connection;
+    },
     catalog,
     get retries() {
       return retries;
     },
-    async transaction(label, work) {
-      for (let attempt = 1; ; attempt++) {
-        await connection.run('BEGIN TRANSACTION');
-        try {
-          const result = await work(connection);
-          await connection.run('COMMIT');
-          return result;
-        } catch (error) {
-          await connection.run('ROLLBACK').catch(() => {});
-          const message = error instanceof Error ? error.message : String(error);
-          if (!BUSY_CATALOG.test(message) || attempt >= MAX_COMMIT_ATTEMPTS) throw error;
-          retries++;
-          const delay = backoff(attempt);
-          log(
-            `lake: ${label}: commit attempt ${attempt} refused (${message.split('\n')[0]}); ` +
-              `retrying in ${delay} ms`,
-          );
-          await sleep(delay);
-        }
-      }
+    transaction(label, work) {
+      return exclusively(lakeAttachTarget(catalog), () => runTransaction(label, work));
     },
     close,
   };
+
+  async function runTransaction<T>(label: string, work: (connection: DuckDBConnection) => Promise<T>) {
+    for (let attempt = 1; ; attempt++) {
+      const { connection } = session;
+      await connection.run('BEGIN TRANSACTION');
+      try {
+        const result = await work(connection);
+        await connection.run('COMMIT');
+        return result;
+      } catch (error) {
+        await connection.run('ROLLBACK').catch(() => {});
+        const message = error instanceof Error ? error.message : String(error);
+        if (!BUSY_CATALOG.test(message) || attempt >= MAX_COMMIT_ATTEMPTS) throw error;
+        retries++;
+        const delay = backoff(attempt);
+        log(
+          `lake: ${label}: commit attempt ${attempt} refused (${message.split('\n')[0]}); ` +
+            `retrying in ${delay} ms`,
+        );
+        // A refused commit can leave the catalog connection inside an aborted transaction that DuckDB's
+        // ROLLBACK does not reach: retry on a fresh attachment.
+        close();
+        await sleep(delay);
+        session = await attach(options, catalog, settings, log);
+      }
+    }
+  }
 }
 
-/** Creating the catalog races between processes that open a new warehouse at once; the loser retries. */
-async function attachWithRetry(
-  connection: DuckDBConnection,
-  sql: string,
+/**
+ * One transaction at a time per catalog within this process: an open DuckLake transaction holds the SQLite
+ * catalog's write lock, and two of them interleaved on one event loop can wait on each other. Processes
+ * still commit concurrently, through the catalog's own locking and the retries above.
+ */
+const catalogQueues = new Map<string, Promise<unknown>>();
+
+async function exclusively<T>(key: string, work: () => Promise<T>): Promise<T> {
+  const previous = catalogQueues.get(key) ?? Promise.resolve();
+  const result = previous.then(work, work);
+  const tail = result.catch(() => {});
+  catalogQueues.set(key, tail);
+  try {
+    return await result;
+  } finally {
+    if (catalogQueues.get(key) === tail) catalogQueues.delete(key);
+  }
+}
+
+/**
+ * Loads the extensions and attaches the catalog. Creating a new catalog races between processes that open
+ * a fresh warehouse at once; the loser retries on a new instance, since a failed attach can leave the
+ * catalog connection holding its lock.
+ */
+async function attach(
+  options: LakeOptions,
+  catalog: LakeCatalog,
+  settings: Record<string, string>,
   log: (line: string) => void,
-): Promise<void> {
+): Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> {
+  const sql = lakeAttachSql(options.warehouse, catalog, options.readOnly ?? false);
   for (let attempt = 1; ; attempt++) {
+    const instance = await DuckDBInstance.create(':memory:', settings);
+    const connection = await instance.connect();
     try {
+      await connection.run(`LOAD ${sqlString(requireDuckDBExtension('ducklake'))}`);
+      await connection.run(`LOAD ${sqlString(requireDuckDBExtension(catalog.kind))}`);
       await connection.run(sql);
-      return;
+      await connection.run(`USE ${LAKE}`);
+      return { instance, connection };
     } catch (error) {
+      connection.closeSync();
+      instance.closeSync();
       const message = error instanceof Error ? error.message : String(error);
-      if (!BUSY_CATALOG.test(message) && !/already exists|UNIQUE constraint/i.test(message)) throw error;
-      if (attempt >= MAX_COMMIT_ATTEMPTS) throw error;
+      const busy = BUSY_CATALOG.test(message) || /already exists|UNIQUE constraint/i.test(message);
+      if (!busy || attempt >= MAX_COMMIT_ATTEMPTS) throw error;
       const delay = backoff(attempt);
       log(`lake: attach attempt ${attempt} refused (${message.split('\n')[0]}); retrying in ${delay} ms`);
       await sleep(delay);
@@ -197,6 +233,62 @@ async function attachWithRetry(
 /** 20 ms doubling to at most 2 s, times a random factor in [0.5, 1.5) so that writers do not retry in step. */
 function backoff(attempt: number): number {
   return Math.round(Math.min(2000, 20 * 2 ** (attempt - 1)) * (0.5 + Math.random()));
+}
+
+/** Whether the warehouse has a lake yet (readers of a fresh warehouse then see empty tables, and create nothing). */
+export function lakeExists(warehouse: string): boolean {
+  return existsSync(join(warehouse, CATALOG_POINTER));
+}
+
+/** Whether the lake holds `table` (in the snapshot the connection sees). */
+export async function lakeTableExists(connection: DuckDBConnection, table: string): Promise<boolean> {
+  const reader = await connection.runAndReadAll(
+    `SELECT count(*)::INTEGER AS n FROM duckdb_tables() WHERE database_name = ${sqlString(LAKE)} AND table_name = ${sqlString(table)}`,
+  );
+  return (reader.getRowObjectsJson()[0] as { n: number }).n > 0;
+}
+
+/**
+ * Makes concurrent transactions that name the same `gate` commit one after the other: each one updates
+ * the gate's row, and DuckLake refuses the second of two commits that changed the same row, which
+ * `transaction` then retries on a fresh snapshot. A writer that checks "is this study stored yet?" and
+ * then inserts it therefore never inserts it twice, whatever other processes do meanwhile.
+ */
+export async function serializeOn(connection: DuckDBConnection, gate: string): Promise<void> {
+  await connection.run(
+    `UPDATE ${LAKE}.commit_gates SET generation = generation + 1 WHERE gate = ${sqlString(gate)}`,
+  );
+}
+
+/** Creates the gate (once; a race that creates it twice is harmless, its rows are updated together). */
+async function ensureGate(lake: Lake, gate: string): Promise<void> {
+  if (await lakeTableExists(lake.connection, 'commit_gates')) {
+    const reader = await lake.connection.runAndReadAll(
+      `SELECT count(*)::INTEGER AS n FROM ${LAKE}.commit_gates WHERE gate = ${sqlString(gate)}`,
+    );
+    if ((reader.getRowObjectsJson()[0] as { n: number }).n > 0) return;
+  }
+  await lake.transaction(`create gate ${gate}`, async (connection) => {
+    await connection.run(`CREATE TABLE IF NOT EXISTS ${LAKE}.commit_gates (gate VARCHAR, generation BIGINT)`);
+    await connection.run(
+      `INSERT INTO ${LAKE}.commit_gates SELECT ${sqlString(gate)}, 0
+       WHERE NOT EXISTS (SELECT 1 FROM ${LAKE}.commit_gates WHERE gate = ${sqlString(gate)})`,
+    );
+  });
+}
+
+/** `transaction`, serialized with every other transaction on the same gate (see serializeOn). */
+export async function serializedTransaction<T>(
+  lake: Lake,
+  gate: string,
+  label: string,
+  work: (connection: DuckDBConnection) => Promise<T>,
+): Promise<T> {
+  await ensureGate(lake, gate);
+  return lake.transaction(label, async (connection) => {
+    await serializeOn(connection, gate);
+    return work(connection);
+  });
 }
 
 /** Runs `work` on the warehouse's lake and closes it afterwards. */

@@ -1,8 +1,7 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { ConfigError, type LineageEvent, sha256File } from '@enecg/common';
+import { basename, dirname, join } from 'node:path';
+import { ConfigError, type LineageEvent, sha256File, warehouseLayout } from '@enecg/common';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   ingest,
@@ -149,10 +148,23 @@ describe.skipIf(!hasSharedData)(
       const strip = (rows: Awaited<ReturnType<typeof listRecords>>) =>
         rows.map(({ studyId, contentSha256 }) => ({ studyId, contentSha256 }));
       expect(strip(await listRecords(sharded))).toEqual(strip(await listRecords(together)));
-      for (const folder of ['records', 'waveforms']) {
-        for (const name of await readdir(join(sharded, folder)))
-          expect(name).toMatch(/^part-s[012]of3-[0-9a-f]{20}\.parquet$/);
-      }
+      // Waveform parts are named by their content and registered in the lake as written.
+      for (const name of await readdir(warehouseLayout(sharded).waveforms))
+        expect(name).toMatch(/^ingest-[0-9a-f]{24}\.parquet$/);
+    });
+
+    it('two clean runs on the same data write byte-identical waveform parts under the same names', async () => {
+      const first = await newWarehouse();
+      const second = await newWarehouse();
+      await ingest({ source: built.source, warehouse: first, runId: 'one', batchSize: 4 });
+      await ingest({ source: built.source, warehouse: second, runId: 'two', batchSize: 4 });
+      const parts = async (warehouse: string) => {
+        const dir = warehouseLayout(warehouse).waveforms;
+        const names = (await readdir(dir)).sort();
+        return Promise.all(names.map(async (name) => [name, await sha256File(join(dir, name))]));
+      };
+      expect(await parts(second)).toEqual(await parts(first));
+      expect((await parts(first)).length).toBe(2);
     });
 
     it('resumes an interrupted run under its resume token without duplicating records', async () => {
@@ -170,22 +182,24 @@ describe.skipIf(!hasSharedData)(
       await expect(interrupted).rejects.toThrow('worker lost');
       const committed = (await listRecords(warehouse)).length;
       expect(committed).toBeGreaterThan(0);
-      // What a crash between the waveform and the records part of a batch leaves behind.
-      const orphan = join(warehouse, 'waveforms', 'part-s0of1-00000000000000000000.parquet');
-      const temporary = join(warehouse, 'records', 'part-s0of1-11111111111111111111.parquet.tmp-1-abcd');
+      // What a crash between writing a batch's waveform part and committing it leaves behind: a file
+      // the lake never registered, which nothing reads.
+      const orphan = join(warehouseLayout(warehouse).waveforms, 'ingest-000000000000000000000000.parquet');
       await writeFile(orphan, 'orphan');
-      await writeFile(temporary, 'partial');
       const resumed = await ingest({
         source: built.source,
         warehouse,
         resumeToken: 'interrupted',
         batchSize: 3,
       });
-      expect(existsSync(orphan) || existsSync(temporary)).toBe(false);
       expect(resumed).toMatchObject({ runId: 'interrupted', ingested: 6, unchanged: 0 });
       const records = await listRecords(warehouse);
       expect(records).toHaveLength(6);
       expect(new Set(records.map((r) => r.ingestRunId))).toEqual(new Set(['interrupted']));
+      expect(records.map((r) => r.waveformFile)).not.toContain(basename(orphan));
+      let read = 0;
+      for await (const batch of readWaveforms({ warehouse, batchSize: 10 })) read += batch.length;
+      expect(read).toBe(6);
     });
 
     it('appends a lineage event naming the record list and every written part with hashes and rows', async () => {
@@ -202,7 +216,9 @@ describe.skipIf(!hasSharedData)(
         sha256: await sha256File(join(built.source, 'record_list.csv')),
       });
       expect(event.outputs.map((o) => o.name).sort()).toEqual(['quarantine', 'records', 'waveforms']);
-      for (const output of event.outputs) {
+      // Waveform parts are stored as written, so lineage holds their hashes; the small tables are
+      // DuckDB-written lake tables, named with their row counts.
+      for (const output of event.outputs.filter((o) => o.name === 'waveforms')) {
         expect(output.sha256).toBe(await sha256File(join(warehouse, output.path)));
       }
       expect(event.outputs.find((o) => o.name === 'records')!.rows).toBe(6);
@@ -229,9 +245,9 @@ async function sha256Of(paths: string[]): Promise<string> {
 
 async function allParts(warehouse: string): Promise<string[]> {
   const names: string[] = [];
-  for (const folder of ['records', 'waveforms', 'quarantine']) {
-    for (const name of await readdir(join(warehouse, folder)).catch(() => []))
-      names.push(`${folder}/${name}`);
+  const layout = warehouseLayout(warehouse);
+  for (const folder of [layout.records, layout.waveforms, layout.quarantine]) {
+    for (const name of await readdir(folder).catch(() => [])) names.push(`${folder}/${name}`);
   }
   return names.sort();
 }
