@@ -22,6 +22,8 @@ export { produceFileAtomic, writeFileAtomic } from './files.ts';
 export { canonicalJson, hashObject, sha256, sha256File } from './hashing.ts';
 export type { Lake, LakeCatalog, LakeOptions } from './lake.ts';
 export {
+  FOLDER_LAYOUT_TABLES,
+  hasFolderLayoutTables,
   LAKE,
   LOAD_SETTINGS,
   lakeAttachSql,
@@ -29,6 +31,7 @@ export {
   lakeExists,
   lakeTableExists,
   openLake,
+  refuseFolderLayout,
   resolveLakeCatalog,
   serializedTransaction,
   withLake,

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,6 +33,8 @@ export interface LakeOptions {
   memoryLimit?: string;
   /** Where retried commits are reported (stderr by default). */
   log?: (line: string) => void;
+  /** Open a warehouse that still has folder-layout tables (only the migration does). */
+  migrating?: boolean;
 }
 
 export type LakeCatalog = { kind: 'sqlite'; path: string } | { kind: 'postgres'; connection: string };
@@ -116,8 +118,34 @@ const BUSY_CATALOG = /database is locked|SQLITE_BUSY|conflict|could not serializ
  */
 export const LOAD_SETTINGS = { allow_unsigned_extensions: 'true' } as const;
 
+/** Folders in which warehouses before the lake kept their tables as loose Parquet parts. */
+export const FOLDER_LAYOUT_TABLES = ['records', 'waveforms', 'quarantine'] as const;
+
+/** Whether the warehouse still holds tables in the folder layout of earlier versions. */
+export function hasFolderLayoutTables(warehouse: string): boolean {
+  return FOLDER_LAYOUT_TABLES.some((table) => {
+    try {
+      return readdirSync(join(warehouse, table)).some((name) => name.endsWith('.parquet'));
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Refuses a warehouse in the folder layout of earlier versions, naming the command that converts it. */
+export function refuseFolderLayout(warehouse: string): void {
+  if (hasFolderLayoutTables(warehouse)) {
+    throw new ConfigError(
+      `${warehouse} keeps ${FOLDER_LAYOUT_TABLES.join('/')} as loose Parquet folders (the layout before ` +
+        `the lake); convert it once with \`enecg warehouse migrate --warehouse ${warehouse}\``,
+      'warehouse',
+    );
+  }
+}
+
 /** Opens the warehouse's lake (creating the catalog on first use). Close it when done. */
 export async function openLake(options: LakeOptions): Promise<Lake> {
+  if (!options.migrating) refuseFolderLayout(options.warehouse);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const catalog = await resolveLakeCatalog(options.warehouse, options.catalog);
   await mkdir(join(options.warehouse, DATA_FOLDER), { recursive: true });

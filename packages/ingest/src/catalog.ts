@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { LAKE, lakeExists, lakeTableExists, queryRows, withLake } from '@enecg/common';
+import { LAKE, lakeExists, lakeTableExists, queryRows, refuseFolderLayout, withLake } from '@enecg/common';
 import type { CatalogRow, QuarantineRow } from './tables.ts';
 
 /** Which slice of the record list a worker owns: studies whose id modulo `count` is `index`. */
@@ -23,6 +23,7 @@ export async function readLakeTable<T>(
   empty: T,
   work: (connection: DuckDBConnection) => Promise<T>,
 ): Promise<T> {
+  refuseFolderLayout(warehouse);
   if (!lakeExists(warehouse)) return empty;
   return withLake({ warehouse, readOnly: true }, async ({ connection }) =>
     (await lakeTableExists(connection, table)) ? work(connection) : empty,

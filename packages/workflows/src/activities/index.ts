@@ -41,7 +41,10 @@ export interface FeaturesInput extends StageInput {
 
 export interface TrainInput extends StageInput {
   config: Record<string, unknown>;
+  /** Exact feature sets (`<expert>/<key>`) the config implies, never "the one cache of an expert". */
   experts: string[];
+  /** Key of the gate input's (`raw-leads`) feature set. */
+  gateCache?: string;
   /** The label table's hash and the feature-set folders the model is trained on: with the config, the cache key. */
   labelsSha256: string;
   featureSets: string[];
@@ -139,7 +142,7 @@ export function createActivities() {
         const key = {
           stage: 'train',
           inputs: { labels: input.labelsSha256, features: featureDigests.map((digest) => digest.sha256) },
-          config: { training: input.config, experts: input.experts },
+          config: { training: input.config, experts: input.experts, gateCache: input.gateCache },
           codeVersion: await codeVersion(),
         };
         return cachedStage(input.warehouse, key, async () => {
@@ -148,6 +151,7 @@ export function createActivities() {
             runId: input.runId,
             config: input.config,
             experts: input.experts,
+            gateCache: input.gateCache,
           });
           return { summary: result, outputs: [result.modelDir] };
         });
