@@ -281,12 +281,24 @@ export interface Catalog {
   close(): void;
 }
 
+/** Bounds on one auditor's query, so that a cross join neither runs forever nor takes the machine's memory. */
+export interface QueryLimits {
+  /** Wall-clock limit of one statement (default 60 s). */
+  timeoutMs?: number;
+  /** DuckDB's memory_limit for the session (default '2GB'); larger intermediates spill or fail. */
+  memoryLimit?: string;
+}
+
+export const DEFAULT_QUERY_LIMITS: Required<QueryLimits> = { timeoutMs: 60_000, memoryLimit: '2GB' };
+
 /**
- * Opens an in-memory DuckDB with the catalog's views, then locks it down: file access is confined to the
- * warehouse, the configuration is locked, and only single SELECT statements run. Nothing is held open
- * on the warehouse, so writers and other readers never wait.
+ * Opens an in-memory DuckDB with the catalog's views (the lake attached read-only), then locks it down: file
+ * access is confined to the warehouse, memory is bounded, the configuration is locked, and only single
+ * SELECT statements run, each within a time limit. Readers see committed snapshots, so writers and other
+ * readers never wait.
  */
-export async function openCatalog(warehouse: string): Promise<Catalog> {
+export async function openCatalog(warehouse: string, limits: QueryLimits = {}): Promise<Catalog> {
+  const { timeoutMs, memoryLimit } = { ...DEFAULT_QUERY_LIMITS, ...limits };
   const root = resolve(warehouse);
   const instance: DuckDBInstanceType = await DuckDBInstance.create(':memory:', {
     autoinstall_known_extensions: 'false',
@@ -315,6 +327,7 @@ export async function openCatalog(warehouse: string): Promise<Catalog> {
       }
     }
     await connection.run(`SET allowed_directories = [${sqlString(`${root}/`)}]`);
+    await connection.run(`SET memory_limit = ${sqlString(memoryLimit)}`);
     await connection.run('SET enable_external_access = false');
     await connection.run('SET lock_configuration = true');
   } catch (error) {
@@ -325,7 +338,7 @@ export async function openCatalog(warehouse: string): Promise<Catalog> {
   return {
     views,
     unavailable,
-    query: (sql) => runSelect(connection, root, sql),
+    query: (sql) => runSelect(connection, root, sql, timeoutMs),
     close: () => {
       connection.closeSync();
       instance.closeSync();
@@ -338,6 +351,7 @@ async function runSelect(
   connection: DuckDBConnection,
   warehouse: string,
   sql: string,
+  timeoutMs: number,
 ): Promise<Record<string, unknown>[]> {
   let extracted: Awaited<ReturnType<DuckDBConnection['extractStatements']>>;
   try {
@@ -360,18 +374,32 @@ async function runSelect(
       'sql',
     );
   }
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    connection.interrupt();
+  }, timeoutMs);
   try {
     const reader = await prepared.runAndReadAll();
     return reader.getRowObjectsJson() as Record<string, unknown>[];
   } catch (error) {
+    if (timedOut) {
+      throw new ConfigError(`the query ran longer than ${timeoutMs / 1000} s and was stopped`, 'timeout');
+    }
     // The statement was valid, so a failure here is the stored data's (DuckDB names the file).
     throw new InputError((error as Error).message, { file: warehouse });
+  } finally {
+    clearTimeout(timer);
   }
 }
 
 /** Opens the catalog, runs one SELECT, closes it. */
-export async function queryCatalog(warehouse: string, sql: string): Promise<Record<string, unknown>[]> {
-  const catalog = await openCatalog(warehouse);
+export async function queryCatalog(
+  warehouse: string,
+  sql: string,
+  limits: QueryLimits = {},
+): Promise<Record<string, unknown>[]> {
+  const catalog = await openCatalog(warehouse, limits);
   try {
     return await catalog.query(sql);
   } finally {

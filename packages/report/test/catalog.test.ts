@@ -168,6 +168,24 @@ describe('catalog over a full pipeline run', () => {
     expect(read).toEqual([{ n: 0 }]);
   });
 
+  it('stops a query that runs past its time limit, and bounds its memory', async () => {
+    const started = Date.now();
+    await expect(
+      queryCatalog(
+        fixture.warehouse,
+        'SELECT sum(a.range * b.range) AS n FROM range(100000000) a, range(100000000) b',
+        { timeoutMs: 500 },
+      ),
+    ).rejects.toThrow(/ran longer than 0.5 s/);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    const [limit] = await queryCatalog(
+      fixture.warehouse,
+      "SELECT current_setting('memory_limit') AS memory_limit",
+      { memoryLimit: '256MB' },
+    );
+    expect(String(limit!.memory_limit)).toMatch(/^(244|256)\.\d* ?Mi?B$/);
+  }, 60_000);
+
   it('a corrupt Parquet file makes its view unavailable without hiding the others', async () => {
     const copy = await buildWarehouse(await mkdtemp(join(tmpdir(), 'enecg-catalog-corrupt-')));
     await writeFile(join(copy.warehouse, 'labels', 'rules-v1', 'part-0.parquet'), 'not parquet');

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { ConfigError } from '@enecg/common';
-import { openCatalog } from '@enecg/report';
+import { DEFAULT_QUERY_LIMITS, openCatalog } from '@enecg/report';
 import type { Command } from 'commander';
+import { integerArgument } from '../arguments.ts';
 
 function cell(value: unknown): string {
   if (value === null || value === undefined) return 'NULL';
@@ -34,21 +35,41 @@ export function registerSqlCommand(program: Command): void {
     .command('sql')
     .description(
       'Run one read-only SELECT over the warehouse views (records, quarantine, labels, splits, features,\n' +
-        'lineage_events, runs, lineage_edges, artifacts, metrics). Statements that write are refused.',
+        'lineage_events, runs, lineage_edges, artifacts, metrics). Statements that write are refused; each\n' +
+        'query runs within a time and a memory limit.',
     )
     .argument('<query>', 'a single SELECT statement')
     .requiredOption('--warehouse <dir>', 'warehouse folder')
+    .option(
+      '--timeout <seconds>',
+      'stop the query after this many seconds',
+      String(DEFAULT_QUERY_LIMITS.timeoutMs / 1000),
+    )
+    .option(
+      '--memory-limit <size>',
+      "DuckDB's memory limit for the query, e.g. 2GB",
+      DEFAULT_QUERY_LIMITS.memoryLimit,
+    )
     .option('--json', 'print the rows as JSON')
-    .action(async (query: string, options: { warehouse: string; json?: boolean }) => {
-      const catalog = await openCatalog(requireWarehouse(options.warehouse));
-      try {
-        for (const { view, reason } of catalog.unavailable) {
-          process.stderr.write(`enecg: view ${view} is unavailable: ${reason}\n`);
+    .action(
+      async (
+        query: string,
+        options: { warehouse: string; timeout: string; memoryLimit: string; json?: boolean },
+      ) => {
+        const timeoutMs = integerArgument(options.timeout, '--timeout', { min: 1, max: 86_400 }) * 1000;
+        const catalog = await openCatalog(requireWarehouse(options.warehouse), {
+          timeoutMs,
+          memoryLimit: options.memoryLimit,
+        });
+        try {
+          for (const { view, reason } of catalog.unavailable) {
+            process.stderr.write(`enecg: view ${view} is unavailable: ${reason}\n`);
+          }
+          const rows = await catalog.query(query);
+          process.stdout.write(options.json ? `${JSON.stringify(rows, null, 2)}\n` : formatRows(rows));
+        } finally {
+          catalog.close();
         }
-        const rows = await catalog.query(query);
-        process.stdout.write(options.json ? `${JSON.stringify(rows, null, 2)}\n` : formatRows(rows));
-      } finally {
-        catalog.close();
-      }
-    });
+      },
+    );
 }
