@@ -288,8 +288,19 @@ export async function serializeOn(connection: DuckDBConnection, gate: string): P
   );
 }
 
+/** Gates known to exist, per lake: a gate is never dropped, so each is looked up once per session. */
+const knownGates = new WeakMap<Lake, Set<string>>();
+
 /** Creates the gate (once; a race that creates it twice is harmless, its rows are updated together). */
 async function ensureGate(lake: Lake, gate: string): Promise<void> {
+  const known = knownGates.get(lake) ?? new Set<string>();
+  knownGates.set(lake, known);
+  if (known.has(gate)) return;
+  await createGate(lake, gate);
+  known.add(gate);
+}
+
+async function createGate(lake: Lake, gate: string): Promise<void> {
   if (await lakeTableExists(lake.connection, 'commit_gates')) {
     const reader = await lake.connection.runAndReadAll(
       `SELECT count(*)::INTEGER AS n FROM ${LAKE}.commit_gates WHERE gate = ${sqlString(gate)}`,

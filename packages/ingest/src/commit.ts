@@ -72,7 +72,8 @@ export async function commitBatch(lake: Lake, batch: StagedBatch, label: string)
       if (batch.records.length > 0 && batch.waveformPart) {
         await createTableLike(connection, RECORDS_TABLE, stagedRecords);
         await createTableLike(connection, WAVEFORMS_TABLE, batch.waveformPart.path);
-        const stored = await storedAlready(connection, stagedRecords);
+        const range = studyRange(batch.records);
+        const stored = await storedAlready(connection, stagedRecords, range);
         const fresh = batch.records.filter((record) => !stored.has(record.studyId));
         committed.storedMeanwhile = batch.records.length - fresh.length;
         if (fresh.length > 0) {
@@ -84,7 +85,7 @@ export async function commitBatch(lake: Lake, batch: StagedBatch, label: string)
             `CALL ducklake_add_data_files(${sqlString(LAKE)}, ${sqlString(WAVEFORMS_TABLE)}, ${sqlString(part.path)})`,
           );
           const name = part.path.slice(batch.waveformsDir.length + 1);
-          await insertRecords(connection, stagedRecords, name);
+          await insertRecords(connection, stagedRecords, name, range);
           committed.waveformPart = part;
           committed.records = fresh.length;
         }
@@ -109,26 +110,49 @@ async function createTableLike(connection: DuckDBConnection, table: string, file
   );
 }
 
+/**
+ * `study_id BETWEEN lo AND hi` over the stored catalog: DuckLake skips every data file whose study id range
+ * misses the batch's, so a commit reads a few small files, not the whole catalog.
+ */
+function studyRange(records: readonly Pick<CatalogRow, 'studyId'>[]): string {
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (const { studyId } of records) {
+    lo = Math.min(lo, studyId);
+    hi = Math.max(hi, studyId);
+  }
+  return `study_id BETWEEN ${lo} AND ${hi}`;
+}
+
 /** Studies of the staged batch stored (with the same content) by another run since this one started. */
-async function storedAlready(connection: DuckDBConnection, stagedRecords: string): Promise<Set<number>> {
+async function storedAlready(
+  connection: DuckDBConnection,
+  stagedRecords: string,
+  range: string,
+): Promise<Set<number>> {
   const rows = await queryRows(
     connection,
     `SELECT s.study_id FROM read_parquet(${sqlString(stagedRecords)}) s
-     SEMI JOIN ${LAKE}.${RECORDS_TABLE} r ON r.study_id = s.study_id AND r.content_sha256 = s.content_sha256`,
+     SEMI JOIN (SELECT study_id, content_sha256 FROM ${LAKE}.${RECORDS_TABLE} WHERE ${range}) r
+       ON r.study_id = s.study_id AND r.content_sha256 = s.content_sha256`,
   );
   return new Set(rows.map((row) => Number(row.study_id)));
 }
 
 /** Catalog rows of the fresh studies; a study's version is one more than its newest stored version. */
-async function insertRecords(connection: DuckDBConnection, stagedRecords: string, waveformFile: string) {
+async function insertRecords(
+  connection: DuckDBConnection,
+  stagedRecords: string,
+  waveformFile: string,
+  range: string,
+) {
   await connection.run(
     `INSERT INTO ${LAKE}.${RECORDS_TABLE}
+     WITH stored AS (SELECT study_id, content_sha256, version FROM ${LAKE}.${RECORDS_TABLE} WHERE ${range})
      SELECT s.* REPLACE (coalesce(v.version, 0) + 1 AS version, ${sqlString(waveformFile)} AS waveform_file)
        FROM read_parquet(${sqlString(stagedRecords)}) s
-       LEFT JOIN (SELECT study_id, max(version) AS version FROM ${LAKE}.${RECORDS_TABLE}
-                   WHERE study_id IN (SELECT study_id FROM read_parquet(${sqlString(stagedRecords)}))
-                   GROUP BY study_id) v USING (study_id)
-      WHERE NOT EXISTS (SELECT 1 FROM ${LAKE}.${RECORDS_TABLE} r
+       LEFT JOIN (SELECT study_id, max(version) AS version FROM stored GROUP BY study_id) v USING (study_id)
+      WHERE NOT EXISTS (SELECT 1 FROM stored r
                          WHERE r.study_id = s.study_id AND r.content_sha256 = s.content_sha256)
       ORDER BY s.study_id`,
   );

@@ -151,7 +151,8 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const config = await validateOptions(options);
   const layout = warehouseLayout(config.warehouse);
   const scratchDir = await mkdtemp(join(tmpdir(), 'enecg-ingest-'));
-  const lake = await openLake({ warehouse: config.warehouse });
+  // One DuckDB thread: a commit handles a few small files, and ingest's own work fills the core.
+  const lake = await openLake({ warehouse: config.warehouse, threads: 1 });
   try {
     return await ingestInto(lake, layout.waveforms, scratchDir, config, options.onProgress);
   } finally {

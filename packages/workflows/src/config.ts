@@ -22,6 +22,12 @@ export const PipelineConfigSchema = z.strictObject({
   hosp: z.string().min(1),
   /** Where Parquet tables, features, models, reports and lineage go. */
   warehouse: z.string().min(1),
+  /**
+   * The warehouse's lake catalog: `sqlite` (default, `<warehouse>/catalog.sqlite`) or a
+   * `postgres://user@host:port/database` URL, how workers on several machines share one warehouse. Recorded
+   * in `<warehouse>/lake.json` when the warehouse is created; a different value is refused afterwards.
+   */
+  warehouseCatalog: z.string().min(1).optional(),
   seed: z.number().int().nonnegative().default(42),
   ingest: z
     .strictObject({

@@ -1,10 +1,11 @@
-import { ConfigError } from '@enecg/common';
+import { ConfigError, resolveLakeCatalog } from '@enecg/common';
 import {
   type Client,
   ScheduleAlreadyRunning,
   ScheduleNotFoundError,
   ScheduleOverlapPolicy,
 } from '@temporalio/client';
+import type { PipelineConfig } from './config.ts';
 import { CPU_TASK_QUEUE } from './task-queues.ts';
 
 export interface RetrainScheduleOptions {
@@ -50,6 +51,9 @@ function scheduleBody(options: RetrainScheduleOptions) {
 }
 
 export async function createRetrainSchedule(client: Client, options: RetrainScheduleOptions): Promise<void> {
+  // Settled now, so that every scheduled run's workers find the same catalog in lake.json.
+  const { warehouse, warehouseCatalog } = options.pipelineConfig as PipelineConfig;
+  await resolveLakeCatalog(warehouse, warehouseCatalog);
   try {
     await client.schedule.create({ scheduleId: options.scheduleId, ...scheduleBody(options) });
   } catch (error) {
