@@ -108,7 +108,9 @@ function redact(catalog: string): string {
   return catalog.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 }
 
+/** About 10 s of backoff for a commit, about 30 s for an attach (a reader may wait out a long commit burst). */
 const MAX_COMMIT_ATTEMPTS = 12;
+const MAX_ATTACH_ATTEMPTS = 20;
 const BUSY_CATALOG = /database is locked|SQLITE_BUSY|conflict|could not serialize|deadlock detected/i;
 
 /**
@@ -250,7 +252,7 @@ async function attach(
       instance.closeSync();
       const message = error instanceof Error ? error.message : String(error);
       const busy = BUSY_CATALOG.test(message) || /already exists|UNIQUE constraint/i.test(message);
-      if (!busy || attempt >= MAX_COMMIT_ATTEMPTS) throw error;
+      if (!busy || attempt >= MAX_ATTACH_ATTEMPTS) throw error;
       const delay = backoff(attempt);
       log(`lake: attach attempt ${attempt} refused (${message.split('\n')[0]}); retrying in ${delay} ms`);
       await sleep(delay);
