@@ -49,6 +49,10 @@ const HELP: Record<string, { summary?: string; examples: string[] }> = {
   'schedule resume': { examples: ['enecg schedule resume nightly'] },
   'schedule trigger': { examples: ['enecg schedule trigger nightly'] },
   'schedule delete': { examples: ['enecg schedule delete nightly'] },
+  champion: {
+    summary: 'the model nightly retraining serves, since when and why (each decision with its evidence)',
+    examples: ['enecg champion --warehouse .work/demo/warehouse --json'],
+  },
   synth: {
     summary: 'generate a synthetic MIMIC-IV-ECG + hosp dataset with ground truth',
     examples: ['enecg synth --subjects 12 --out .work/synthetic-12 --seed 7'],

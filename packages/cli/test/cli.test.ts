@@ -1,3 +1,4 @@
+import { nativeBuildStatus } from '@enecg/model';
 import { describe, expect, it } from 'vitest';
 import { enecg } from './enecg.ts';
 
@@ -16,9 +17,32 @@ describe('the enecg command', () => {
     expect(stderr).toContain('--help');
   }, 30_000);
 
-  it('reports the Temporal CLI as JSON with setup --json', async () => {
+  it('reports the Temporal CLI and the native backend as JSON with setup --json', async () => {
     const { code, stdout } = await enecg(['setup', '--json']);
     expect(code).toBe(0);
-    expect(JSON.parse(stdout)).toMatchObject({ temporalCli: expect.stringContaining('temporal') });
+    const summary = JSON.parse(stdout);
+    expect(summary).toMatchObject({ temporalCli: expect.stringContaining('temporal') });
+    const [native] = summary.native;
+    expect(native.variant).toBe('cpu');
+    expect(native.dir).toMatch(/tfjs-node-4\.22\.0-tf2\.21\.0$/);
+    if (nativeBuildStatus('cpu').ready) expect(native.status).toBe('cached');
+    else
+      expect(native).toMatchObject({
+        status: expect.stringMatching(/^(skipped|failed)$/),
+        reason: expect.any(String),
+      });
+  }, 600_000);
+
+  it('skips the native build with ENECG_NATIVE_BACKEND=0 and says so in one line', async () => {
+    const { code, stderr } = await enecg(['setup'], { env: { ENECG_NATIVE_BACKEND: '0' } });
+    expect(code).toBe(0);
+    expect(
+      stderr
+        .trim()
+        .split('\n')
+        .filter((line) => /native/i.test(line)),
+    ).toEqual([
+      'setup: native TensorFlow backend skipped (ENECG_NATIVE_BACKEND=0); the pipeline runs on wasm',
+    ]);
   }, 600_000);
 });

@@ -36,7 +36,7 @@ describe('configs/pipeline.example.yaml', () => {
     expect(config.source).toBe(join(root, '.work', 'demo', 'synthetic-120'));
     expect(config.hosp).toBe(join(root, '.work', 'demo', 'synthetic-120', 'hosp'));
     expect(config.warehouse).toBe(join(root, '.work', 'example', 'warehouse'));
-    expect(config.experts.map((expert) => expert.name)).toEqual(['dlinear', 'timesnet']);
+    expect(config.experts.map((expert) => expert.name)).toEqual(['dlinear', 'timesnet', 'measurements']);
   });
 
   it('states the defaults: validating it gives what an empty configuration gives', async () => {

@@ -19,7 +19,7 @@ let env: Record<string, string>;
  * `enecg synth`, trained briefly: the real pipeline end to end, small enough for a loaded machine.
  */
 beforeAll(async () => {
-  server = await connectOrStartServer({ dbFile: ':memory:' });
+  server = await connectOrStartServer({ dbFile: ':memory:', headless: true });
   env = { TEMPORAL_ADDRESS: server.address };
   root = await mkdtemp(join(tmpdir(), 'enecg-cli-temporal-'));
   const data = join(root, '.work', 'demo', 'synthetic-120');
@@ -54,7 +54,14 @@ describe('enecg against a real Temporal server', () => {
 
     const status = await enecg(['status', summary.runId, '--json'], { env });
     expect(status.code, status.stderr).toBe(0);
-    expect(JSON.parse(status.stdout)).toMatchObject({ runId: summary.runId, status: 'COMPLETED' });
+    // The stage and the final lineage chain head come from the workflow's memo.
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      runId: summary.runId,
+      status: 'COMPLETED',
+      stage: 'done',
+      completed: ['ingest', 'labels', 'features', 'train', 'evaluate', 'report'],
+      lineageHead: summary.lineageHead,
+    });
   }, 300_000);
 
   it('schedule create refuses an id that exists, saying what to do instead', async () => {
@@ -69,6 +76,16 @@ describe('enecg against a real Temporal server', () => {
     expect(again.stderr).toContain('schedule cli-test-nightly already exists');
     expect(again.stderr).toContain('enecg schedule update');
     expect(again.stderr.trim().split('\n')).toHaveLength(1);
+
+    const list = await enecg(['schedule', 'list', '--json'], { env });
+    expect(JSON.parse(list.stdout).schedules).toContainEqual(
+      expect.objectContaining({
+        scheduleId: 'cli-test-nightly',
+        warehouse: join(root, '.work', 'example', 'warehouse'),
+        champion: null,
+        lastDecision: null,
+      }),
+    );
 
     const deleted = await enecg(['schedule', 'delete', 'cli-test-nightly', '--json'], { env });
     expect(deleted.code, deleted.stderr).toBe(0);

@@ -4,7 +4,7 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { EnvironmentError } from './errors.ts';
-import { toolsDir } from './tools.ts';
+import { toolsDir } from './local-dirs.ts';
 
 const run = promisify(execFile);
 

@@ -36,11 +36,31 @@ export {
   serializedTransaction,
   withLake,
 } from './lake.ts';
-export type { CodeVersion, DatasetRef, LabelRulesFacet, LineageEvent, LineageFacets } from './lineage.ts';
-export { appendLineageEvent, codeVersion, datasetDigest, describeDataset, newRunId } from './lineage.ts';
+export type {
+  ChainedLineageEvent,
+  CodeVersion,
+  DatasetRef,
+  LabelRulesFacet,
+  LineageEvent,
+  LineageFacets,
+  LineageHead,
+} from './lineage.ts';
+export {
+  appendLineageEvent,
+  appendStartEvent,
+  codeVersion,
+  datasetDigest,
+  describeDataset,
+  lineageEventFileName,
+  lineageEventHead,
+  lineageEventSequence,
+  newRunId,
+  readLineageHead,
+  warehousePath,
+} from './lineage.ts';
+export { repositoryRoot, toolsDir, workDir } from './local-dirs.ts';
 export { mulberry32 } from './random.ts';
 export type { ScratchPostgres } from './scratch-postgres.ts';
 export { postgresBinaries, startScratchPostgres } from './scratch-postgres.ts';
-export { repositoryRoot, toolsDir, workDir } from './tools.ts';
 export type { WarehouseLayout } from './warehouse.ts';
 export { warehouseLayout } from './warehouse.ts';

@@ -1,5 +1,17 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { LAKE, lakeExists, lakeTableExists, queryRows, refuseFolderLayout, withLake } from '@enecg/common';
+import {
+  LAKE,
+  lakeExists,
+  lakeTableExists,
+  queryRows,
+  refuseFolderLayout,
+  sha256File,
+  sqlString,
+  withLake,
+} from '@enecg/common';
+import type { WrittenFile } from './parquet.ts';
 import type { CatalogRow, QuarantineRow } from './tables.ts';
 
 /** Which slice of the record list a worker owns: studies whose id modulo `count` is `index`. */
@@ -143,4 +155,41 @@ export async function loadShardState(connection: DuckDBConnection, shard: Shard)
     }
   }
   return state;
+}
+
+/**
+ * What a run (all its attempts: a retried activity, a resume) stored: its rows in records and quarantine,
+ * and the waveform parts its records point at, with their hashes, for its lineage event.
+ */
+export async function storedByRun(
+  connection: DuckDBConnection,
+  waveformsDir: string,
+  runId: string,
+): Promise<{ records: number; quarantine: number; waveforms: WrittenFile[] }> {
+  const result = { records: 0, quarantine: 0, waveforms: [] as WrittenFile[] };
+  const run = `ingest_run_id = ${sqlString(runId)}`;
+  if (await lakeTableExists(connection, QUARANTINE_TABLE)) {
+    const [row] = await queryRows(
+      connection,
+      `SELECT count(*)::INTEGER AS n FROM ${LAKE}.${QUARANTINE_TABLE} WHERE ${run}`,
+    );
+    result.quarantine = Number(row?.n ?? 0);
+  }
+  if (!(await lakeTableExists(connection, RECORDS_TABLE))) return result;
+  const parts = await queryRows(
+    connection,
+    `SELECT waveform_file, count(*)::INTEGER AS n FROM ${LAKE}.${RECORDS_TABLE} WHERE ${run}
+      GROUP BY waveform_file ORDER BY min(study_id)`,
+  );
+  for (const part of parts) {
+    const path = join(waveformsDir, part.waveform_file as string);
+    result.records += Number(part.n);
+    result.waveforms.push({
+      path,
+      sha256: await sha256File(path),
+      rows: Number(part.n),
+      bytes: (await stat(path)).size,
+    });
+  }
+  return result;
 }

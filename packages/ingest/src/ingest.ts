@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import {
   appendLineageEvent,
+  appendStartEvent,
   ConfigError,
   type DatasetRef,
   type Lake,
@@ -20,6 +21,7 @@ import {
   RECORDS_TABLE,
   type Shard,
   type ShardState,
+  storedByRun,
   WAVEFORMS_TABLE,
 } from './catalog.ts';
 import { commitBatch, waveformPartName } from './commit.ts';
@@ -169,6 +171,7 @@ async function ingestInto(
   onProgress: IngestOptions['onProgress'],
 ): Promise<IngestSummary> {
   await mkdir(waveformsDir, { recursive: true });
+  await appendStartEvent(config.warehouse, { runId: config.runId }, 'ingest', { shard: config.shard });
   const state = await loadShardState(lake.connection, config.shard);
   const total = await countShardRows(config.recordListPath, config.shard);
   const counts = { listed: 0, ingested: 0, unchanged: 0, quarantined: 0 };
@@ -237,6 +240,9 @@ async function ingestInto(
   }
   if (batch.length > 0) await processBatch(batch);
 
+  // What every attempt of this run (a retried activity, a resume) stored is this run's output: its event
+  // names all of it, parts included.
+  const stored = await storedByRun(lake.connection, waveformsDir, config.runId);
   const recordListSha = await sha256File(config.recordListPath);
   const table = (name: string, rows: number): DatasetRef => ({
     name,
@@ -253,8 +259,8 @@ async function ingestInto(
     ],
     // Waveform parts are registered in the lake as written, so their hashes are the stored bytes'.
     outputs: [
-      table(RECORDS_TABLE, written.records),
-      ...written.waveforms.map(
+      table(RECORDS_TABLE, stored.records),
+      ...stored.waveforms.map(
         (file): DatasetRef => ({
           name: WAVEFORMS_TABLE,
           path: relative(config.warehouse, file.path),
@@ -263,7 +269,7 @@ async function ingestInto(
           bytes: file.bytes,
         }),
       ),
-      table(QUARANTINE_TABLE, written.quarantine),
+      table(QUARANTINE_TABLE, stored.quarantine),
     ],
     facets: {
       shard: config.shard,

@@ -77,6 +77,10 @@ function parseRow(cells: string[], columns: Map<string, number>, line: number): 
       ...(subjectId === undefined ? {} : { subjectId }),
     },
   });
+  if (cells.length !== columns.size) {
+    // A shifted row would put another column's value in a field: it is refused whole, not truncated.
+    return reject('columns', `row has ${cells.length} cells, the header has ${columns.size} columns`);
+  }
   if (studyId === undefined)
     return reject('study_id', `expected a positive integer, got ${JSON.stringify(cell('study_id'))}`);
   if (subjectId === undefined) {

@@ -24,6 +24,14 @@ export const MILLIVOLTS_PER_UNIT: Readonly<Record<string, number>> = {
   V: 1000,
 };
 
+/** Sampling frequencies an ECG is recorded at, from low-rate Holter (100 Hz or less) to high-resolution ECG. */
+export const ECG_SAMPLING_FREQUENCY_HZ = { min: 50, max: 20_000 } as const;
+/**
+ * Gains (adu per millivolt) that keep an ECG's samples at plausible, finite millivolts: ECG recorders use
+ * about 100 to 10,000; a 16-bit sample over a gain outside these bounds is no voltage an ECG lead measures.
+ */
+export const ECG_GAIN_ADU_PER_MV = { min: 0.01, max: 1e8 } as const;
+
 export interface ShapeRules {
   /** Leads a record must have, matched by name (case-insensitive); empty accepts any leads. */
   requiredLeads: readonly string[];
@@ -53,6 +61,14 @@ export function toStoredWaveform(
       `missing lead(s) ${missing.join(', ')}; record has ${header.signals.map((s) => s.description).join(', ')}`,
     );
   }
+  const frequency = header.samplingFrequency;
+  if (!(frequency >= ECG_SAMPLING_FREQUENCY_HZ.min && frequency <= ECG_SAMPLING_FREQUENCY_HZ.max)) {
+    return refuse(
+      'wrong-shape',
+      'sampling frequency',
+      `${frequency} Hz is outside the ECG range ${ECG_SAMPLING_FREQUENCY_HZ.min}-${ECG_SAMPLING_FREQUENCY_HZ.max} Hz`,
+    );
+  }
   const leadName = (index: number) => header.signals[index]!.description || `signal ${index}`;
   for (const [index, spec] of header.signals.entries()) {
     if (spec.samplesPerFrame !== 1) {
@@ -62,11 +78,20 @@ export function toStoredWaveform(
         `lead ${leadName(index)} has ${spec.samplesPerFrame} samples per frame`,
       );
     }
-    if (MILLIVOLTS_PER_UNIT[spec.units] === undefined) {
+    const millivolts = MILLIVOLTS_PER_UNIT[spec.units];
+    if (millivolts === undefined) {
       return refuse(
         'wrong-shape',
         `signal ${index} units`,
         `lead ${leadName(index)} is in ${spec.units}, not a voltage`,
+      );
+    }
+    const aduPerMillivolt = spec.gain / millivolts;
+    if (!(aduPerMillivolt >= ECG_GAIN_ADU_PER_MV.min && aduPerMillivolt <= ECG_GAIN_ADU_PER_MV.max)) {
+      return refuse(
+        'wrong-shape',
+        `signal ${index} gain`,
+        `lead ${leadName(index)} has gain ${spec.gain} adu/${spec.units}, outside ${ECG_GAIN_ADU_PER_MV.min}-${ECG_GAIN_ADU_PER_MV.max} adu/mV`,
       );
     }
   }

@@ -200,6 +200,17 @@ describe.skipIf(!hasSharedData)(
       let read = 0;
       for await (const batch of readWaveforms({ warehouse, batchSize: 10 })) read += batch.length;
       expect(read).toBe(6);
+      // The resumed run's event names the parts its first attempt registered too: every part the lake
+      // holds is accounted for, with its hash.
+      const event = JSON.parse(await readFile(resumed.lineageEvent, 'utf8')) as LineageEvent;
+      const named = event.outputs
+        .filter((output) => output.name === 'waveforms')
+        .map((output) => basename(output.path));
+      expect(named.sort()).toEqual([...new Set(records.map((r) => r.waveformFile))].sort());
+      for (const output of event.outputs.filter((o) => o.name === 'waveforms')) {
+        expect(output.sha256).toBe(await sha256File(join(warehouse, output.path)));
+      }
+      expect(event.outputs.find((o) => o.name === 'records')!.rows).toBe(6);
     });
 
     it('appends a lineage event naming the record list and every written part with hashes and rows', async () => {

@@ -4,6 +4,7 @@ import { basename, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import {
   appendLineageEvent,
+  appendStartEvent,
   ConfigError,
   type DatasetRef,
   InputError,
@@ -69,6 +70,7 @@ export async function deriveLabels(options: DeriveLabelsOptions): Promise<LabelS
   const config = parseLabelConfig(options.config);
   const runId = options.runId ?? newRunId();
   const rules = await loadLabelRules();
+  await appendStartEvent(options.warehouse, { runId }, 'labels', { labelRulesVersion: rules.version });
   const scratch = await mkdtemp(join(tmpdir(), 'enecg-labels-'));
   try {
     const sources = await resolveSources(

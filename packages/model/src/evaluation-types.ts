@@ -23,6 +23,35 @@ export interface BaselineComparison {
   verdict: 'better' | 'worse' | 'inconclusive';
 }
 
+/** The ensemble against its best single expert's own head on the task (chosen by the headline metric). */
+export interface BestExpertComparison extends BaselineComparison {
+  /** The expert whose head alone scores best on the headline metric (point estimate on this split). */
+  expert: string;
+}
+
+/**
+ * The metric that compares two models on a task (promotion, sweeps): MAE for regression, macro AUROC for
+ * classification (threshold-free, so a shifted decision threshold cannot decide).
+ */
+export const PRIMARY_METRIC: Record<TaskKind, { metric: 'mae' | 'auroc'; lowerIsBetter: boolean }> = {
+  regression: { metric: 'mae', lowerIsBetter: true },
+  binary: { metric: 'auroc', lowerIsBetter: false },
+  multiclass: { metric: 'auroc', lowerIsBetter: false },
+};
+
+/**
+ * What a paired comparison with another model evaluated the same way needs: the rows, named by a hash of
+ * their study ids in order, and the primary metric on each bootstrap replicate (the replicates depend only
+ * on the rows' subjects and the seed, so two models on equal rows and seed share them).
+ */
+export interface PairedSamples {
+  rowsSha256: string;
+  metric: string;
+  seed: number;
+  /** The primary metric per replicate; null where it is undefined on that replicate. */
+  replicates: Array<number | null>;
+}
+
 export interface TaskEvaluation {
   kind: TaskKind;
   /** Test records with a label for this task. */
@@ -33,10 +62,16 @@ export interface TaskEvaluation {
   /** Mean (regression) or majority class (classification) of the training split. */
   baseline: MetricSet;
   versusBaseline: BaselineComparison;
+  /**
+   * Ensemble minus its best single expert, paired over the same replicates: does the mixture add
+   * anything over the one head a user could deploy instead? Absent in evaluations written before it.
+   */
+  versusBestExpert?: BestExpertComparison;
   /** Ensemble confusion matrix, rows = true class, columns = predicted (classification only). */
   confusion?: number[][];
   /** A deterministic sample of (true, predicted) pairs for scatter plots (regression only). */
   scatter?: Array<{ y: number; yhat: number }>;
+  paired?: PairedSamples;
   /** Mean gate weight per expert over the test split. */
   gateWeightMean: Record<string, number>;
   /** Mean gate weight per expert for each true class (classification) or label quartile (regression). */
@@ -48,6 +83,8 @@ export interface EvaluationReport {
   modelId: string;
   runId: string;
   split: 'test' | 'val';
+  /** sha256 of the split's study ids (sorted, one per line): two evaluations with equal hashes saw the same split. */
+  splitSha256?: string;
   experts: string[];
   tasks: Partial<Record<TaskKey, TaskEvaluation>>;
   trainingCurve: Array<{ epoch: number; trainLoss: number; valLoss: number }>;
@@ -58,6 +95,10 @@ export interface EvaluationReport {
    * their features are not pretrained, so metrics near the baseline are expected.
    */
   randomInitExperts: string[];
+  /** Experts that need no weights (classical measurements): neither pretrained nor random. */
+  weightlessExperts?: string[];
+  /** The epoch whose weights the model keeps (lowest validation loss), on `trainingCurve`'s numbering. */
+  keptEpoch?: number;
   /** Training configuration preset: `faithful` (the reference's setup) or `default` (ours). */
   preset?: 'faithful' | 'default';
 }

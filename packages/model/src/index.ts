@@ -1,23 +1,32 @@
-export type { BackendChoice, BackendInfo } from './backend/index.ts';
+export type { BackendChoice, BackendInfo, NativeSetupResult, NativeVariant } from './backend/index.ts';
 export {
   activeBackend,
   BACKEND_CHOICES,
+  backendLabel,
+  describeNativeSetup,
+  installedBackends,
+  nativeBackendSetting,
+  nativeBuildStatus,
   parseBackendChoice,
+  requireGpuBackend,
   selectBackend,
+  setupNativeBackend,
   withKernelFallback,
 } from './backend/index.ts';
 export type { EvaluateStageOptions, EvaluateSummary } from './evaluate/stage.ts';
-export { evaluate } from './evaluate/stage.ts';
+export { evaluate, evaluationFileName } from './evaluate/stage.ts';
 export type {
   BaselineComparison,
+  BestExpertComparison,
   EvaluationReport,
   MetricSet,
   MetricValue,
+  PairedSamples,
   TaskEvaluation,
   TaskKey,
   TaskKind,
 } from './evaluation-types.ts';
-export { TASKS } from './evaluation-types.ts';
+export { PRIMARY_METRIC, TASKS } from './evaluation-types.ts';
 export {
   createExpert,
   expertFactories,
@@ -77,7 +86,7 @@ export {
   writeSafetensors,
 } from './safetensors/index.ts';
 export type { TrainConfig, TrainConfigInput } from './train/config.ts';
-export { resolveTrainConfig } from './train/config.ts';
+export { checkTopK, resolveTrainConfig } from './train/config.ts';
 export type { RowMatrix, TrainingSet } from './train/dataset.ts';
 export { tensorBytesInUse } from './train/memory.ts';
 export type { TrainOptions, TrainSummary } from './train/stage.ts';

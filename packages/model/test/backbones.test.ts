@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { selectBackend } from '../src/backend/index.ts';
+import { installedBackends, selectBackend } from '../src/backend/index.ts';
 import { type DLinearConfig, DLinearModel } from '../src/experts/dlinear/model.ts';
 import { type TimesNetConfig, TimesNetModel } from '../src/experts/timesnet/model.ts';
 import { openWeights } from '../src/safetensors/index.ts';
@@ -32,7 +32,7 @@ function expectClose(got: Float32Array[], want: number[][], tolerance: number): 
   expect(worst).toBeLessThan(tolerance);
 }
 
-describe.each(['wasm', 'cpu'] as const)(
+describe.each(installedBackends())(
   'golden outputs on the %s backend (numpy reference of the PyTorch modules)',
   { timeout: 60_000 },
   (backend) => {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../src/backend/index.ts';
+import { installedBackends, selectBackend } from '../src/backend/index.ts';
 import { createExpert } from '../src/experts/registry.ts';
 import { syntheticRecords } from './support/records.ts';
 
@@ -10,12 +10,14 @@ const configs: Record<string, Record<string, unknown>> = {
   'raw-leads': { length: 1000 },
 };
 
-describe.each(Object.keys(configs))(
-  '%s features of a record do not depend on batch size or batch-mates',
+describe.each(
+  installedBackends().flatMap((backend) => Object.keys(configs).map((name) => ({ backend, name }))),
+)(
+  '$name features of a record do not depend on batch size or batch-mates ($backend backend)',
   { timeout: 60_000 },
-  (name) => {
+  ({ backend, name }) => {
     beforeAll(async () => {
-      await selectBackend('wasm');
+      await selectBackend(backend);
     });
 
     it('alone, in a batch of 6, and in a batch of 3 with other records are equal', async () => {

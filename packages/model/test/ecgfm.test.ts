@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../src/backend/index.ts';
+import { installedBackends, selectBackend } from '../src/backend/index.ts';
 import {
   ECGFM_PRESETS,
   type EcgfmConfig,
@@ -18,7 +18,7 @@ import {
   renamed,
 } from './expert-fixtures.ts';
 
-describe.each(['cpu', 'wasm'] as const)(
+describe.each(installedBackends())(
   'ECG-FM port against the fairseq-signals re-statement (%s backend)',
   (backend) => {
     let fixture: ExpertFixture<EcgfmConfig>;

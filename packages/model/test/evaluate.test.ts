@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { evaluateOnSplit } from '../src/evaluate/evaluate-model.ts';
+import { intervals, pairedDifference } from '../src/evaluate/bootstrap.ts';
+import { evaluateOnSplit, pairedSamplesOnSplit } from '../src/evaluate/evaluate-model.ts';
 import { TASKS, type TaskEvaluation, type TaskKey } from '../src/evaluation-types.ts';
 import { infer, inputsOfRows, toInferenceModel } from '../src/predict/infer.ts';
 import { ensureTrainingBackend } from '../src/train/backend.ts';
@@ -55,6 +56,27 @@ describe('evaluation on features with a known signal', () => {
     }
   });
 
+  it('compares the ensemble with its best single expert head, paired, on the headline metric', () => {
+    for (const task of TASKS) {
+      const evaluation = run.tasks[task] as TaskEvaluation;
+      const versus = evaluation.versusBestExpert;
+      expect(versus, task).toBeDefined();
+      const metric = evaluation.kind === 'regression' ? 'mae' : 'auroc';
+      expect(versus?.metric).toBe(metric);
+      const scores = Object.entries(evaluation.experts).map(
+        ([name, set]) => [name, set[metric]?.value as number] as const,
+      );
+      const best = scores.reduce((a, b) => ((metric === 'mae' ? b[1] < a[1] : b[1] > a[1]) ? b : a));
+      expect(versus?.expert, task).toBe(best[0]);
+      expect(versus?.expert, task).not.toBe('noise');
+      expect(versus?.difference.value).toBeCloseTo(
+        (evaluation.ensemble[metric]?.value as number) - best[1],
+        9,
+      );
+      expect(versus?.difference.lo).toBeLessThanOrEqual(versus?.difference.hi as number);
+    }
+  });
+
   it('reports accuracy, macro P/R/F1 and AUROC for classification; MAE/MSE for regression; per expert too', () => {
     const gender = run.tasks.gender as TaskEvaluation;
     expect(Object.keys(gender.ensemble).sort()).toEqual(['accuracy', 'auroc', 'f1', 'precision', 'recall']);
@@ -67,6 +89,28 @@ describe('evaluation on features with a known signal', () => {
     expect(Object.keys(age.gateWeightsByGroup)).toEqual(['Q1', 'Q2', 'Q3', 'Q4']);
     // The expert without signal is no better than the baseline; an informative one is.
     expect(age.experts.noise?.mae?.lo).toBeGreaterThan(age.experts.alpha?.mae?.hi as number);
+  });
+
+  it('scores separately trained models on the same replicates (pairedSamplesOnSplit), as evaluateOnSplit does', () => {
+    const rows = rowsOfSplit(set, 'test');
+    const predictions = infer(run.model, inputsOfRows(set, rows));
+    const options = {
+      split: 'test' as const,
+      trainRows: rowsOfSplit(set, 'train'),
+      replicates: 200,
+      seed: 42,
+    };
+    const samples = pairedSamplesOnSplit(set, { first: predictions, again: predictions }, options);
+    for (const task of TASKS) {
+      const scored = samples[task]!;
+      const evaluation = run.tasks[task] as TaskEvaluation;
+      expect(scored.n).toBe(evaluation.n);
+      // Same model under two names: a paired difference of exactly 0 on every replicate.
+      const difference = pairedDifference(scored.models.first!, scored.models.again!, scored.metric);
+      expect([difference.value, difference.lo, difference.hi]).toEqual([0, 0, 0]);
+      expect(intervals(scored.models.first!)[scored.metric]).toEqual(evaluation.ensemble[scored.metric]);
+      expect(intervals(scored.baseline)[scored.metric]).toEqual(evaluation.baseline[scored.metric]);
+    }
   });
 
   it('gate weights sum to 1 for every sample and task', () => {

@@ -86,16 +86,22 @@ describe('cacheFeaturesFrom', { timeout: 60_000 }, () => {
       );
       expect(row).toEqual({ expert: 'dlinear', weights_id: 'random-init:9', n: 500 });
     });
-    const events = await readdir(join(root, 'lineage', 'events'));
-    expect(events.filter((e) => e.includes('_START_'))).toHaveLength(1);
-    const complete = events.find((e) => e.includes('_COMPLETE_'))!;
-    const event = JSON.parse(await readFile(join(root, 'lineage', 'events', complete), 'utf8'));
+    const folder = join(root, 'lineage', 'events');
+    const events = await Promise.all(
+      (await readdir(folder))
+        .sort()
+        .map(async (name) => JSON.parse(await readFile(join(folder, name), 'utf8'))),
+    );
+    expect(events.map((e) => e.eventType)).toEqual(['START', 'COMPLETE']);
+    const event = events[1];
     expect(event.job.name).toBe('features/dlinear');
     expect(event.facets.backend).toMatch(/^wasm \(@tensorflow\/tfjs-backend-wasm@/);
     expect(event.facets.backendInfo.package).toBe('@tensorflow/tfjs-backend-wasm');
     expect(event.facets.seeds).toEqual({ expert: 9 });
-    expect(event.outputs).toHaveLength(3);
-    expect(event.outputs[0].sha256).toMatch(/^[0-9a-f]{64}$/);
+    // The feature set's manifest and its three parts, relative to the warehouse.
+    expect(event.outputs).toHaveLength(4);
+    expect(event.outputs[0].path).toBe(`features/${summary.featureSetId}/feature-set.json`);
+    expect(event.outputs[1].sha256).toMatch(/^[0-9a-f]{64}$/);
 
     const again = await cacheFeaturesFrom(() => inBatches(records, 4), { warehouse: root, ...dlinear });
     expect(again).toMatchObject({ computed: 0, skipped: 11, totalRows: 11, parts: [] });
@@ -117,8 +123,13 @@ describe('cacheFeaturesFrom', { timeout: 60_000 }, () => {
     });
     expert.dispose();
     expect(afterCrash.studyIds.length).toBe(6);
-    const events = await readdir(join(root, 'lineage', 'events'));
-    expect(events.some((e) => e.includes('_FAIL_'))).toBe(true);
+    const folder = join(root, 'lineage', 'events');
+    const types = await Promise.all(
+      (await readdir(folder)).map(
+        async (name) => JSON.parse(await readFile(join(folder, name), 'utf8')).eventType,
+      ),
+    );
+    expect(types).toContain('FAIL');
 
     const resumed = await cacheFeaturesFrom(() => inBatches(records, 3), options);
     expect(resumed).toMatchObject({ computed: 5, skipped: 6, totalRows: 11 });

@@ -1,7 +1,7 @@
 import { InputError } from '@enecg/common';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../src/backend/index.ts';
+import { installedBackends, selectBackend } from '../src/backend/index.ts';
 import {
   type MomentConfig,
   momentEmbed,
@@ -10,7 +10,7 @@ import {
 } from '../src/experts/moment/model.ts';
 import { type ExpertFixture, edited, expectClose, ioTensor, loadExpertFixture } from './expert-fixtures.ts';
 
-describe.each(['cpu', 'wasm'] as const)('MOMENT port against momentfm (%s backend)', (backend) => {
+describe.each(installedBackends())('MOMENT port against momentfm (%s backend)', (backend) => {
   let fixture: ExpertFixture<MomentConfig>;
   beforeAll(async () => {
     await selectBackend(backend);

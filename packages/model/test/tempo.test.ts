@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../src/backend/index.ts';
+import { installedBackends, selectBackend } from '../src/backend/index.ts';
 import {
   prepareTempo,
   TEMPO_PRESETS,
@@ -17,7 +17,7 @@ import {
   renamed,
 } from './expert-fixtures.ts';
 
-describe.each(['cpu', 'wasm'] as const)('TEMPO port against timeagi (%s backend)', (backend) => {
+describe.each(installedBackends())('TEMPO port against timeagi (%s backend)', (backend) => {
   let fixture: ExpertFixture<TempoConfig>;
   beforeAll(async () => {
     await selectBackend(backend);

@@ -30,7 +30,7 @@ describe('training on worker threads', () => {
     expect(weightValues(two)).toEqual(weightValues(one));
     disposeWeights(one.weights);
     disposeWeights(two.weights);
-  });
+  }, 60_000); // two worker threads each start tsx and tfjs: seconds on a busy machine
 
   it('passes gathered batches from one thread to the other in step order, and stops waiting when told', () => {
     const set = syntheticTrainingSet({ studies: 40, seed: 3 });

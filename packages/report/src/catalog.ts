@@ -37,6 +37,8 @@ const JSON_FILE = (path: string) => path.endsWith('.json');
 
 /** The columns every lineage event has; unknown facet keys stay JSON. */
 const EVENT_COLUMNS = `{
+    sequence: 'BIGINT',
+    previousSha256: 'VARCHAR',
     eventType: 'VARCHAR',
     eventTime: 'TIMESTAMPTZ',
     run: 'STRUCT(runId VARCHAR, parentRunId VARCHAR, nominalTime TIMESTAMPTZ)',
@@ -44,6 +46,22 @@ const EVENT_COLUMNS = `{
     inputs: 'STRUCT(name VARCHAR, path VARCHAR, sha256 VARCHAR, "rows" BIGINT, bytes BIGINT)[]',
     outputs: 'STRUCT(name VARCHAR, path VARCHAR, sha256 VARCHAR, "rows" BIGINT, bytes BIGINT)[]',
     facets: 'JSON'
+  }`;
+
+const DECISION_COLUMNS = `{
+    decidedAt: 'TIMESTAMPTZ',
+    runId: 'VARCHAR',
+    nominalTime: 'TIMESTAMPTZ',
+    champion: 'VARCHAR',
+    challenger: 'VARCHAR',
+    championAfter: 'VARCHAR',
+    promoted: 'BOOLEAN',
+    verdict: 'VARCHAR',
+    rule: 'VARCHAR',
+    confidence: 'DOUBLE',
+    reason: 'VARCHAR',
+    split: 'STRUCT(name VARCHAR, sha256 VARCHAR)',
+    perTask: 'STRUCT(task VARCHAR, metric VARCHAR, champion DOUBLE, challenger DOUBLE, improvement STRUCT(value DOUBLE, lo DOUBLE, hi DOUBLE), verdict VARCHAR)[]'
   }`;
 
 const EVALUATION_COLUMNS = `{modelId: 'VARCHAR', runId: 'VARCHAR', split: 'VARCHAR', tasks: 'JSON'}`;
@@ -114,10 +132,11 @@ const VIEWS: ViewDefinition[] = [
   },
   {
     name: 'lineage_events',
-    description: 'Every lineage event (append-only JSON files): run, job, input and output datasets, facets.',
+    description:
+      'Every lineage event (a hash chain of append-only JSON files): sequence, previous event hash, run, job, input and output datasets, facets.',
     needs: { folder: join('lineage', 'events'), matches: JSON_FILE },
     body: (root) =>
-      `SELECT eventType AS event_type, eventTime AS event_time, run.runId AS run_id,
+      `SELECT sequence, previousSha256 AS previous_sha256, eventType AS event_type, eventTime AS event_time, run.runId AS run_id,
        run.parentRunId AS parent_run_id, run.nominalTime AS nominal_time, job.name AS job,
        inputs, outputs, facets, filename AS event_file
   FROM read_json(${sqlString(join(root, 'lineage', 'events', '*.json'))}, format = 'newline_delimited',
@@ -158,6 +177,18 @@ SELECT run_id, job, event_time, 'output' AS direction, d.name, d.path, d.sha256,
     body: () =>
       `SELECT run_id, job, event_time AS written_at, name, path, sha256, "rows", bytes
   FROM lineage_edges WHERE direction = 'output'`,
+  },
+  {
+    name: 'champion_decisions',
+    description:
+      'Every champion/challenger decision of nightly retraining: time, champion, challenger, verdict, rule version, the split it was decided on, and per task the improvement with its interval.',
+    needs: { folder: join('promotion', 'decisions'), matches: JSON_FILE },
+    body: (root) =>
+      `SELECT decidedAt AS decided_at, runId AS run_id, nominalTime AS nominal_time, champion, challenger,
+       championAfter AS champion_after, promoted, verdict, rule, confidence, reason,
+       split.name AS split, split.sha256 AS split_sha256, perTask AS per_task
+  FROM read_json(${sqlString(join(root, 'promotion', 'decisions', '*.json'))}, format = 'auto',
+                 columns = ${DECISION_COLUMNS})`,
   },
   {
     name: 'metrics',

@@ -6,6 +6,14 @@ export {
   queryCatalog,
   refreshCatalog,
 } from './catalog.ts';
+export type { ChampionDecisionRecord, ChampionStatus } from './decisions.ts';
+export {
+  championStatus,
+  decisionsFolder,
+  formatTaskComparison,
+  readDecisions,
+  storeDecision,
+} from './decisions.ts';
 export type {
   DatasetSummary,
   DownstreamAnswer,
@@ -15,10 +23,10 @@ export type {
   RunSummary,
   UpstreamAnswer,
   ValueChange,
-  VerifiedArtifact,
-  VerifyAnswer,
 } from './lineage-queries.ts';
-export { lineageDiff, lineageDownstream, lineageUpstream, lineageVerify } from './lineage-queries.ts';
+export { lineageDiff, lineageDownstream, lineageUpstream } from './lineage-queries.ts';
+export type { VerifyAnswer, VerifyOptions, VerifyProblem } from './lineage-verify.ts';
+export { formatProblem, lineageVerify, UNTRACKED_WAREHOUSE_PATHS } from './lineage-verify.ts';
 export type { RenderReportOptions, RenderReportSummary } from './report.ts';
 export { renderReport } from './report.ts';
 export type {

@@ -1,19 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DatasetRef, LineageFacets } from '@enecg/common';
-import {
-  ConfigError,
-  datasetDigest,
-  InputError,
-  sha256,
-  sqlString,
-  warehouseLayout,
-  withDuckDB,
-} from '@enecg/common';
+import { ConfigError, InputError, sha256, sqlString, warehouseLayout, withDuckDB } from '@enecg/common';
 import type { EvaluationReport } from '@enecg/model';
 import {
   completed,
-  datasetLocation,
   normalizeDatasetPath,
   pathContains,
   readLineageEvents,
@@ -418,50 +409,4 @@ export async function lineageDiff(warehouse: string, runA: string, runB: string)
       return [{ task, source, metric, a, b, delta: a !== null && b !== null ? b - a : null }];
     });
   return { a: runA, b: runB, jobs, metrics };
-}
-
-export interface VerifiedArtifact {
-  path: string;
-  expected: string;
-  actual: string | null;
-  runId: string;
-  job: string;
-}
-
-export interface VerifyAnswer {
-  checked: number;
-  unchanged: number;
-  /** Stored content no longer matches the hash lineage recorded. */
-  changed: VerifiedArtifact[];
-  /** Recorded artifacts that are gone. */
-  missing: VerifiedArtifact[];
-}
-
-/**
- * Recomputes the hash of every artifact a completed run recorded, against the latest record for its path
- * (a later run may legitimately rewrite a path; only the newest recorded content must still be there).
- */
-export async function lineageVerify(warehouse: string): Promise<VerifyAnswer> {
-  const latest = new Map<string, { ref: DatasetRef; event: StoredEvent }>();
-  for (const event of completed(await readLineageEvents(warehouse))) {
-    for (const ref of event.outputs) {
-      if (ref.sha256 !== undefined) latest.set(normalizeDatasetPath(warehouse, ref.path), { ref, event });
-    }
-  }
-  const answer: VerifyAnswer = { checked: 0, unchanged: 0, changed: [], missing: [] };
-  for (const [path, { ref, event }] of [...latest].sort(([a], [b]) => a.localeCompare(b))) {
-    answer.checked++;
-    const record = { path, expected: ref.sha256!, runId: event.run.runId, job: event.job.name };
-    let actual: string;
-    try {
-      actual = (await datasetDigest(datasetLocation(warehouse, ref.path))).sha256;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      answer.missing.push({ ...record, actual: null });
-      continue;
-    }
-    if (actual === ref.sha256) answer.unchanged++;
-    else answer.changed.push({ ...record, actual });
-  }
-  return answer;
 }

@@ -233,23 +233,41 @@ export function gateWeightChart(
   };
 }
 
+/** Train and validation loss per epoch; a dashed rule marks the epoch whose weights were kept. */
 export function trainingCurveChart(
   curve: Array<{ epoch: number; trainLoss: number; valLoss: number }>,
+  keptEpoch?: number,
 ): ChartSpec {
   const values = curve.flatMap((point) => [
     { epoch: point.epoch, loss: point.trainLoss, split: 'train' },
     { epoch: point.epoch, loss: point.valLoss, split: 'validation' },
   ]);
-  return {
+  const lines = {
     data: { values },
-    width: 360,
-    height: 220,
     mark: { type: 'line', point: true },
     encoding: {
       x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1 } },
       y: { field: 'loss', type: 'quantitative', scale: { zero: false } },
       color: { field: 'split', type: 'nominal', title: null },
     },
+  } as const;
+  if (keptEpoch === undefined) return { width: 360, height: 220, ...lines };
+  return {
+    width: 360,
+    height: 220,
+    layer: [
+      lines,
+      {
+        data: { values: [{ epoch: keptEpoch, label: `kept: epoch ${keptEpoch}` }] },
+        mark: { type: 'rule', strokeDash: [4, 3], color: '#555555' },
+        encoding: { x: { field: 'epoch', type: 'quantitative' } },
+      },
+      {
+        data: { values: [{ epoch: keptEpoch, label: `kept: epoch ${keptEpoch}` }] },
+        mark: { type: 'text', align: 'left', dx: 4, dy: -90, fontSize: 10, color: '#555555' },
+        encoding: { x: { field: 'epoch', type: 'quantitative' }, text: { field: 'label' } },
+      },
+    ],
   };
 }
 

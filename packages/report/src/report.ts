@@ -1,19 +1,27 @@
 import { join } from 'node:path';
-import type { DatasetRef, LineageFacets } from '@enecg/common';
+import type { DatasetRef, LineageFacets, LineageHead } from '@enecg/common';
 import {
   appendLineageEvent,
   ConfigError,
   canonicalJson,
   describeDataset,
   hashObject,
+  lineageEventHead,
   newRunId,
   sha256,
   warehouseLayout,
   writeFileAtomic,
 } from '@enecg/common';
-import type { BaselineComparison, EvaluationReport, MetricSet, TaskEvaluation } from '@enecg/model';
+import type {
+  BaselineComparison,
+  BestExpertComparison,
+  EvaluationReport,
+  MetricSet,
+  TaskEvaluation,
+} from '@enecg/model';
 import { openCatalog, refreshCatalog } from './catalog.ts';
 import { type DataStatistics, dataStatistics } from './data-statistics.ts';
+import { type ChampionDecisionRecord, readDecisions } from './decisions.ts';
 import { readEvaluations } from './lineage-queries.ts';
 import { normalizeDatasetPath, readLineageEvents, runFamily, type StoredEvent } from './lineage-store.ts';
 import {
@@ -71,6 +79,8 @@ export interface RenderReportSummary {
   markdownSha256: string;
   models: string[];
   plots: number;
+  /** The lineage chain head at the report's own event: keep it to check the warehouse's history later. */
+  lineageHead: LineageHead;
 }
 
 interface RunRow {
@@ -213,6 +223,112 @@ function baselineVerdict({ metric, difference, verdict }: BaselineComparison): s
   return `Ensemble minus baseline, ${metric} (paired 95% interval): ${interval}; ${VERDICT_WORDS[verdict]}.`;
 }
 
+const BEST_EXPERT_WORDS: Record<BestExpertComparison['verdict'], string> = {
+  better: 'the ensemble beats its best single expert',
+  worse: 'the ensemble is worse than its best single expert',
+  inconclusive: 'no evidence that the ensemble differs from its best single expert',
+};
+
+function bestExpertVerdict({ expert, metric, difference, verdict }: BestExpertComparison): string {
+  const interval = `${formatNumber(difference.value)} [${formatNumber(difference.lo)}, ${formatNumber(difference.hi)}]`;
+  return `Ensemble minus its best single expert (${expert}), ${metric} (paired 95% interval): ${interval}; ${BEST_EXPERT_WORDS[verdict]}.`;
+}
+
+/** One sentence a reader cannot miss: which experts carry pretrained, random or no weights. */
+function expertWeightsSentence(report: EvaluationReport): string {
+  const weightless = new Set(report.weightlessExperts ?? []);
+  const random = new Set(report.randomInitExperts);
+  const kind = (name: string) =>
+    random.has(name)
+      ? 'random-init (no checkpoint given)'
+      : weightless.has(name)
+        ? 'no weights needed (classical measurements)'
+        : 'checkpoint';
+  return `Expert weights: ${report.experts.map((name) => `${name}: ${kind(name)}`).join('; ')}.`;
+}
+
+/** Per task: the ensemble against its best single expert, and the mean gate weight of every expert. */
+async function comparisonSection(
+  report: EvaluationReport,
+  add: (plot: Promise<Plot>) => Promise<string>,
+): Promise<{ html: string[]; markdown: string[] }> {
+  const tasks = Object.entries(report.tasks).filter(
+    (entry): entry is [string, TaskEvaluation] => entry[1] !== undefined,
+  );
+  const html: string[] = [];
+  const markdown: string[] = [];
+  const compared = tasks.filter(([, evaluation]) => evaluation.versusBestExpert);
+  if (compared.length > 0) {
+    const table = bothTables(
+      [
+        'task',
+        'best single expert',
+        'metric',
+        'ensemble minus best expert [paired 95%]',
+        'verdict',
+        'ensemble minus baseline [paired 95%]',
+      ],
+      compared.map(([task, evaluation]) => {
+        const best = evaluation.versusBestExpert as BestExpertComparison;
+        const base = evaluation.versusBaseline;
+        const interval = ({ value, lo, hi }: { value: number; lo: number; hi: number }) =>
+          `${formatNumber(value)} [${formatNumber(lo)}, ${formatNumber(hi)}]`;
+        return [
+          task,
+          best.expert,
+          best.metric,
+          interval(best.difference),
+          best.verdict,
+          `${interval(base.difference)} ${base.verdict}`,
+        ];
+      }),
+    );
+    const note =
+      'The best single expert is the expert head that scores best alone on this split (lower MAE, higher AUROC), ' +
+      "so the comparison favours the expert. Verdicts are from the ensemble's side: better, worse, or inconclusive " +
+      'when the paired interval includes 0.';
+    html.push('<h3>Ensemble against its best single expert</h3>', table.html, `<p>${escapeHtml(note)}</p>`);
+    markdown.push('### Ensemble against its best single expert', '', table.markdown, '', note, '');
+  }
+  const weighted = tasks.filter(([, evaluation]) => Object.keys(evaluation.gateWeightMean).length > 0);
+  if (weighted.length > 0) {
+    const table = bothTables(
+      ['task', ...report.experts],
+      weighted.map(([task, evaluation]) => [
+        task,
+        ...report.experts.map((expert) => {
+          const weight = evaluation.gateWeightMean[expert];
+          return weight === undefined ? '' : weight.toFixed(2);
+        }),
+      ]),
+    );
+    const byTask = Object.fromEntries(
+      weighted.map(([task, evaluation]) => [task, evaluation.gateWeightMean]),
+    );
+    const plot = await add(
+      renderPlot(
+        `${report.modelId}-gate-by-task`,
+        'mean gate weight per expert and task',
+        gateWeightChart(byTask, 'task'),
+      ),
+    );
+    html.push(
+      '<h3>Which expert the gate trusts, per task</h3>',
+      table.html,
+      `<div class="figures">${plot}</div>`,
+    );
+    markdown.push(
+      '### Which expert the gate trusts, per task',
+      '',
+      'Mean gate weight on the evaluated split.',
+      '',
+      table.markdown,
+      '',
+    );
+  }
+  return { html, markdown };
+}
+
 async function modelSection(report: EvaluationReport, plots: Plot[]): Promise<Section> {
   const add = async (plot: Promise<Plot>) => {
     const rendered = await plot;
@@ -228,6 +344,9 @@ async function modelSection(report: EvaluationReport, plots: Plot[]): Promise<Se
     `Evaluated on the **${report.split}** split. Experts: ${report.experts.join(', ')}. ` +
       `Trainable parameters: ${report.trainableParameters} of ${report.totalParameters}.`,
   ];
+  const weightsSentence = expertWeightsSentence(report);
+  html.push(`<p>${escapeHtml(weightsSentence)}</p>`);
+  markdown.push('', weightsSentence);
   if (report.randomInitExperts.length > 0) {
     const warning =
       `Experts without a checkpoint (random initialisation): ${report.randomInitExperts.join(', ')}. ` +
@@ -265,6 +384,11 @@ async function modelSection(report: EvaluationReport, plots: Plot[]): Promise<Se
       '',
       comparison,
     );
+    if (evaluation.versusBestExpert) {
+      const versusBest = bestExpertVerdict(evaluation.versusBestExpert);
+      html.push(`<p>${escapeHtml(versusBest)}</p>`);
+      markdown.push('', versusBest);
+    }
     const points: IntervalPoint[] = metricSources(evaluation).flatMap(([source, set]) =>
       chartedMetrics(evaluation).flatMap((metric) => {
         const value = set[metric];
@@ -331,6 +455,9 @@ async function modelSection(report: EvaluationReport, plots: Plot[]): Promise<Se
     html.push(`<div class="figures">${figures.join('')}</div>`);
     markdown.push('');
   }
+  const comparisons = await comparisonSection(report, add);
+  html.push(...comparisons.html);
+  markdown.push(...comparisons.markdown);
   if (report.trainingCurve.length > 0) {
     html.push(
       '<h3>Training curve</h3>',
@@ -338,7 +465,7 @@ async function modelSection(report: EvaluationReport, plots: Plot[]): Promise<Se
         renderPlot(
           `${prefix}-training-curve`,
           'training and validation loss',
-          trainingCurveChart(report.trainingCurve),
+          trainingCurveChart(report.trainingCurve, report.keptEpoch),
         ),
       )}</div>`,
     );
@@ -347,6 +474,14 @@ async function modelSection(report: EvaluationReport, plots: Plot[]): Promise<Se
       `Training: ${report.trainingCurve.length} epochs, final train loss ${formatNumber(last.trainLoss)}, ` +
         `validation loss ${formatNumber(last.valLoss)}.`,
     );
+    if (report.keptEpoch !== undefined) {
+      const kept = report.trainingCurve.find((point) => point.epoch === report.keptEpoch);
+      const line =
+        `The model keeps the weights of epoch ${report.keptEpoch} (lowest validation loss` +
+        `${kept ? `, ${formatNumber(kept.valLoss)}` : ''}; the dashed line on the curve).`;
+      html.push(`<p>${escapeHtml(line)}</p>`);
+      markdown.push(line);
+    }
   }
   return { title: `Model ${report.modelId}`, html: html.join('\n'), markdown: markdown.join('\n') };
 }
@@ -420,6 +555,38 @@ async function dataSection(stats: DataStatistics, plots: Plot[]): Promise<Sectio
     markdown.push('### Quarantine', '', table.markdown, '');
   }
   return { title: 'Data and labels', html: html.join('\n'), markdown: markdown.join('\n') };
+}
+
+/** The champion/challenger decisions a nightly run made, with the per-task evidence. */
+function decisionSection(decisions: ChampionDecisionRecord[]): Section {
+  const parts = decisions.map((decision) => {
+    const intro =
+      `${decision.decidedAt}: ${decision.verdict} under rule ${decision.rule} (confidence ${decision.confidence}), ` +
+      `on split ${decision.split.name} (study ids sha256 ${shortHash(decision.split.sha256 ?? undefined)}). ` +
+      `Champion before: ${decision.champion ?? 'none'}; challenger: ${decision.challenger}; champion now: ` +
+      `${decision.championAfter ?? 'none'}. ${decision.reason}.`;
+    const table = bothTables(
+      ['task', 'metric', 'champion', 'challenger', 'improvement', 'interval', 'verdict'],
+      decision.perTask.map((task) => [
+        task.task,
+        task.metric,
+        formatNumber(task.champion),
+        formatNumber(task.challenger),
+        formatNumber(task.improvement.value),
+        `[${formatNumber(task.improvement.lo)}, ${formatNumber(task.improvement.hi)}]`,
+        task.verdict,
+      ]),
+    );
+    return {
+      html: `<p>${escapeHtml(intro)}</p>${decision.perTask.length > 0 ? table.html : ''}`,
+      markdown: `${intro}\n\n${decision.perTask.length > 0 ? table.markdown : ''}`,
+    };
+  });
+  return {
+    title: 'Champion decision',
+    html: parts.map((part) => part.html).join('\n'),
+    markdown: parts.map((part) => part.markdown).join('\n\n'),
+  };
 }
 
 function lineageSection(warehouse: string, runs: RunRow[]): Section {
@@ -571,6 +738,8 @@ export async function renderReport(options: RenderReportOptions): Promise<Render
     catalog.close();
   }
   sections.push(await dataSection(stats, plots));
+  const decisions = (await readDecisions(warehouse)).filter((decision) => family.has(decision.runId));
+  if (decisions.length > 0) sections.push(decisionSection(decisions));
   sections.push(lineageSection(warehouse, runs));
 
   const ended = runs.map((run) => run.endedAt).filter((time): time is string => time !== null);
@@ -605,17 +774,16 @@ export async function renderReport(options: RenderReportOptions): Promise<Render
   const inputs = await Promise.all(
     evaluations.map((evaluation) =>
       describeDataset(
-        warehouse,
         `evaluation/${evaluation.modelId}`,
         join(warehouseLayout(warehouse).models, evaluation.modelId, 'evaluation.json'),
       ),
     ),
   );
   const outputs = [
-    await describeDataset(warehouse, 'report.html', htmlPath),
-    await describeDataset(warehouse, 'report.md', markdownPath),
+    await describeDataset('report.html', htmlPath),
+    await describeDataset('report.md', markdownPath),
   ];
-  await appendLineageEvent(warehouse, {
+  const event = await appendLineageEvent(warehouse, {
     eventType: 'COMPLETE',
     eventTime: new Date().toISOString(),
     run: { runId: newRunId(), parentRunId: runId },
@@ -633,5 +801,6 @@ export async function renderReport(options: RenderReportOptions): Promise<Render
     markdownSha256: sha256(markdown),
     models: evaluations.map((evaluation) => evaluation.modelId),
     plots: plots.length,
+    lineageHead: await lineageEventHead(event),
   };
 }

@@ -79,8 +79,22 @@ describe('catalog over a full pipeline run', () => {
       'features',
       'train',
       'evaluate',
+      'promote',
     ]);
     expect(new Set(runs.map((run) => run.status))).toEqual(new Set(['COMPLETE']));
+    const [decision] = await queryCatalog(
+      fixture.warehouse,
+      'SELECT challenger, champion_after, promoted, verdict, rule, split, len(per_task)::INT AS tasks FROM champion_decisions',
+    );
+    expect(decision).toEqual({
+      challenger: fixture.modelId,
+      champion_after: fixture.modelId,
+      promoted: true,
+      verdict: 'first-champion',
+      rule: 'paired-bootstrap-v1',
+      split: 'val',
+      tasks: 0,
+    });
     const [weights] = await queryCatalog(
       fixture.warehouse,
       `SELECT job, "rows", bytes::INT AS bytes, length(sha256)::INT AS hash_length FROM artifacts WHERE name = 'model/weights'`,

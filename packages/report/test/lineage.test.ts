@@ -28,8 +28,8 @@ describe('lineage facets and dataset digests (common)', () => {
     const folder = join(warehouse, 'features', 'x');
     await mkdir(folder, { recursive: true });
     await writeFile(join(folder, 'a.parquet'), 'first');
-    const ref = await describeDataset(warehouse, 'features/x', folder, 3);
-    expect(ref).toMatchObject({ name: 'features/x', path: 'features/x', rows: 3, bytes: 5 });
+    const ref = await describeDataset('features/x', folder, 3);
+    expect(ref).toMatchObject({ name: 'features/x', path: folder, rows: 3, bytes: 5 });
     await writeFile(join(folder, 'b.parquet.tmp-1-abcd'), 'half written');
     expect((await datasetDigest(folder)).sha256).toBe(ref.sha256);
     await writeFile(join(folder, 'a.parquet'), 'firsT');
@@ -128,28 +128,35 @@ describe('lineage queries over two pipeline runs in one warehouse', () => {
 
   it('verify is clean on an untouched warehouse', async () => {
     const answer = await lineageVerify(first.warehouse);
-    expect(answer).toMatchObject({ changed: [], missing: [] });
+    expect(answer.problems).toEqual([]);
     expect(answer.checked).toBeGreaterThanOrEqual(9);
   });
 });
 
 describe('enecg lineage verify', () => {
-  it('names an altered artifact and a deleted one, and exits 1', async () => {
+  it('prints one line per problem naming the event, the file and what differs, and exits 1', async () => {
     const fixture = await buildWarehouse(await mkdtemp(join(tmpdir(), 'enecg-verify-')));
     const clean = await runEnecg(['lineage', 'verify', '--warehouse', fixture.warehouse]);
     expect(clean.code, clean.stderr).toBe(0);
+    expect(clean.stdout).toMatch(/^problems\s+0$/m);
     await appendFile(join(fixture.warehouse, 'labels', 'rules-v1', 'part-0.parquet'), 'x');
     await rm(join(fixture.warehouse, 'models', fixture.modelId, 'model.json'));
-    const result = await runEnecg(['lineage', 'verify', '--warehouse', fixture.warehouse, '--json']);
+    const result = await runEnecg(['lineage', 'verify', '--warehouse', fixture.warehouse]);
     expect(result.code).toBe(1);
-    const answer = JSON.parse(result.stdout);
-    expect(answer.changed.map((a: { path: string }) => a.path)).toEqual(['labels/rules-v1/part-0.parquet']);
-    expect(answer.changed[0]).toMatchObject({ job: 'labels', runId: fixture.runIds.labels });
-    expect(answer.missing.map((a: { path: string }) => a.path)).toEqual([
-      `models/${fixture.modelId}/model.json`,
+    const lines = result.stdout.split('\n').filter((line) => line.startsWith('event '));
+    expect(lines).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^event \\d{12}\\.json \\(labels run ${fixture.runIds.labels}\\): labels/rules-v1/part-0\\.parquet: sha256 recorded [0-9a-f]{16}, now [0-9a-f]{16}; size recorded \\d+ bytes, now \\d+$`,
+        ),
+      ),
+      expect.stringMatching(
+        new RegExp(
+          `^event \\d{12}\\.json \\(train run ${fixture.runIds.train}\\): models/${fixture.modelId}/model\\.json: recorded with sha256 [0-9a-f]{16}, the file is gone$`,
+        ),
+      ),
     ]);
-    expect(result.stderr).toContain('labels/rules-v1/part-0.parquet');
-    expect(result.stderr).toContain(`models/${fixture.modelId}/model.json`);
+    expect(result.stderr).toContain('2 problem(s)');
   }, 60_000);
 });
 
@@ -169,7 +176,7 @@ describe('a pipeline whose stages share its run id (as the Temporal workflow run
       `SELECT job, status FROM runs WHERE run_id = '${first.pipelineRunId}' ORDER BY started_at`,
     );
     expect(rows).toEqual(
-      ['pipeline', 'ingest', 'labels', 'features', 'train', 'evaluate'].map((job) => ({
+      ['pipeline', 'ingest', 'labels', 'features', 'train', 'evaluate', 'promote'].map((job) => ({
         job,
         status: 'COMPLETE',
       })),

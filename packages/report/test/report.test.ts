@@ -26,6 +26,7 @@ function expectedPlots(fixture: WarehouseFixture): string[] {
   );
   return [
     ...model,
+    `${fixture.modelId}-gate-by-task`,
     `${fixture.modelId}-training-curve`,
     ...labels,
     'labels-rr_interval-histogram',
@@ -60,10 +61,23 @@ describe('renderReport', () => {
     );
     expect(markdown).toContain('no evidence that the ensemble differs from the baseline');
     expect(markdown).toContain('> Experts without a checkpoint (random initialisation): timesnet.');
+    expect(markdown).toContain('timesnet: random-init (no checkpoint given)');
+    expect(markdown).toContain(
+      'Ensemble minus its best single expert (moment), mae (paired 95% interval): -2.000 [-5.000, 1.000]; no evidence that the ensemble differs from its best single expert.',
+    );
+    expect(markdown).toContain('### Ensemble against its best single expert');
+    expect(markdown).toContain('| rr_interval | moment | mae | -2.000 [-5.000, 1.000] | inconclusive |');
+    expect(markdown).toContain('### Which expert the gate trusts, per task');
+    expect(markdown).toContain('The model keeps the weights of epoch 4 (lowest validation loss');
     expect(markdown).toContain('label rules rules-v1');
     expect(markdown).toContain(LABEL_SQL);
     expect(html).toContain('scheduled for 2026-11-21T18:00:00.000Z');
     expect(markdown).toContain('| header declares 12 signals, found 11 | 1 |');
+    // The run's champion decision, with the rule that made it.
+    expect(markdown).toContain('## Champion decision');
+    expect(markdown).toContain(
+      'first-champion under rule paired-bootstrap-v1 (confidence 0.95), on split val',
+    );
   });
 
   it('renders the same bytes again, and records itself in lineage so verify covers the report', async () => {
@@ -71,9 +85,9 @@ describe('renderReport', () => {
     expect(again.htmlSha256).toBe(summary.htmlSha256);
     expect(again.markdownSha256).toBe(summary.markdownSha256);
     const verify = await lineageVerify(fixture.warehouse);
-    expect(verify.changed).toEqual([]);
-    // Eight stage artifacts, plus report.html and report.md.
-    expect(verify.checked).toBe(10);
+    expect(verify.problems).toEqual([]);
+    // Eight stage artifacts, the promotion decision, report.html and report.md.
+    expect(verify.checked).toBe(11);
   }, 60_000);
 
   it('names the file and field of a malformed evaluation.json', async () => {

@@ -15,6 +15,7 @@ import {
   writeFileAtomic,
 } from '@enecg/common';
 import type { EvaluationReport, MetricSet, TaskEvaluation } from '@enecg/model';
+import { storeDecision } from '../src/decisions.ts';
 
 export const EXPERTS = ['moment', 'tempo', 'ecgfm', 'dlinear', 'timesnet'];
 
@@ -68,6 +69,12 @@ function regressionTask(random: () => number, mean: number, sd: number, mae: num
       metric: 'mae',
       difference: { value: -mae / 2, lo: -mae * 0.7, hi: -mae * 0.3 },
       verdict: 'better',
+    },
+    versusBestExpert: {
+      expert: EXPERTS[0] as string,
+      metric: 'mae',
+      difference: { value: -2, lo: -5, hi: 1 },
+      verdict: 'inconclusive',
     },
     scatter,
     gateWeightMean: gateWeights(random),
@@ -123,6 +130,7 @@ export function evaluationFixture(modelId: string, runId: string, seed: number):
     trainableParameters: 412_357,
     totalParameters: 128_734_208,
     randomInitExperts: ['timesnet'],
+    keptEpoch: 4,
   };
 }
 
@@ -276,16 +284,16 @@ export async function buildWarehouse(root: string, options: FixtureOptions = {})
   );
 
   const code = await codeVersion();
-  const rawFiles = await describeDataset(warehouse, 'mimic-iv-ecg/files', join(rawRoot, 'files'));
+  const rawFiles = await describeDataset('mimic-iv-ecg/files', join(rawRoot, 'files'));
   const part = (folder: string) => join(folder, 'part-0.parquet');
-  const records = await describeDataset(warehouse, 'records', part(layout.records), kept.length);
-  const waveforms = await describeDataset(warehouse, 'waveforms', part(layout.waveforms), kept.length * 2);
-  const quarantine = await describeDataset(warehouse, 'quarantine', part(layout.quarantine), 1);
-  const labels = await describeDataset(warehouse, 'labels', labelFile, kept.length);
-  const features = await describeDataset(warehouse, 'features/dlinear', featureFolder, kept.length);
-  const weights = await describeDataset(warehouse, 'model/weights', join(modelFolder, 'model.safetensors'));
-  const modelJson = await describeDataset(warehouse, 'model/config', join(modelFolder, 'model.json'));
-  const evaluation = await describeDataset(warehouse, 'evaluation', join(modelFolder, 'evaluation.json'));
+  const records = await describeDataset('records', part(layout.records), kept.length);
+  const waveforms = await describeDataset('waveforms', part(layout.waveforms), kept.length * 2);
+  const quarantine = await describeDataset('quarantine', part(layout.quarantine), 1);
+  const labels = await describeDataset('labels', labelFile, kept.length);
+  const features = await describeDataset('features/dlinear', featureFolder, kept.length);
+  const weights = await describeDataset('model/weights', join(modelFolder, 'model.safetensors'));
+  const modelJson = await describeDataset('model/config', join(modelFolder, 'model.json'));
+  const evaluation = await describeDataset('evaluation', join(modelFolder, 'evaluation.json'));
   const stage = async (
     job: keyof typeof runIds,
     minute: number,
@@ -352,6 +360,29 @@ export async function buildWarehouse(root: string, options: FixtureOptions = {})
     backend: 'tfjs-cpu',
   });
   await stage('evaluate', 9, [weights, labels, features], [evaluation], { seeds: { bootstrap: seed } });
+  const decisionFile = await storeDecision(warehouse, {
+    decidedAt: at(10),
+    runId: pipelineRunId,
+    champion: null,
+    challenger: modelId,
+    championAfter: modelId,
+    promoted: true,
+    verdict: 'first-champion',
+    rule: 'paired-bootstrap-v1',
+    confidence: 0.95,
+    reason: 'no champion yet',
+    split: { name: 'val', sha256: sha256(`split-${seed}`) },
+    perTask: [],
+  });
+  await appendLineageEvent(warehouse, {
+    eventType: 'COMPLETE',
+    eventTime: at(10),
+    run: { runId: pipelineRunId, nominalTime: at(0) },
+    job: { name: 'promote' },
+    inputs: [],
+    outputs: [await describeDataset('promotion/decision', decisionFile)],
+    facets: {},
+  });
   await appendLineageEvent(warehouse, {
     eventType: 'COMPLETE',
     eventTime: at(11),

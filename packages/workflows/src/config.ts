@@ -1,9 +1,15 @@
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { ConfigError, parseConfig } from '@enecg/common';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { ConfigError, parseConfig, queryRows, sqlString, warehouseLayout, withDuckDB } from '@enecg/common';
 import { parseLabelConfig } from '@enecg/labels';
-import { BACKEND_CHOICES, expertNames, resolveTrainConfig, validateExpertConfig } from '@enecg/model';
+import {
+  BACKEND_CHOICES,
+  checkTopK,
+  expertNames,
+  resolveTrainConfig,
+  validateExpertConfig,
+} from '@enecg/model';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -33,7 +39,7 @@ export const PipelineConfigSchema = z.strictObject({
     .strictObject({
       shards: z.number().int().min(1).max(256).default(2),
       /** Records per Parquet part: the unit of resumption after a crash. */
-      batchSize: z.number().int().positive().default(256),
+      batchSize: z.number().int().positive().max(65_536).default(256),
     })
     .prefault({}),
   /** Passed to the label stage; see packages/labels. */
@@ -41,21 +47,24 @@ export const PipelineConfigSchema = z.strictObject({
   experts: z
     .array(ExpertEntry)
     .min(1)
-    .default([{ name: 'dlinear' }, { name: 'timesnet' }]),
+    .default([{ name: 'dlinear' }, { name: 'timesnet' }, { name: 'measurements' }]),
   features: z
     .strictObject({
-      batchSize: z.number().int().positive().default(32),
+      batchSize: z.number().int().positive().max(4096).default(32),
       /** Embeddings per Parquet part: the unit of resumption after a crash (default: about 32 MB). */
-      partRows: z.number().int().positive().optional(),
+      partRows: z.number().int().positive().max(1_048_576).optional(),
       backend: z.enum(BACKEND_CHOICES).default('auto'),
     })
     .prefault({}),
   /** Passed to the training stage; see packages/model. */
   training: z.record(z.string(), z.unknown()).default({}),
   evaluation: z
-    .strictObject({ replicates: z.number().int().min(10).default(200), seed: z.number().int().default(7) })
+    .strictObject({
+      replicates: z.number().int().min(10).max(100_000).default(200),
+      seed: z.number().int().nonnegative().default(7),
+    })
     .prefault({}),
-  promotion: z.strictObject({ minImprovement: z.number().min(0).default(0) }).prefault({}),
+  promotion: z.strictObject({ confidence: z.number().min(0.5).max(0.999).default(0.95) }).prefault({}),
 });
 
 /**
@@ -79,6 +88,9 @@ export function validatePipelineConfig(
   const config = parseConfig(PipelineConfigSchema, raw, source);
   const known = new Set(expertNames());
   config.experts.forEach((expert, index) => {
+    if (config.experts.findIndex((other) => other.name === expert.name) !== index) {
+      throw new ConfigError(`expert "${expert.name}" is listed twice`, `experts.${index}.name`);
+    }
     if (!known.has(expert.name)) {
       throw new ConfigError(
         `unknown expert "${expert.name}" (known: ${[...known].join(', ')})`,
@@ -94,7 +106,11 @@ export function validatePipelineConfig(
     );
   });
   inSection('labels', source, () => parseLabelConfig(config.labels));
-  const { gate } = inSection('training', source, () => resolveTrainConfig(config.training));
+  const { gate } = inSection('training', source, () => {
+    const training = resolveTrainConfig(config.training);
+    checkTopK(training, config.experts.length);
+    return training;
+  });
   const absolute = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
   const resolved: PipelineConfig = {
     ...config,
@@ -107,12 +123,36 @@ export function validatePipelineConfig(
   for (const key of ['source', 'hosp'] as const) {
     if (!existsSync(resolved[key])) throw new ConfigError(`folder ${resolved[key]} does not exist`, key);
   }
+  checkWarehouseFolder(resolved.warehouse);
   resolved.experts.forEach((expert, index) => {
     if (expert.weights && !existsSync(expert.weights)) {
       throw new ConfigError(`weights file ${expert.weights} does not exist`, `experts.${index}.weights`);
     }
   });
   return resolved;
+}
+
+/** The warehouse is a folder, or can be created as one: not a file, not under a file or a read-only folder. */
+export function checkWarehouseFolder(warehouse: string): void {
+  let folder = warehouse;
+  while (!existsSync(folder)) {
+    const parent = dirname(folder);
+    if (parent === folder) break;
+    folder = parent;
+  }
+  if (!statSync(folder).isDirectory()) {
+    throw new ConfigError(
+      folder === warehouse
+        ? `${warehouse} is a file, not a folder`
+        : `${folder} is a file, so ${warehouse} cannot be created`,
+      'warehouse',
+    );
+  }
+  try {
+    accessSync(folder, constants.W_OK);
+  } catch {
+    throw new ConfigError(`${folder} is not writable, so ${warehouse} cannot be written`, 'warehouse');
+  }
 }
 
 /**
@@ -149,5 +189,34 @@ export async function loadPipelineConfig(path: string): Promise<PipelineConfig> 
   } catch (error) {
     throw new ConfigError(`${path} is not valid YAML: ${(error as Error).message}`, 'config');
   }
-  return validatePipelineConfig(raw ?? {}, path, dirname(resolve(path)));
+  const config = validatePipelineConfig(raw ?? {}, path, dirname(resolve(path)));
+  await checkGateLeadsIngested(config, path);
+  return config;
+}
+
+/**
+ * Where the warehouse already holds records, the gate's leads must be among some record's leads: otherwise
+ * the run would fail minutes later, at training, with no cached gate input to speak of.
+ */
+export async function checkGateLeadsIngested(config: PipelineConfig, source: string): Promise<void> {
+  const records = warehouseLayout(config.warehouse).records;
+  const hasParts = await readdir(records)
+    .then((names) => names.some((name) => name.endsWith('.parquet')))
+    .catch(() => false);
+  if (!hasParts) return;
+  const wanted = config.gateInput.leads;
+  const [row] = await withDuckDB((connection) =>
+    queryRows(
+      connection,
+      `SELECT count(*)::INTEGER AS records,
+              count(*) FILTER (WHERE list_has_all(lead_names, [${wanted.map(sqlString).join(', ')}]))::INTEGER AS matching
+         FROM read_parquet(${sqlString(join(records, '*.parquet'))}, union_by_name = true)`,
+    ),
+  );
+  if (row && Number(row.records) > 0 && Number(row.matching) === 0) {
+    throw new ConfigError(
+      `${source}: none of the ${row.records} ingested records in ${config.warehouse} has lead(s) ${wanted.join(', ')}`,
+      'training.gate.leads',
+    );
+  }
 }

@@ -13,6 +13,8 @@ const run = promisify(execFile);
 export interface TemporalServer {
   /** host:port of the frontend gRPC service. */
   address: string;
+  /** The Temporal Web UI of a dev server started here (http://127.0.0.1:<port>), or null. */
+  webUi: string | null;
   /** Ends the server when this process started it; a configured server is left running. */
   stop(): Promise<void>;
 }
@@ -22,14 +24,16 @@ export interface DevServerOptions {
   dbFile?: string;
   /** Frontend port; default a free port. */
   port?: number;
+  /** No Web UI (tests, servers nobody looks at); default: the Web UI on 127.0.0.1 on a free port. */
+  headless?: boolean;
   /** How long to wait for the server to report healthy; a busy 2-core machine needs far more than 5 s. */
   startTimeoutMs?: number;
   log?: (line: string) => void;
 }
 
 /**
- * Starts `temporal server start-dev` headless on 127.0.0.1 and waits until it is healthy. `stop()` ends
- * only the process started here.
+ * Starts `temporal server start-dev` on 127.0.0.1, with its Web UI on 127.0.0.1 on a free port unless
+ * headless, and waits until it is healthy. `stop()` ends only the process started here.
  */
 export async function startDevServer(options: DevServerOptions = {}): Promise<TemporalServer> {
   const log = options.log ?? (() => {});
@@ -39,6 +43,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
   const dbFile = options.dbFile ?? join(stateDir, 'dev.sqlite');
   const port = options.port ?? (await freePort());
   const address = `127.0.0.1:${port}`;
+  const uiPort = options.headless ? null : await freePort();
+  const webUi = uiPort === null ? null : `http://127.0.0.1:${uiPort}`;
   const logFile = join(stateDir, `server-${port}.log`);
   const out = openSync(logFile, 'a');
   const child = spawn(
@@ -50,7 +56,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
       '127.0.0.1',
       '--port',
       String(port),
-      '--headless',
+      ...(uiPort === null
+        ? ['--headless']
+        : ['--ui-ip', '127.0.0.1', '--ui-port', String(uiPort), '--ui-disable-news-fetch']),
       '--db-filename',
       dbFile,
     ],
@@ -70,7 +78,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
     await terminate(child, exited);
     throw error;
   }
-  return { address, stop: () => terminate(child, exited) };
+  if (webUi !== null) log(`Temporal Web UI: ${webUi}`);
+  return { address, webUi, stop: () => terminate(child, exited) };
 }
 
 /**
@@ -81,7 +90,7 @@ export async function connectOrStartServer(options: DevServerOptions = {}): Prom
   const address = configuredAddress();
   if (!address) return startDevServer(options);
   await assertReachable(address);
-  return { address, stop: async () => {} };
+  return { address, webUi: null, stop: async () => {} };
 }
 
 export async function assertReachable(address: string, timeoutMs = 10_000): Promise<void> {

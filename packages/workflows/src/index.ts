@@ -8,11 +8,14 @@ export type { DevServerOptions, TemporalServer } from './dev-server.ts';
 export { assertReachable, connectOrStartServer, startDevServer } from './dev-server.ts';
 export type { LocalRunOptions } from './local-run.ts';
 export { runPipelineLocally } from './local-run.ts';
+export type { LoopDelayReport } from './loop-delay.ts';
 export type { PromotionDecision } from './promotion.ts';
-export { decidePromotion } from './promotion.ts';
-export type { RetrainScheduleOptions, ScheduleSummary } from './schedules.ts';
+export { decidePromotion, PROMOTION_RULE } from './promotion.ts';
+export type { RetrainScheduleOptions, ScheduleSummary, TriggerOutcome } from './schedules.ts';
 export {
+  checkScheduleTiming,
   createRetrainSchedule,
+  cronProblem,
   deleteSchedule,
   describeSchedule,
   listSchedules,
@@ -29,6 +32,9 @@ export type { Selection, SelectionCandidate, SelectionRule, TrialResult } from '
 export { paretoFront, selectionCandidate, selectTrial } from './sweep/selection.ts';
 export { CPU_TASK_QUEUE, GPU_TASK_QUEUE } from './task-queues.ts';
 export { ensureTemporalCli } from './temporal-cli.ts';
+export type { PipelineWorkerOptions } from './worker.ts';
 export { createPipelineWorker } from './worker.ts';
+export type { NightlyResult } from './workflows/nightly.ts';
 export type { PipelineInput, PipelineResult } from './workflows/pipeline.ts';
+export type { DecisionSummary, RunProgress } from './workflows/progress.ts';
 export type { SweepInput, SweepResult } from './workflows/sweep.ts';

@@ -15,6 +15,8 @@ export interface LocalRunOptions extends LocalServerOptions {
 /** How a local run reaches Temporal: the given server, the configured one, or a dev server started here. */
 export interface LocalServerOptions {
   log?: (line: string) => void;
+  /** A dev server started here has no Web UI. */
+  headless?: boolean;
   /** Reuse this server instead of the configured one or a new dev server. */
   address?: string;
   /** Activities run at once by the in-process worker. */
@@ -31,7 +33,7 @@ export async function runWithLocalWorker<R>(
 ): Promise<R> {
   const server = options.address
     ? { address: options.address, stop: async () => {} }
-    : await connectOrStartServer({ log: options.log ?? (() => {}) });
+    : await connectOrStartServer({ log: options.log ?? (() => {}), headless: options.headless });
   try {
     const worker = await createPipelineWorker({
       address: server.address,

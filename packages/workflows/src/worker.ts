@@ -8,16 +8,25 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { resolveTemporalTarget } from './connection.ts';
+import { type LoopDelayReport, loopDelayInterceptor } from './loop-delay.ts';
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+const PIPELINE_WORKFLOWS = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
 let runtimeInstalled = false;
 
-/** Webpack-bundles the workflow sandbox once per process; every worker of the process shares it. */
-function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({
-    workflowsPath: fileURLToPath(new URL('./workflows/index.ts', import.meta.url)),
-    logger: new DefaultLogger('WARN'),
-  });
+/**
+ * Heartbeats reach the server at most this often, and with their answers the cancellation requests: a
+ * cancelled activity learns it within this interval (Temporal's default is 80% of the heartbeat timeout).
+ */
+const HEARTBEAT_THROTTLE = '2 seconds';
+
+/** Webpack-bundles a workflow sandbox once per process; every worker of the process shares it. */
+function workflowBundle(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
+  let bundle = bundles.get(workflowsPath);
+  if (bundle === undefined) {
+    bundle = bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+    bundles.set(workflowsPath, bundle);
+  }
   return bundle;
 }
 
@@ -29,6 +38,13 @@ export interface PipelineWorkerOptions {
   /** Activities run at once by this worker; the heavy ones are CPU-bound, so default to the core count. */
   maxConcurrentActivities?: number;
   identity?: string;
+  /**
+   * Receives the event-loop delay measured during each activity; by default it is logged, as a warning
+   * when the loop was held up for over a second.
+   */
+  onLoopDelay?: (report: LoopDelayReport) => void;
+  /** Workflows to serve instead of the pipeline's (a test's own workflows, for instance). */
+  workflowsPath?: string;
 }
 
 /** A worker for the pipeline's workflows and the given activities, connected per Temporal's env config. */
@@ -45,8 +61,11 @@ export async function createPipelineWorker(options: PipelineWorkerOptions): Prom
     connection,
     namespace: target.namespace,
     taskQueue: options.taskQueue,
-    workflowBundle: await workflowBundle(),
+    workflowBundle: await workflowBundle(options.workflowsPath ?? PIPELINE_WORKFLOWS),
     activities: options.activities,
+    interceptors: { activity: [loopDelayInterceptor(options.onLoopDelay)] },
+    maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
+    defaultHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
     ...(options.maxConcurrentActivities === undefined
       ? {}
       : { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities }),

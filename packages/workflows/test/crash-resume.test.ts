@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -50,6 +50,27 @@ async function featureParts(warehouse: string): Promise<Map<string, string>> {
   return parts;
 }
 
+/** The processes `pid` started (the worker's stage processes). */
+function childrenOf(pid: number): number[] {
+  try {
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map(Number);
+  } catch {
+    return []; // ps exits 1 when there are none
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function modelFingerprint(result: PipelineResult) {
   const evaluation = JSON.parse(await readFile(result.evaluationPath, 'utf8')) as { tasks: unknown };
   return {
@@ -70,7 +91,7 @@ afterAll(() => {
 });
 
 describe('a worker killed during feature caching', () => {
-  it('leaves a run that a new worker completes without recomputing finished parts, identical to an uninterrupted run', async () => {
+  it('leaves no stage process running, and a run that a new worker completes without recomputing finished parts, identical to an uninterrupted run', async () => {
     const address = inject('temporalAddress');
     const reference = await runPipelineLocally({ config: configFor(join(root, 'uninterrupted')), address });
 
@@ -89,8 +110,16 @@ describe('a worker killed during feature caching', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
       survivors = await featureParts(warehouse);
     }
+    const stageProcesses = childrenOf(child.pid as number);
+    expect(stageProcesses.length).toBeGreaterThan(0);
     child.kill('SIGKILL');
     await new Promise((resolve) => child?.once('exit', resolve));
+    // Its stage processes notice and exit rather than write beside the retry.
+    const orphansDeadline = Date.now() + 5_000;
+    while (stageProcesses.some(alive) && Date.now() < orphansDeadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(stageProcesses.filter(alive)).toEqual([]);
 
     const replacement = await createPipelineWorker({
       address,

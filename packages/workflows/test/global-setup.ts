@@ -11,7 +11,7 @@ let server: TemporalServer | undefined;
 
 /** One real Temporal server for the whole test run: TEMPORAL_ADDRESS's, or a local dev server. */
 export async function setup(project: TestProject): Promise<void> {
-  server = await connectOrStartServer({ dbFile: ':memory:' });
+  server = await connectOrStartServer({ dbFile: ':memory:', headless: true });
   project.provide('temporalAddress', server.address);
 }
 

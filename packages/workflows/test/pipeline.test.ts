@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@enecg/common';
 import type { EvaluationReport } from '@enecg/model';
+import { lineageVerify } from '@enecg/report';
 import { generateSynthetic } from '@enecg/synth';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { type PipelineConfig, runPipelineLocally, validatePipelineConfig } from '../src/index.ts';
@@ -35,7 +36,12 @@ describe('the enecgPipeline workflow on a real Temporal server', () => {
       result.ingest.ingested + result.ingest.unchanged + result.ingest.quarantined,
     );
     expect(result.labels.rows).toBe(result.ingest.listed);
-    expect(result.features.map((f) => f.expert).sort()).toEqual(['dlinear', 'raw-leads', 'timesnet']);
+    expect(result.features.map((f) => f.expert).sort()).toEqual([
+      'dlinear',
+      'measurements',
+      'raw-leads',
+      'timesnet',
+    ]);
     for (const features of result.features) expect(features.computed).toBe(result.ingest.ingested);
 
     const evaluation = JSON.parse(await readFile(result.evaluationPath, 'utf8')) as EvaluationReport;
@@ -49,13 +55,29 @@ describe('the enecgPipeline workflow on a real Temporal server', () => {
     ]);
     // No checkpoints are configured, so the evaluation and the report must say the experts are untrained.
     expect(evaluation.randomInitExperts).toEqual(['dlinear', 'timesnet']);
+    expect(evaluation.weightlessExperts).toEqual(['measurements']);
+    // (Classification tasks may have one class only in this tiny test split: no AUROC to compare.)
+    expect(evaluation.tasks.rr_interval?.versusBestExpert?.metric).toBe('mae');
     expect(existsSync(result.report.html)).toBe(true);
     expect(await readFile(result.report.html, 'utf8')).toContain(result.model.modelId);
 
-    const events = await readdir(join(config.warehouse, 'lineage', 'events'));
-    for (const job of ['ingest', 'labels', 'features', 'train', 'evaluate']) {
-      expect(events.some((name) => name.includes(`_${job}`))).toBe(true);
+    // Every stage recorded its start and its end, so the report's Runs table has real durations.
+    const folder = join(config.warehouse, 'lineage', 'events');
+    const events = await Promise.all(
+      (await readdir(folder)).map(async (name) => JSON.parse(await readFile(join(folder, name), 'utf8'))),
+    );
+    for (const job of ['ingest', 'labels', 'features/dlinear', 'train', 'evaluate']) {
+      const types = events.filter((event) => event.job.name === job).map((event) => event.eventType);
+      expect(types).toContain('START');
+      expect(types).toContain('COMPLETE');
     }
+    // The whole warehouse matches its lineage, checked against the head the workflow returned.
+    expect(result.lineageHead.sequence).toBe(events.length);
+    const verified = await lineageVerify(config.warehouse, { expectedHead: result.lineageHead });
+    expect(verified.problems).toEqual([]);
+    // The model manifest holds the chain head it was trained after.
+    const manifest = JSON.parse(await readFile(join(result.model.modelDir, 'model.json'), 'utf8'));
+    expect(manifest.lineageHead.sequence).toBeLessThan(result.lineageHead.sequence);
   });
 
   it('reuses every stage on an identical second run and gives the same model', async () => {

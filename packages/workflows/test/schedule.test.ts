@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { lineageVerify, readDecisions } from '@enecg/report';
 import { generateSynthetic } from '@enecg/synth';
 import type { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
@@ -16,6 +17,7 @@ import {
   deleteSchedule,
   describeSchedule,
   type PipelineConfig,
+  PROMOTION_RULE,
   triggerSchedule,
   validatePipelineConfig,
 } from '../src/index.ts';
@@ -67,18 +69,11 @@ afterAll(async () => {
 });
 
 /** Triggers the schedule and waits for the run it starts. */
-async function triggerAndWait(): Promise<NightlyResult> {
-  const before = (await describeSchedule(client, scheduleId)).recentRuns.length;
-  await triggerSchedule(client, scheduleId);
-  for (;;) {
-    const runs = (await describeSchedule(client, scheduleId)).recentRuns;
-    if (runs.length > before) {
-      const latest = runs[runs.length - 1];
-      if (!latest) throw new Error('schedule reported no run');
-      return (await client.workflow.getHandle(latest.workflowId).result()) as NightlyResult;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+async function triggerAndWait(): Promise<NightlyResult & { workflowId: string }> {
+  const outcome = await triggerSchedule(client, scheduleId);
+  if (!outcome.started) throw new Error(`skipped: ${outcome.skippedBecauseRunning.join(', ')}`);
+  const result = (await client.workflow.getHandle(outcome.workflowId).result()) as NightlyResult;
+  return { ...result, workflowId: outcome.workflowId };
 }
 
 describe('the nightly retraining schedule', () => {
@@ -98,7 +93,17 @@ describe('the nightly retraining schedule', () => {
     const first = await triggerAndWait();
     expect(first.promoted).toBe(true);
     expect(first.reason).toBe('no champion yet');
+    expect(first.decision).toMatchObject({ rule: PROMOTION_RULE, verdict: 'first-champion' });
     expect((await readChampion(config.warehouse))?.modelId).toBe(first.pipeline.model.modelId);
+    // The decision and the chain head are in the run's memo (what `temporal workflow describe` and the UI show).
+    const described = await client.workflow.getHandle(first.workflowId).describe();
+    expect(described.memo?.progress).toMatchObject({
+      stage: 'done',
+      decision: { verdict: 'first-champion', promoted: true, champion: first.pipeline.model.modelId },
+      lineageHead: first.lineageHead,
+    });
+    expect(await readFile(first.pipeline.report.markdown, 'utf8')).toContain('## Champion decision');
+    expect((await lineageVerify(config.warehouse, { expectedHead: first.lineageHead })).problems).toEqual([]);
     const seen = first.pipeline.ingest.listed;
 
     await writeFile(join(config.source, 'record_list.csv'), fullRecordList);
@@ -110,12 +115,33 @@ describe('the nightly retraining schedule', () => {
     for (const features of second.pipeline.features) expect(features.computed).toBe(added);
 
     const champion = await readChampion(config.warehouse);
-    const improvement = Number(/mean relative improvement (-?[\d.]+) %/.exec(second.reason)?.[1]);
-    expect(Number.isFinite(improvement)).toBe(true);
-    expect(second.promoted).toBe(improvement > 0);
+    // Decided on the validation split, each task by its paired interval, as the rule says.
+    expect(second.decision.split.name).toBe('val');
+    expect(second.decision.perTask.length).toBeGreaterThan(0);
+    const verdicts = second.decision.perTask.map((task) => task.verdict);
+    expect(second.promoted).toBe(!verdicts.includes('worse') && verdicts.includes('better'));
     expect(champion?.modelId).toBe(
       second.promoted ? second.pipeline.model.modelId : first.pipeline.model.modelId,
     );
     expect(existsSync(second.pipeline.report.html)).toBe(true);
+    const decisions = await readDecisions(config.warehouse);
+    expect(decisions.map((decision) => decision.challenger)).toEqual([
+      first.pipeline.model.modelId,
+      second.pipeline.model.modelId,
+    ]);
+    expect((await lineageVerify(config.warehouse, { expectedHead: second.lineageHead })).problems).toEqual(
+      [],
+    );
+  });
+
+  it('a trigger while a run is going is skipped by the overlap policy, and says which run blocks it', async () => {
+    expect((await describeSchedule(client, scheduleId)).warehouse).toBe(config.warehouse);
+    const first = await triggerSchedule(client, scheduleId);
+    if (!first.started) throw new Error('the first trigger was skipped');
+    const second = await triggerSchedule(client, scheduleId);
+    expect(second).toEqual({ started: false, skippedBecauseRunning: [first.workflowId] });
+    const handle = client.workflow.getHandle(first.workflowId);
+    await handle.cancel();
+    await expect(handle.result()).rejects.toThrow();
   });
 });

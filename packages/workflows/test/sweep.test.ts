@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { formatProblem, lineageVerify } from '@enecg/report';
 import { generateSynthetic } from '@enecg/synth';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -79,8 +80,12 @@ async function eventsByRun(job: string): Promise<Map<string, number>> {
   const dir = join(warehouse, 'lineage', 'events');
   const counts = new Map<string, number>();
   for (const name of await readdir(dir)) {
-    if (!name.includes(`_${job}_COMPLETE_`)) continue;
-    const event = JSON.parse(await readFile(join(dir, name), 'utf8')) as { run: { runId: string } };
+    const event = JSON.parse(await readFile(join(dir, name), 'utf8')) as {
+      eventType: string;
+      job: { name: string };
+      run: { runId: string };
+    };
+    if (event.job.name !== job || event.eventType !== 'COMPLETE') continue;
     counts.set(event.run.runId, (counts.get(event.run.runId) ?? 0) + 1);
   }
   return counts;
@@ -160,6 +165,9 @@ describe('a sweep through the real Temporal server', () => {
       expect(trial.peakTensorBytes).toBeGreaterThan(0);
       expect(trial.secondsPerEpoch).toBeGreaterThan(0);
     }
+
+    // Every file the sweep left in the warehouse is named by a lineage event with its hash.
+    expect((await lineageVerify(warehouse)).problems.map(formatProblem)).toEqual([]);
 
     const html = await readFile(first.html, 'utf8');
     expect(first.html).toBe(join(warehouse, 'sweeps', plan.sweepId, 'report.html'));

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerChampionCommand } from './champion.ts';
 import { registerEvaluateCommand } from './evaluate.ts';
 import { registerFeaturesCommand } from './features.ts';
 import { registerIngestCommand } from './ingest.ts';
@@ -21,6 +22,7 @@ const registrations: ReadonlyArray<(program: Command) => void> = [
   registerPipelineCommands,
   registerRunCommands,
   registerScheduleCommands,
+  registerChampionCommand,
   registerSynthCommand,
   registerIngestCommand,
   registerLabelsCommand,

@@ -1,5 +1,5 @@
-import { IntegrityError } from '@enecg/common';
-import { lineageDiff, lineageDownstream, lineageUpstream, lineageVerify } from '@enecg/report';
+import { ConfigError, IntegrityError, type LineageHead } from '@enecg/common';
+import { formatProblem, lineageDiff, lineageDownstream, lineageUpstream, lineageVerify } from '@enecg/report';
 import type { Command } from 'commander';
 import { positiveIntegerArgument } from '../arguments.ts';
 import { printSummary } from '../output.ts';
@@ -89,29 +89,48 @@ export function registerLineageCommand(program: Command): void {
 
   lineage
     .command('verify')
-    .description('Recompute the hash of every recorded artifact and name any that changed or vanished')
+    .description(
+      'Check the hash chain of events, every recorded file and that every data file is named; one line per problem',
+    )
     .requiredOption('--warehouse <dir>', 'warehouse folder')
+    .option(
+      '--expect-head <sequence:sha256>',
+      "a chain head kept outside the warehouse (a run's workflow result): the chain must still hold it",
+    )
     .option('--json', 'print the full answer as JSON')
-    .action(async (options: Options) => {
+    .action(async (options: Options & { expectHead?: string }) => {
       const warehouse = requireWarehouse(options.warehouse);
-      const answer = await lineageVerify(warehouse);
-      printSummary(
-        options.json
-          ? { ...answer }
-          : {
-              checked: answer.checked,
-              unchanged: answer.unchanged,
-              changed: answer.changed.map((a) => `${a.path} (written by ${a.job} ${a.runId})`),
-              missing: answer.missing.map((a) => `${a.path} (written by ${a.job} ${a.runId})`),
-            },
-        options,
-      );
-      const bad = [...answer.changed, ...answer.missing].map((artifact) => artifact.path);
-      if (bad.length > 0) {
+      const expectedHead =
+        options.expectHead === undefined
+          ? undefined
+          : lineageHeadArgument(options.expectHead, '--expect-head');
+      const answer = await lineageVerify(warehouse, { expectedHead });
+      if (options.json) printSummary({ ...answer }, options);
+      else {
+        for (const problem of answer.problems) process.stdout.write(`${formatProblem(problem)}\n`);
+        printSummary(
+          {
+            events: answer.events,
+            head: answer.head ? `${answer.head.sequence}:${answer.head.sha256}` : null,
+            checked: answer.checked,
+            dataFiles: answer.dataFiles,
+            problems: answer.problems.length,
+          },
+          options,
+        );
+      }
+      if (answer.problems.length > 0) {
         throw new IntegrityError(
-          `stored artifacts differ from their recorded hashes: ${bad.join(', ')}`,
+          `${answer.problems.length} problem(s): the warehouse does not match its lineage`,
           warehouse,
         );
       }
     });
+}
+
+/** `<sequence>:<sha256>`, as `lineage verify` prints a head and workflow results carry it. */
+function lineageHeadArgument(value: string, flag: string): LineageHead {
+  const match = /^(\d+):([0-9a-f]{64})$/.exec(value);
+  if (!match) throw new ConfigError(`expected <sequence>:<sha256>, got ${JSON.stringify(value)}`, flag);
+  return { sequence: Number(match[1]), sha256: match[2]! };
 }

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { backendLabel, requireGpuBackend } from '@enecg/model';
 import { generateSynthetic } from '@enecg/synth';
 import {
   CPU_TASK_QUEUE,
@@ -31,6 +32,8 @@ function resultSummary(result: PipelineResult): Record<string, unknown> {
     evaluation: result.evaluationPath,
     reportHtml: result.report.html,
     reportMarkdown: result.report.markdown,
+    // Keep it: `enecg lineage verify --expect-head` catches a rewritten or cut history against it.
+    lineageHead: `${result.lineageHead.sequence}:${result.lineageHead.sha256}`,
   };
 }
 
@@ -49,13 +52,22 @@ export function registerPipelineCommands(program: Command): void {
     .option('--local', 'run an in-process worker (and a local dev server if no server is configured)')
     .option('--run-id <id>', 'workflow id / run id (default: run-<time>-<random>)')
     .option('--no-wait', 'start the run and return its id without waiting')
+    .option('--headless', 'with --local: start the dev server without its Web UI')
     .option('--json', 'print a machine-readable summary')
     .action(
-      async (options: { config: string; local?: boolean; runId?: string; wait: boolean; json?: boolean }) => {
+      async (options: {
+        config: string;
+        local?: boolean;
+        runId?: string;
+        wait: boolean;
+        headless?: boolean;
+        json?: boolean;
+      }) => {
         const config = await loadPipelineConfig(options.config);
         const runId = options.runId ?? newPipelineRunId();
         if (options.local) {
-          printSummary(resultSummary(await runPipelineLocally({ config, runId, log })), options);
+          const result = await runPipelineLocally({ config, runId, log, headless: options.headless });
+          printSummary(resultSummary(result), options);
           return;
         }
         const client = await connectCliClient();
@@ -86,6 +98,8 @@ export function registerPipelineCommands(program: Command): void {
     .action(async (options: { queue: string; concurrency: string }) => {
       const queue = choiceArgument(options.queue, '--queue', ['cpu', 'gpu']);
       const taskQueue = queue === 'gpu' ? GPU_TASK_QUEUE : CPU_TASK_QUEUE;
+      // A GPU worker without a GPU would take feature caching away from the CPU workers: refuse.
+      if (queue === 'gpu') log(`feature caching on ${backendLabel(await requireGpuBackend())}`);
       const worker = await createPipelineWorker({
         taskQueue,
         activities: createActivities(),
@@ -106,8 +120,9 @@ export function registerPipelineCommands(program: Command): void {
     )
     .option('--subjects <n>', 'synthetic subjects to generate', '120')
     .option('--dir <dir>', 'where the demo data and warehouse go', '.work/demo')
+    .option('--headless', 'start the dev server without its Web UI')
     .option('--json', 'print a machine-readable summary')
-    .action(async (options: { subjects: string; dir: string; json?: boolean }) => {
+    .action(async (options: { subjects: string; dir: string; headless?: boolean; json?: boolean }) => {
       const subjects = positiveIntegerArgument(options.subjects, '--subjects');
       const dir = resolve(options.dir);
       const source = join(dir, `synthetic-${subjects}`);
@@ -119,7 +134,7 @@ export function registerPipelineCommands(program: Command): void {
         { source, hosp: join(source, 'hosp'), warehouse: join(dir, 'warehouse') },
         'demo defaults',
       );
-      const result = await runPipelineLocally({ config, log });
+      const result = await runPipelineLocally({ config, log, headless: options.headless });
       printSummary(resultSummary(result), options);
       if (!options.json) {
         process.stdout.write(`\nOpen the report: ${result.report.html}\n`);

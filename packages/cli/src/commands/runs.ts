@@ -1,3 +1,4 @@
+import type { RunProgress } from '@enecg/workflows';
 import type { Command } from 'commander';
 import { printSummary } from '../output.ts';
 import { withClient } from '../temporal-client.ts';
@@ -33,12 +34,22 @@ export function registerRunCommands(program: Command): void {
         }
         const description = await client.workflow.getHandle(runId).describe();
         const raw = description.raw.pendingActivities ?? [];
+        // The workflow mirrors its stage and, for a nightly run, its decision into the memo.
+        const progress = description.memo?.progress as RunProgress | undefined;
         printSummary(
           {
             runId,
             status: description.status.name,
             started: description.startTime.toISOString(),
             closed: description.closeTime?.toISOString() ?? null,
+            stage: progress?.stage ?? null,
+            completed: progress?.completed ?? [],
+            decision: progress?.decision
+              ? `${progress.decision.verdict} (${progress.decision.rule}): ${progress.decision.reason}; champion ${progress.decision.champion}`
+              : null,
+            lineageHead: progress?.lineageHead
+              ? `${progress.lineageHead.sequence}:${progress.lineageHead.sha256}`
+              : null,
             running: raw.map((activity) => ({
               activity: activity.activityType?.name,
               attempt: activity.attempt,

@@ -1,4 +1,6 @@
+import { championStatus } from '@enecg/report';
 import {
+  checkScheduleTiming,
   createRetrainSchedule,
   deleteSchedule,
   describeSchedule,
@@ -22,6 +24,11 @@ interface DefineOptions {
 }
 
 async function scheduleOptions(scheduleId: string, options: DefineOptions): Promise<RetrainScheduleOptions> {
+  checkScheduleTiming(options, {
+    cron: '--cron',
+    timeZone: '--time-zone',
+    catchupWindow: '--catchup-window',
+  });
   return {
     scheduleId,
     cron: options.cron,
@@ -78,7 +85,25 @@ export function registerScheduleCommands(program: Command): void {
       const schedules = await withClient(async (client) =>
         Promise.all((await listSchedules(client)).map((id) => describeSchedule(client, id))),
       );
-      printSummary({ schedules }, options);
+      const withDecisions = await Promise.all(
+        schedules.map(async (schedule) => {
+          const status = schedule.warehouse ? await championStatus(schedule.warehouse) : null;
+          const last = status?.lastDecision;
+          return {
+            ...schedule,
+            champion: status?.champion ?? null,
+            lastDecision: last
+              ? {
+                  decidedAt: last.decidedAt,
+                  verdict: last.verdict,
+                  challenger: last.challenger,
+                  reason: last.reason,
+                }
+              : null,
+          };
+        }),
+      );
+      printSummary({ schedules: withDecisions }, options);
     });
 
   for (const [name, paused] of [
@@ -102,8 +127,17 @@ export function registerScheduleCommands(program: Command): void {
     .argument('<scheduleId>')
     .option('--json', 'print a machine-readable summary')
     .action(async (scheduleId: string, options: { json?: boolean }) => {
-      await withClient((client) => triggerSchedule(client, scheduleId));
-      printSummary({ scheduleId, triggered: true }, options);
+      const outcome = await withClient((client) => triggerSchedule(client, scheduleId));
+      printSummary(
+        outcome.started
+          ? { scheduleId, triggered: true, workflowId: outcome.workflowId }
+          : {
+              scheduleId,
+              triggered: false,
+              skipped: `the overlap policy (skip) skipped it: ${outcome.skippedBecauseRunning.join(', ')} is still running`,
+            },
+        options,
+      );
     });
 
   schedule

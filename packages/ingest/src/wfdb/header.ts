@@ -136,8 +136,9 @@ export function parseWfdbHeader(text: string, headerFile: string): WfdbHeader {
   };
   if (frequencyField !== undefined) {
     const match = FREQUENCY_FIELD.exec(frequencyField);
-    if (!match || Number(match[1]) <= 0) {
-      fail('sampling frequency', `expected a positive number, got ${JSON.stringify(frequencyField)}`);
+    const frequency = Number(match?.[1]);
+    if (!match || !(frequency > 0 && Number.isFinite(frequency))) {
+      fail('sampling frequency', `expected a finite positive number, got ${JSON.stringify(frequencyField)}`);
     }
     header.samplingFrequency = Number(match![1]);
     if (match![2] !== undefined) header.counterFrequency = Number(match![2]);
@@ -241,6 +242,8 @@ function parseSignalLine(
     const match = GAIN_FIELD.exec(gainField);
     if (!match) fail(`${label} gain`, `expected gain[(baseline)][/units], got ${JSON.stringify(gainField)}`);
     const gain = Number(match![1]);
+    if (!Number.isFinite(gain))
+      fail(`${label} gain`, `expected a finite number, got ${JSON.stringify(gainField)}`);
     spec.gain = gain === 0 ? DEFAULT_GAIN : gain;
     if (match![2] !== undefined) explicitBaseline = Number(match![2]);
     if (match![3] !== undefined) spec.units = match![3];

@@ -1,5 +1,17 @@
-import type { BaselineComparison, TaskEvaluation, TaskKey } from '../evaluation-types.ts';
-import { type InferenceModel, infer, inputsOfRows, type TaskPredictions } from '../predict/infer.ts';
+import { sha256 } from '@enecg/common';
+import {
+  type BaselineComparison,
+  PRIMARY_METRIC,
+  type TaskEvaluation,
+  type TaskKey,
+} from '../evaluation-types.ts';
+import {
+  type InferenceModel,
+  infer,
+  inputsOfRows,
+  type Predictions,
+  type TaskPredictions,
+} from '../predict/infer.ts';
 import { rowsOfSplit, type Split, type TrainingSet } from '../train/dataset.ts';
 import { TASK_SPECS } from '../train/tasks.ts';
 import {
@@ -57,20 +69,27 @@ export function evaluateOnSplit(
     const samplesOf = (values: Float32Array) =>
       bootstrapSamples(computerFor(values), replicates, positions.length);
     const ensembleSamples = samplesOf(ensemble);
+    const primary = PRIMARY_METRIC[spec.kind].metric;
     const baselineSamples = samplesOf(baseline);
+    const expertSamples = experts.map((name) => samplesOf(pick(predicted.experts[name] as Float32Array)));
     const evaluation: TaskEvaluation = {
       kind: spec.kind,
       n: positions.length,
       ensemble: intervals(ensembleSamples),
       experts: Object.fromEntries(
-        experts.map((name) => [name, intervals(samplesOf(pick(predicted.experts[name] as Float32Array)))]),
+        experts.map((name, e) => [name, intervals(expertSamples[e] as BootstrapSamples)]),
       ),
       baseline: intervals(baselineSamples),
-      versusBaseline: compareWithBaseline(
-        spec.kind === 'regression' ? 'mae' : 'auroc',
-        ensembleSamples,
-        baselineSamples,
-      ),
+      versusBaseline: pairedComparison(primary, ensembleSamples, baselineSamples),
+      ...bestExpertComparison(primary, ensembleSamples, experts, expertSamples),
+      paired: {
+        rowsSha256: sha256(taskRows.map((row) => set.studyIds[row]).join('\n')),
+        metric: primary,
+        seed: options.seed,
+        replicates: Array.from(ensembleSamples.replicates[primary] ?? [], (value) =>
+          Number.isFinite(value) ? value : null,
+        ),
+      },
       ...gateStatistics(task, predicted, positions, truth, experts),
     };
     if (spec.kind === 'regression') {
@@ -83,7 +102,96 @@ export function evaluateOnSplit(
   return out;
 }
 
-function compareWithBaseline(
+/** One task's bootstrap samples for several models and the baseline, all on the same replicates. */
+export interface PairedTaskSamples {
+  kind: TaskEvaluation['kind'];
+  n: number;
+  /** Headline metric: `mae` (lower is better) or `auroc` (higher is better). */
+  metric: 'mae' | 'auroc';
+  models: Record<string, BootstrapSamples>;
+  baseline: BootstrapSamples;
+}
+
+/**
+ * Several separately trained models (each one's ensemble output) scored on the same labelled rows of a
+ * split with the same subject-level replicates, so any two can be compared with `pairedDifference`.
+ * `predictions[name]` holds a model's predictions for `rowsOfSplit(set, options.split)`, in that order.
+ */
+export function pairedSamplesOnSplit(
+  set: TrainingSet,
+  predictions: Record<string, Predictions>,
+  options: EvaluateOptions,
+): Partial<Record<TaskKey, PairedTaskSamples>> {
+  const rows = rowsOfSplit(set, options.split);
+  const out: Partial<Record<TaskKey, PairedTaskSamples>> = {};
+  const names = Object.keys(predictions);
+  for (const task of Object.keys(TASK_SPECS) as TaskKey[]) {
+    const labels = set.labels[task];
+    const outputs = names.map((name) => predictions[name]?.[task]);
+    if (!labels || names.length === 0 || outputs.some((output) => output === undefined)) continue;
+    const positions = rows.flatMap((row, position) => (Number.isFinite(labels[row]) ? [position] : []));
+    if (positions.length === 0) continue;
+    const taskRows = positions.map((position) => rows[position] as number);
+    const truth = Float64Array.from(taskRows, (row) => labels[row] as number);
+    const replicates = subjectBootstrapWeights(
+      taskRows.map((row) => set.subjectIds[row] as number),
+      options.replicates,
+      options.seed,
+    );
+    const spec = TASK_SPECS[task];
+    const classes = (outputs[0] as TaskPredictions).classes;
+    const samplesOf = (values: Float32Array) =>
+      bootstrapSamples(
+        spec.kind === 'regression'
+          ? regressionMetrics(truth, Float64Array.from(values))
+          : classificationMetrics(spec.kind, Int32Array.from(truth), values, classes),
+        replicates,
+        positions.length,
+      );
+    out[task] = {
+      kind: spec.kind,
+      n: positions.length,
+      metric: spec.kind === 'regression' ? 'mae' : 'auroc',
+      models: Object.fromEntries(
+        names.map((name, m) => [
+          name,
+          samplesOf(pickRows((outputs[m] as TaskPredictions).ensemble, positions, classes)),
+        ]),
+      ),
+      baseline: samplesOf(baselineOutput(task, set, options.trainRows, positions.length)),
+    };
+  }
+  return out;
+}
+
+/**
+ * The ensemble against the expert head that scores best alone (point estimate on the evaluated split;
+ * choosing on the same split favours the expert, so a `better` verdict for the ensemble is conservative).
+ */
+function bestExpertComparison(
+  metric: 'mae' | 'auroc',
+  ensemble: BootstrapSamples,
+  experts: readonly string[],
+  samples: readonly BootstrapSamples[],
+): Pick<TaskEvaluation, 'versusBestExpert'> {
+  let best = -1;
+  samples.forEach((candidate, e) => {
+    const value = candidate.point[metric] as number;
+    if (!Number.isFinite(value)) return;
+    const current = best >= 0 ? ((samples[best] as BootstrapSamples).point[metric] as number) : Number.NaN;
+    if (best < 0 || (metric === 'mae' ? value < current : value > current)) best = e;
+  });
+  if (best < 0) return {};
+  return {
+    versusBestExpert: {
+      expert: experts[best] as string,
+      ...pairedComparison(metric, ensemble, samples[best] as BootstrapSamples),
+    },
+  };
+}
+
+/** `ensemble - other` on the headline metric, paired, with the verdict from the ensemble's side. */
+function pairedComparison(
   metric: 'mae' | 'auroc',
   ensemble: BootstrapSamples,
   baseline: BootstrapSamples,

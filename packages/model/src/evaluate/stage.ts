@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import {
   appendLineageEvent,
+  appendStartEvent,
   ConfigError,
   newRunId,
   sha256,
@@ -8,9 +9,9 @@ import {
   writeFileAtomic,
 } from '@enecg/common';
 import type { EvaluationReport, TaskEvaluation } from '../evaluation-types.ts';
-import { isRandomInitFeatureSet } from '../features/store.ts';
+import { isRandomInitFeatureSet, isWeightlessFeatureSet } from '../features/store.ts';
 import { disposeInferenceModel, toInferenceModel } from '../predict/infer.ts';
-import { ensureTrainingBackend } from '../train/backend.ts';
+import { withTrainingBackend } from '../train/backend.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
 import { rowsOfSplit } from '../train/dataset.ts';
 import { disposeWeights } from '../train/fit.ts';
@@ -44,8 +45,20 @@ export interface EvaluateSummary {
   >;
 }
 
-/** Evaluates a trained model on the test (or val) split; writes models/<modelId>/evaluation.json. */
+/** Where a model's evaluation on a split is kept, beside the model: the test split's is the one reports show. */
+export function evaluationFileName(split: 'test' | 'val'): string {
+  return split === 'test' ? 'evaluation.json' : `evaluation-${split}.json`;
+}
+
+/**
+ * Evaluates a trained model on the test (or val) split; writes models/<modelId>/evaluation.json (test) or
+ * evaluation-val.json (val, which promotion decides on, so that the test split stays for reporting).
+ */
 export async function evaluate(options: EvaluateStageOptions): Promise<EvaluateSummary> {
+  return withTrainingBackend(() => evaluateOn(options));
+}
+
+async function evaluateOn(options: EvaluateStageOptions): Promise<EvaluateSummary> {
   const split = options.split ?? 'test';
   const replicates = options.replicates ?? 1000;
   if (!(Number.isInteger(replicates) && replicates >= 10)) {
@@ -54,7 +67,7 @@ export async function evaluate(options: EvaluateStageOptions): Promise<EvaluateS
   if (split !== 'test' && split !== 'val') throw new ConfigError('must be test or val', 'split');
   const runId = options.runId ?? newRunId();
   const modelDir = join(warehouseLayout(options.warehouse).models, options.modelId);
-  await ensureTrainingBackend();
+  await appendStartEvent(options.warehouse, { runId }, 'evaluate', { split, modelId: options.modelId });
   const { manifest, weights } = await loadCheckpoint(modelDir);
   const sources = await resolveFeatureSources(
     options.warehouse,
@@ -72,10 +85,14 @@ export async function evaluate(options: EvaluateStageOptions): Promise<EvaluateS
   });
   disposeInferenceModel(model);
   const counts = parameterCounts(manifest.shape);
+  const splitStudies = rowsOfSplit(loaded.set, split)
+    .map((row) => loaded.set.studyIds[row] as number)
+    .sort((a, b) => a - b);
   const report: EvaluationReport = {
     modelId: manifest.modelId,
     runId,
     split,
+    splitSha256: sha256(splitStudies.join('\n')),
     experts: manifest.shape.experts.map(({ name }) => name),
     tasks,
     trainingCurve: manifest.trainingCurve,
@@ -85,9 +102,13 @@ export async function evaluate(options: EvaluateStageOptions): Promise<EvaluateS
     randomInitExperts: manifest.shape.experts
       .map(({ name }) => name)
       .filter((name) => isRandomInitFeatureSet(manifest.featureCaches[name] ?? '')),
+    weightlessExperts: manifest.shape.experts
+      .map(({ name }) => name)
+      .filter((name) => isWeightlessFeatureSet(manifest.featureCaches[name] ?? '')),
+    keptEpoch: manifest.bestEpoch,
   };
   const text = `${JSON.stringify(report, null, 2)}\n`;
-  const evaluationPath = join(modelDir, 'evaluation.json');
+  const evaluationPath = join(modelDir, evaluationFileName(split));
   await writeFileAtomic(evaluationPath, text);
   const evaluationSha256 = sha256(text);
   await appendLineageEvent(options.warehouse, {
@@ -104,7 +125,11 @@ export async function evaluate(options: EvaluateStageOptions): Promise<EvaluateS
       ...loaded.inputs,
     ],
     outputs: [
-      { name: `models/${manifest.modelId}/evaluation.json`, path: evaluationPath, sha256: evaluationSha256 },
+      {
+        name: `models/${manifest.modelId}/${evaluationFileName(split)}`,
+        path: evaluationPath,
+        sha256: evaluationSha256,
+      },
     ],
     facets: { split, replicates, seed: options.seed ?? manifest.config.seed },
   });

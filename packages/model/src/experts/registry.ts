@@ -1,6 +1,7 @@
 import { ConfigError } from '@enecg/common';
 import { dlinearExpert } from './dlinear/index.ts';
 import { ecgfmExpert } from './ecgfm/index.ts';
+import { measurementsExpert } from './measurements/index.ts';
 import { momentExpert } from './moment/index.ts';
 import { rawLeadsExpert } from './raw-leads/index.ts';
 import { tempoExpert } from './tempo/index.ts';
@@ -14,6 +15,7 @@ const FACTORIES: readonly ExpertFactory[] = [
   ecgfmExpert,
   dlinearExpert,
   timesnetExpert,
+  measurementsExpert,
   rawLeadsExpert,
 ];
 

@@ -13,6 +13,8 @@ export interface Expert {
   readonly weightsId: string;
   /** Hash of everything that shapes the input: preprocessing settings, leads, lengths, expert config. */
   readonly preprocessingHash: string;
+  /** Names of the embedding's elements, where each means something on its own (hand-made features). */
+  readonly featureNames?: readonly string[];
   /**
    * Embeddings for a batch, one vector per record, independent of the batch's other members.
    * Throws `InputError` (naming the record) when a record cannot be used, e.g. a required lead is missing.

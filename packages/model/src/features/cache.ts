@@ -18,7 +18,7 @@ import {
   writeFileAtomic,
 } from '@enecg/common';
 import type { BackendChoice, BackendInfo } from '../backend/index.ts';
-import { activeBackend, backendLabel, parseBackendChoice, selectBackend } from '../backend/index.ts';
+import { activeBackend, backendLabel, parseBackendChoice, withBackend } from '../backend/index.ts';
 import { createExpert } from '../experts/registry.ts';
 import type { Expert } from '../experts/types.ts';
 import { cachedContentHashes, type FeatureRows, writeFeaturePart } from './parquet.ts';
@@ -141,9 +141,15 @@ export async function cacheFeaturesFrom(
   openRecords: RecordSource,
   options: CacheFeaturesOptions,
 ): Promise<FeatureSummary> {
-  const { batchSize, seed, backend: backendChoice } = validate(options);
+  return withBackend(validate(options).backend, () => cacheOnBackend(openRecords, options));
+}
+
+async function cacheOnBackend(
+  openRecords: RecordSource,
+  options: CacheFeaturesOptions,
+): Promise<FeatureSummary> {
+  const { batchSize, seed } = validate(options);
   const runId = options.runId ?? newRunId();
-  await selectBackend(backendChoice);
   const expertOptions = { ...options.expertOptions, seed };
   const expert = await createExpert(options.expert, expertOptions);
   try {
@@ -156,15 +162,16 @@ export async function cacheFeaturesFrom(
       preprocessingHash: expert.preprocessingHash,
       embeddingSize: expert.embeddingSize,
       expertOptions,
+      ...(expert.featureNames ? { featureNames: [...expert.featureNames] } : {}),
     };
     await prepareDir(dir, manifest);
     const partRows =
       options.partRows ?? Math.max(1, Math.min(4096, Math.floor(PART_VALUES / expert.embeddingSize)));
     const inputs: DatasetRef[] = [];
     const waveforms = warehouseLayout(options.warehouse).waveforms;
-    if (existsSync(waveforms)) inputs.push(await describeDataset(options.warehouse, 'waveforms', waveforms));
+    if (existsSync(waveforms)) inputs.push(await describeDataset('waveforms', waveforms));
     if (options.expertOptions?.weightsPath) {
-      inputs.push(await describeDataset(options.warehouse, 'weights', options.expertOptions.weightsPath));
+      inputs.push(await describeDataset('weights', options.expertOptions.weightsPath));
     }
     const facets = {
       codeVersion: await codeVersion(),
@@ -263,9 +270,10 @@ export async function cacheFeaturesFrom(
       const backend = activeBackend()!;
       await recordEvent(
         'COMPLETE',
-        await Promise.all(
-          summary.parts.map((part) => describeDataset(options.warehouse, job.name, part.path, part.rows)),
-        ),
+        await Promise.all([
+          describeDataset(`${job.name}/manifest`, join(dir, MANIFEST_FILE)),
+          ...summary.parts.map((part) => describeDataset(job.name, part.path, part.rows)),
+        ]),
         {
           computed: summary.computed,
           recomputed: summary.recomputed,

@@ -19,6 +19,8 @@ export interface FeatureSetManifest {
   embeddingSize: number;
   /** The expert's options as given (config and seed), for reading the set back without guessing. */
   expertOptions: { seed: number; config?: Record<string, unknown>; weightsPath?: string };
+  /** The embedding's element names, for experts whose elements are named measurements. */
+  featureNames?: string[];
 }
 
 /** How a feature set's key starts when its expert ran without a checkpoint. */
@@ -34,6 +36,11 @@ export function shortWeightsId(weightsId: string): string {
 /** Whether a feature set's key says its expert ran without a checkpoint (random initialisation). */
 export function isRandomInitFeatureSet(key: string): boolean {
   return key.startsWith(RANDOM_INIT_KEY_PREFIX);
+}
+
+/** Whether a feature set's key says its expert has no weights at all (e.g. classical measurements). */
+export function isWeightlessFeatureSet(key: string): boolean {
+  return key.startsWith(`${shortWeightsId('none')}-`);
 }
 
 /**

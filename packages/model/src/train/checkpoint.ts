@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InputError, IntegrityError, sha256, writeFileAtomic } from '@enecg/common';
+import { InputError, IntegrityError, type LineageHead, sha256, writeFileAtomic } from '@enecg/common';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ExpertOptions } from '../experts/types.ts';
 import { decodeSafetensors, encodeSafetensors } from '../safetensors/index.ts';
@@ -32,6 +32,11 @@ export interface ModelManifest {
   weightsSha256: string;
   /** The TensorFlow.js backend that trained it (e.g. `wasm`). */
   backend: string;
+  /**
+   * The warehouse's lineage chain head when the model was written: it covers every event that produced the
+   * model's inputs, so `lineage verify` catches a rewritten or cut history against it.
+   */
+  lineageHead?: LineageHead | null;
 }
 
 /** The weights as model.safetensors bytes (LoRA form: bases and adapters kept apart), with their hash. */

@@ -1,4 +1,4 @@
-import { ConfigError } from '@enecg/common';
+import { ConfigError, STANDARD_LEADS } from '@enecg/common';
 import { TASKS, type TaskKey } from '../evaluation-types.ts';
 
 export interface LoraSettings {
@@ -105,11 +105,29 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   gate: ['leads', 'length', 'topK', 'width', 'depth'],
 };
 
+/** Upper bounds on sizes: far above any sensible run, low enough that a typo cannot exhaust memory. */
+const MAX = {
+  hiddenSize: 8192,
+  loraRank: 1024,
+  gateLength: 120_000,
+  gateWidth: 8192,
+  gateDepth: 16,
+  batchSize: 65_536,
+  maxEpochs: 100_000,
+} as const;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
 /** A misspelt key would otherwise be ignored silently and the run would train with the default. */
-function refuseUnknownKeys(input: object): void {
-  for (const [section, known] of Object.entries(KNOWN_KEYS)) {
-    const value = section === '' ? input : (input as Record<string, unknown>)[section];
-    if (value === undefined || value === null || typeof value !== 'object') continue;
+function refuseUnknownKeys(input: unknown): void {
+  if (!isPlainObject(input)) throw new ConfigError('must be a mapping of keys to values', 'training');
+  const sections: Record<string, readonly string[]> = { ...KNOWN_KEYS, lossWeights: TASKS };
+  for (const [section, known] of Object.entries(sections)) {
+    const value = section === '' ? input : input[section];
+    if (value === undefined) continue;
+    if (!isPlainObject(value)) throw new ConfigError('must be a mapping of keys to values', section);
     for (const key of Object.keys(value)) {
       if (!known.includes(key)) {
         const path = section === '' ? key : `${section}.${key}`;
@@ -123,7 +141,7 @@ function refuseUnknownKeys(input: object): void {
 export function resolveTrainConfig(input: TrainConfigInput = {}): TrainConfig {
   refuseUnknownKeys(input);
   const presetName = input.preset ?? 'default';
-  const preset = PRESETS[presetName];
+  const preset = Object.hasOwn(PRESETS, presetName) ? PRESETS[presetName] : undefined;
   if (!preset) throw new ConfigError(`unknown preset "${presetName}" (faithful | default)`, 'preset');
   const config: TrainConfig = {
     ...preset,
@@ -132,13 +150,14 @@ export function resolveTrainConfig(input: TrainConfigInput = {}): TrainConfig {
     lora: { ...preset.lora, ...input.lora },
     gate: { ...preset.gate, ...input.gate },
     lossWeights: { ...preset.lossWeights, ...input.lossWeights },
-    tasks: [...(input.tasks ?? preset.tasks)],
+    tasks: Array.isArray(input.tasks ?? preset.tasks) ? [...(input.tasks ?? preset.tasks)] : input.tasks!,
   };
   validate(config);
   return config;
 }
 
 function validate(config: TrainConfig): void {
+  if (!Array.isArray(config.tasks)) throw new ConfigError('must be a list of tasks', 'tasks');
   if (config.tasks.length === 0) throw new ConfigError('at least one task is needed', 'tasks');
   for (const task of config.tasks) {
     if (!(TASKS as readonly string[]).includes(task)) {
@@ -153,25 +172,48 @@ function validate(config: TrainConfig): void {
       throw new ConfigError('must be a finite number >= 0', `lossWeights.${task}`);
     }
   }
-  positiveInteger(config.hiddenSize, 'hiddenSize');
-  positiveInteger(config.lora.rank, 'lora.rank');
+  positiveInteger(config.hiddenSize, 'hiddenSize', MAX.hiddenSize);
+  positiveInteger(config.lora.rank, 'lora.rank', Math.min(MAX.loraRank, config.hiddenSize));
   positiveNumber(config.lora.alpha, 'lora.alpha');
   if (!(config.lora.dropout >= 0 && config.lora.dropout < 1)) {
     throw new ConfigError('must be in [0, 1)', 'lora.dropout');
   }
-  if (config.gate.leads.length === 0) throw new ConfigError('at least one lead', 'gate.leads');
-  positiveInteger(config.gate.length, 'gate.length');
+  for (const key of ['trainLastHeadLayer', 'standardizeTargets'] as const) {
+    if (typeof config[key] !== 'boolean') throw new ConfigError('must be true or false', key);
+  }
+  const { leads } = config.gate;
+  if (!Array.isArray(leads) || leads.length === 0) throw new ConfigError('at least one lead', 'gate.leads');
+  leads.forEach((lead, index) => {
+    if (!(STANDARD_LEADS as readonly unknown[]).includes(lead)) {
+      throw new ConfigError(
+        `unknown lead ${JSON.stringify(lead)} (${STANDARD_LEADS.join(', ')})`,
+        `gate.leads.${index}`,
+      );
+    }
+  });
+  if (new Set(leads).size !== leads.length) throw new ConfigError('leads must not repeat', 'gate.leads');
+  positiveInteger(config.gate.length, 'gate.length', MAX.gateLength);
   if (!(Number.isInteger(config.gate.topK) && config.gate.topK >= 0)) {
     throw new ConfigError('must be an integer >= 0', 'gate.topK');
   }
-  if (config.gate.width !== undefined) positiveInteger(config.gate.width, 'gate.width');
-  if (config.gate.depth !== undefined && !(Number.isInteger(config.gate.depth) && config.gate.depth >= 2)) {
-    throw new ConfigError('must be an integer >= 2', 'gate.depth');
+  if (config.gate.width !== undefined) positiveInteger(config.gate.width, 'gate.width', MAX.gateWidth);
+  if (
+    config.gate.depth !== undefined &&
+    !(Number.isInteger(config.gate.depth) && config.gate.depth >= 2 && config.gate.depth <= MAX.gateDepth)
+  ) {
+    throw new ConfigError(`must be an integer in [2, ${MAX.gateDepth}]`, 'gate.depth');
   }
   positiveNumber(config.learningRate, 'learningRate');
-  if (!(config.weightDecay >= 0)) throw new ConfigError('must be >= 0', 'weightDecay');
-  positiveInteger(config.batchSize, 'batchSize');
-  positiveInteger(config.maxEpochs, 'maxEpochs');
+  if (
+    !(
+      typeof config.weightDecay === 'number' &&
+      config.weightDecay >= 0 &&
+      Number.isFinite(config.weightDecay)
+    )
+  )
+    throw new ConfigError('must be a finite number >= 0', 'weightDecay');
+  positiveInteger(config.batchSize, 'batchSize', MAX.batchSize);
+  positiveInteger(config.maxEpochs, 'maxEpochs', MAX.maxEpochs);
   if (!(Number.isInteger(config.patience) && config.patience >= 0)) {
     throw new ConfigError('must be an integer >= 0', 'patience');
   }
@@ -180,8 +222,17 @@ function validate(config: TrainConfig): void {
   }
 }
 
-function positiveInteger(value: number, key: string): void {
-  if (!(Number.isInteger(value) && value > 0)) throw new ConfigError('must be an integer > 0', key);
+function positiveInteger(value: number, key: string, max: number): void {
+  if (!(Number.isInteger(value) && value > 0 && value <= max)) {
+    throw new ConfigError(`must be an integer in [1, ${max}]`, key);
+  }
+}
+
+/** Refuses a top-k the gate cannot keep: more experts than the ensemble has (0 keeps them all). */
+export function checkTopK(config: TrainConfig, experts: number): void {
+  if (config.gate.topK > experts) {
+    throw new ConfigError(`top-k ${config.gate.topK} exceeds the ${experts} experts`, 'gate.topK');
+  }
 }
 
 function positiveNumber(value: number, key: string): void {

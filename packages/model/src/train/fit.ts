@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { ConfigError } from '@enecg/common';
 import * as tf from '@tensorflow/tfjs-core';
-import { resolveThreads, type TrainConfig } from './config.ts';
+import { checkTopK, resolveThreads, type TrainConfig } from './config.ts';
 import type { TrainingSet } from './dataset.ts';
 import { gateLayout, initialWeights, type ModelShape, type TargetScale, type Weights } from './model.ts';
 import { createRng, deriveSeed, shuffled } from './prng.ts';
@@ -44,9 +44,7 @@ export function modelShapeFor(set: TrainingSet, config: TrainConfig): ModelShape
   const experts = Object.keys(set.expertFeatures)
     .sort()
     .map((name) => ({ name, dim: (set.expertFeatures[name] as { dim: number }).dim }));
-  if (config.gate.topK > experts.length) {
-    throw new ConfigError(`top-k ${config.gate.topK} exceeds the ${experts.length} experts`, 'gate.topK');
-  }
+  checkTopK(config, experts.length);
   return {
     tasks: [...config.tasks],
     experts,

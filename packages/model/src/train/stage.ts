@@ -1,8 +1,16 @@
 import { join } from 'node:path';
-import { appendLineageEvent, hashObject, newRunId, warehouseLayout } from '@enecg/common';
+import {
+  appendLineageEvent,
+  appendStartEvent,
+  hashObject,
+  newRunId,
+  readLineageHead,
+  warehouseLayout,
+  warehousePath,
+} from '@enecg/common';
 import type { ExpertOptions } from '../experts/types.ts';
 import { readManifest } from '../features/index.ts';
-import { ensureTrainingBackend } from './backend.ts';
+import { withTrainingBackend } from './backend.ts';
 import { encodeWeights, saveCheckpoint } from './checkpoint.ts';
 import { checkThreads, resolveTrainConfig, type TrainConfigInput } from './config.ts';
 import { rowsOfSplit, validateTrainingSet } from './dataset.ts';
@@ -52,12 +60,16 @@ export interface TrainSummary {
  * resulting weights, so the same config, data and code name the same model.
  */
 export async function train(options: TrainOptions): Promise<TrainSummary> {
+  return withTrainingBackend((info) => trainOn(info.tfBackend, options));
+}
+
+async function trainOn(backend: string, options: TrainOptions): Promise<TrainSummary> {
   const config = resolveTrainConfig(options.config);
   checkThreads(options.threads);
   const fit = { threads: options.threads };
   const runId = options.runId ?? newRunId();
   const sources = await resolveFeatureSources(options.warehouse, options.experts, options.gateCache);
-  const backend = (await ensureTrainingBackend()).tfBackend;
+  await appendStartEvent(options.warehouse, { runId }, 'train', { config });
   const loaded = await loadWarehouseSet(options.warehouse, sources);
   validateTrainingSet(loaded.set, warehouseLayout(options.warehouse).labels);
   const { set } = loaded;
@@ -94,10 +106,15 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     targetScale: fitted.targetScale,
     trainingCurve: fitted.curve,
     bestEpoch: fitted.bestEpoch,
-    inputs: loaded.inputs.map(({ name, path, sha256 }) => ({ name, path, sha256: sha256 as string })),
+    inputs: loaded.inputs.map(({ name, path, sha256 }) => ({
+      name,
+      path: warehousePath(options.warehouse, path),
+      sha256: sha256 as string,
+    })),
     featureCaches: Object.fromEntries(loaded.sources.map(({ expert, key }) => [expert, key])),
     expertOptions: await expertOptionsOf(loaded.sources),
     backend,
+    lineageHead: await readLineageHead(options.warehouse),
   });
   disposeWeights(fitted.weights);
   const counts = parameterCounts(fitted.shape);

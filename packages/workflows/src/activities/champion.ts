@@ -1,69 +1,80 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { appendLineageEvent, codeVersion, warehouseLayout, writeFileAtomic } from '@enecg/common';
+import { appendLineageEvent, appendStartEvent, type LineageHead, lineageEventHead } from '@enecg/common';
 import type { EvaluationReport } from '@enecg/model';
-import { decidePromotion, type PromotionDecision } from '../promotion.ts';
+import { type ChampionDecisionRecord, championStatus, storeDecision } from '@enecg/report';
+import { decidePromotion } from '../promotion.ts';
 
-export interface ChampionRecord {
-  modelId: string;
-  runId: string;
-  promotedAt: string;
-  decision: PromotionDecision;
-}
-
-function championFile(warehouse: string): string {
-  return join(warehouseLayout(warehouse).models, 'champion.json');
-}
-
-export async function readChampion(warehouse: string): Promise<ChampionRecord | null> {
-  const file = championFile(warehouse);
-  return existsSync(file) ? (JSON.parse(await readFile(file, 'utf8')) as ChampionRecord) : null;
+/** The model nightly retraining serves now (the latest decision's outcome), or null before the first one. */
+export async function readChampion(
+  warehouse: string,
+): Promise<{ modelId: string; since: string | null } | null> {
+  const status = await championStatus(warehouse);
+  return status.champion === null ? null : { modelId: status.champion, since: status.since };
 }
 
 export interface PromotionInput {
   warehouse: string;
   runId: string;
+  /** The challenger's evaluation on the validation split. */
   challengerEvaluation: string;
-  /** The champion re-evaluated on the same (current) test split; absent when there is no champion yet. */
+  /** The champion's on the same validation split; absent when there is no champion yet. */
   championEvaluation?: string;
-  minImprovement: number;
+  /** Of the paired bootstrap intervals the rule compares (promotion.confidence). */
+  confidence: number;
   nominalTime?: string;
 }
 
+async function readEvaluation(path: string): Promise<EvaluationReport> {
+  return JSON.parse(await readFile(path, 'utf8')) as EvaluationReport;
+}
+
 /**
- * Applies the champion/challenger rule and, when the challenger wins, makes it the champion. Every decision,
- * promotion or not, is a lineage event with both models' metrics.
+ * Applies the versioned champion/challenger rule and stores the decision, promotion or not, as a new file
+ * named by a lineage event; the champion is always the latest decision's outcome, so nothing is rewritten.
  */
 export async function promoteIfBetter(
   input: PromotionInput,
-): Promise<ChampionRecord & { promoted: boolean }> {
-  const challenger = JSON.parse(await readFile(input.challengerEvaluation, 'utf8')) as EvaluationReport;
-  const champion = input.championEvaluation
-    ? (JSON.parse(await readFile(input.championEvaluation, 'utf8')) as EvaluationReport)
-    : undefined;
-  const decision = decidePromotion(challenger, champion, input.minImprovement);
-  const record: ChampionRecord = {
-    modelId: decision.promote ? challenger.modelId : (champion?.modelId ?? challenger.modelId),
+): Promise<ChampionDecisionRecord & { decisionFile: string; lineageHead: LineageHead }> {
+  await appendStartEvent(input.warehouse, { runId: input.runId, nominalTime: input.nominalTime }, 'promote');
+  const challenger = await readEvaluation(input.challengerEvaluation);
+  const champion = input.championEvaluation ? await readEvaluation(input.championEvaluation) : undefined;
+  const decision = decidePromotion(challenger, champion, input.confidence);
+  const record: ChampionDecisionRecord = {
+    decidedAt: new Date().toISOString(),
     runId: input.runId,
-    promotedAt: new Date().toISOString(),
-    decision,
+    ...(input.nominalTime === undefined ? {} : { nominalTime: input.nominalTime }),
+    champion: champion?.modelId ?? null,
+    challenger: challenger.modelId,
+    championAfter: decision.promote ? challenger.modelId : (champion?.modelId ?? null),
+    promoted: decision.promote,
+    verdict: decision.verdict,
+    rule: decision.rule,
+    confidence: decision.confidence,
+    reason: decision.reason,
+    split: decision.split,
+    perTask: decision.perTask.map(({ task, metric, champion, challenger, improvement, verdict }) => ({
+      task,
+      metric,
+      champion,
+      challenger,
+      improvement,
+      verdict,
+    })),
   };
-  if (decision.promote)
-    await writeFileAtomic(championFile(input.warehouse), `${JSON.stringify(record, null, 2)}\n`);
-  await appendLineageEvent(input.warehouse, {
+  const decisionFile = await storeDecision(input.warehouse, record);
+  const event = await appendLineageEvent(input.warehouse, {
     eventType: 'COMPLETE',
     eventTime: new Date().toISOString(),
     run: { runId: input.runId, nominalTime: input.nominalTime },
     job: { name: 'promote' },
     inputs: [
-      { name: `models/${challenger.modelId}/evaluation`, path: input.challengerEvaluation },
+      { name: `models/${challenger.modelId}/evaluation-val`, path: input.challengerEvaluation },
       ...(input.championEvaluation && champion
-        ? [{ name: `models/${champion.modelId}/evaluation`, path: input.championEvaluation }]
+        ? [{ name: `models/${champion.modelId}/evaluation-val`, path: input.championEvaluation }]
         : []),
     ],
-    outputs: decision.promote ? [{ name: 'models/champion', path: championFile(input.warehouse) }] : [],
-    facets: { codeVersion: await codeVersion(), promotion: decision, champion: record.modelId },
+    outputs: [{ name: 'promotion/decision', path: decisionFile }],
+    facets: { promotion: { rule: record.rule, verdict: record.verdict, champion: record.championAfter } },
   });
-  return { ...record, promoted: decision.promote };
+  return { ...record, decisionFile, lineageHead: await lineageEventHead(event) };
 }

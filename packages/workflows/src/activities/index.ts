@@ -1,15 +1,14 @@
 import { basename } from 'node:path';
 import { codeVersion, datasetDigest, sha256File } from '@enecg/common';
-import { ingest } from '@enecg/ingest';
 import { deriveLabels, labelSourceFiles } from '@enecg/labels';
-import { type BackendChoice, cacheFeatures, evaluate, train } from '@enecg/model';
-import { refreshCatalog, renderReport } from '@enecg/report';
+import type { BackendChoice } from '@enecg/model';
+import { refreshCatalog } from '@enecg/report';
 import { Context } from '@temporalio/activity';
 import { createSweepActivities } from '../sweep/activities.ts';
 import { GPU_TASK_QUEUE } from '../task-queues.ts';
 import { promoteIfBetter, readChampion } from './champion.ts';
 import { asActivity } from './failures.ts';
-import { heartbeatProgress, withHeartbeat } from './progress.ts';
+import { inStageProcess, type ProgressReporter, withHeartbeat } from './progress.ts';
 import { cachedStage } from './stage-cache.ts';
 
 export interface StageInput {
@@ -54,6 +53,8 @@ export interface EvaluateInput extends StageInput {
   modelId: string;
   replicates: number;
   seed: number;
+  /** Test (default) for the report; val for promotion, so that the test split is never selected on. */
+  split?: 'test' | 'val';
 }
 
 /** sha256 of each file, by path. */
@@ -61,8 +62,11 @@ async function hashFiles(paths: readonly string[]): Promise<Record<string, strin
   return Object.fromEntries(await Promise.all(paths.map(async (path) => [path, await sha256File(path)])));
 }
 
-/** Runs a stage as an activity: error kinds mapped for Temporal, then the auditors' catalog refreshed. */
-function runStage<T>(warehouse: string, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs a stage as an activity: heartbeating, error kinds mapped for Temporal, then the auditors' catalog
+ * refreshed.
+ */
+function runStage<T>(warehouse: string, work: (progress: ProgressReporter) => Promise<T>): Promise<T> {
   return asActivity(async () => {
     const result = await withHeartbeat(work);
     await refreshCatalog(warehouse);
@@ -73,20 +77,26 @@ function runStage<T>(warehouse: string, work: () => Promise<T>): Promise<T> {
 /**
  * The pipeline's activities: each is a thin wrapper that calls the very function its `enecg <stage>`
  * command calls, heartbeats progress, skips work whose inputs are unchanged, refreshes the auditors'
- * catalog, and returns a small summary (paths, hashes, counts).
+ * catalog, and returns a small summary (paths, hashes, counts). The CPU-bound stages (ingest, features,
+ * training, evaluation, report rendering) run in a stage process of their own, so that this worker's
+ * event loop stays free for heartbeats and workflow tasks; the others wait on DuckDB or the file system
+ * and run here.
  */
 export function createActivities() {
   return {
     async ingestShard(input: IngestShardInput) {
-      return runStage(input.warehouse, () =>
-        ingest({
-          source: input.source,
-          warehouse: input.warehouse,
-          shard: input.shard,
-          batchSize: input.batchSize,
-          runId: input.runId,
-          onProgress: heartbeatProgress(),
-        }),
+      return runStage(input.warehouse, (progress) =>
+        inStageProcess(
+          'ingest',
+          {
+            source: input.source,
+            warehouse: input.warehouse,
+            shard: input.shard,
+            batchSize: input.batchSize,
+            runId: input.runId,
+          },
+          progress,
+        ),
       );
     },
 
@@ -122,17 +132,20 @@ export function createActivities() {
     },
 
     async cacheFeatures(input: FeaturesInput) {
-      return runStage(input.warehouse, () =>
-        cacheFeatures({
-          warehouse: input.warehouse,
-          expert: input.expert,
-          expertOptions: { weightsPath: input.weights, seed: input.seed, config: input.expertConfig },
-          batchSize: input.batchSize,
-          partRows: input.partRows,
-          backend: input.backend,
-          runId: input.runId,
-          onProgress: heartbeatProgress(),
-        }),
+      return runStage(input.warehouse, (progress) =>
+        inStageProcess(
+          'cacheFeatures',
+          {
+            warehouse: input.warehouse,
+            expert: input.expert,
+            expertOptions: { weightsPath: input.weights, seed: input.seed, config: input.expertConfig },
+            batchSize: input.batchSize,
+            partRows: input.partRows,
+            backend: input.backend,
+            runId: input.runId,
+          },
+          progress,
+        ),
       );
     },
 
@@ -146,7 +159,7 @@ export function createActivities() {
           codeVersion: await codeVersion(),
         };
         return cachedStage(input.warehouse, key, async () => {
-          const result = await train({
+          const result = await inStageProcess('train', {
             warehouse: input.warehouse,
             runId: input.runId,
             config: input.config,
@@ -160,12 +173,13 @@ export function createActivities() {
 
     async evaluateModel(input: EvaluateInput) {
       return runStage(input.warehouse, () =>
-        evaluate({
+        inStageProcess('evaluate', {
           warehouse: input.warehouse,
           modelId: input.modelId,
           runId: input.runId,
           replicates: input.replicates,
           seed: input.seed,
+          split: input.split,
         }),
       );
     },
@@ -181,7 +195,9 @@ export function createActivities() {
     /** Not a `runStage`: rendering refreshes the catalog itself, after recording the report's lineage. */
     async renderRunReport(input: StageInput) {
       return asActivity(() =>
-        withHeartbeat(() => renderReport({ warehouse: input.warehouse, runId: input.runId })),
+        withHeartbeat(() =>
+          inStageProcess('renderReport', { warehouse: input.warehouse, runId: input.runId }),
+        ),
       );
     },
 

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   appendLineageEvent,
@@ -8,74 +7,25 @@ import {
   warehouseLayout,
   writeFileAtomic,
 } from '@enecg/common';
-import {
-  type EvaluationReport,
-  evaluate,
-  measureInferenceThroughput,
-  tensorBytesInUse,
-  train,
-} from '@enecg/model';
 import { renderSweepReport } from '@enecg/report';
 import { asActivity } from '../activities/failures.ts';
-import { withHeartbeat } from '../activities/progress.ts';
+import { inStageProcess, withHeartbeat } from '../activities/progress.ts';
 import { cachedStage } from '../activities/stage-cache.ts';
 import {
   describeRule,
   paretoFront,
   type SelectionRule,
-  type SplitMetrics,
   selectionCandidate,
   selectTrial,
   type TrialResult,
 } from './selection.ts';
-
-export function sweepDir(warehouse: string, sweepId: string): string {
-  return join(warehouseLayout(warehouse).root, 'sweeps', sweepId);
-}
-
-export interface TrainTrialInput {
-  warehouse: string;
-  sweepId: string;
-  trialId: string;
-  /** Lineage run id of the trial: `<sweepId>-<trialId>`. */
-  runId: string;
-  training: Record<string, unknown>;
-  /** Pinned feature caches (`expert/key`). */
-  experts: string[];
-  gateCache: string;
-  /** The label table's hash and the feature-set folders (experts' and gate input's) trained on. */
-  labelsSha256: string;
-  featureSets: string[];
-}
-
-export interface TrainedTrial {
-  modelId: string;
-  epochsRun: number;
-  bestEpoch: number;
-  bestValLoss: number;
-  trainableParameters: number;
-  totalParameters: number;
-  secondsPerEpoch: number;
-  peakTensorBytes: number;
-  peakRssBytes: number;
-}
-
-export interface EvaluateTrialInput {
-  warehouse: string;
-  sweepId: string;
-  trialId: string;
-  runId: string;
-  modelId: string;
-  replicates: number;
-  seed: number;
-  throughput: { rows: number; passes: number };
-}
-
-export interface EvaluatedTrial {
-  validation: SplitMetrics;
-  test: SplitMetrics;
-  ecgsPerSecond: number;
-}
+import {
+  type EvaluatedTrial,
+  type EvaluateTrialInput,
+  sweepDir,
+  type TrainedTrial,
+  type TrainTrialInput,
+} from './trial-work.ts';
 
 export interface FinishSweepInput {
   warehouse: string;
@@ -87,45 +37,15 @@ export interface FinishSweepInput {
 }
 
 /**
- * Tensor work of one worker process runs one job at a time: the JavaScript thread is single anyway, and
- * it keeps each trial's memory peak and throughput free of a neighbour's tensors. Parallel trials
- * overlap their data loading here, and their whole work across worker processes.
+ * Trials' tensor work runs one at a time per worker (each in a stage process of its own): a trial's
+ * time per epoch and throughput are then free of a neighbour's CPU use. Parallel trials overlap their
+ * data loading here, and their whole work across worker processes.
  */
 let tensorLane: Promise<unknown> = Promise.resolve();
 function inTensorLane<T>(work: () => Promise<T>): Promise<T> {
   const next = tensorLane.then(work, work);
   tensorLane = next.catch(() => undefined);
   return next;
-}
-
-/** Peak tensor bytes (above the level at the start) and peak process RSS while `work` runs. */
-async function measurePeaks<T>(
-  work: () => Promise<T>,
-): Promise<{ result: T; peakTensorBytes: number; peakRssBytes: number }> {
-  const startBytes = tensorBytesInUse();
-  let peakTensor = startBytes;
-  let peakRss = process.memoryUsage.rss();
-  const sample = () => {
-    peakTensor = Math.max(peakTensor, tensorBytesInUse());
-    peakRss = Math.max(peakRss, process.memoryUsage.rss());
-  };
-  const timer = setInterval(sample, 10);
-  try {
-    const result = await work();
-    sample();
-    return { result, peakTensorBytes: peakTensor - startBytes, peakRssBytes: peakRss };
-  } finally {
-    clearInterval(timer);
-  }
-}
-
-function splitMetrics(report: EvaluationReport): SplitMetrics {
-  return Object.fromEntries(
-    Object.entries(report.tasks).map(([task, evaluation]) => [
-      task,
-      { n: evaluation.n, ensemble: evaluation.ensemble },
-    ]),
-  );
 }
 
 /** The sweep's own activities; `createActivities` includes them so every worker can run sweeps. */
@@ -151,34 +71,7 @@ export function createSweepActivities() {
             codeVersion: await codeVersion(),
           };
           return cachedStage(input.warehouse, key, () =>
-            inTensorLane(async () => {
-              const started = process.hrtime.bigint();
-              const { result, peakTensorBytes, peakRssBytes } = await measurePeaks(() =>
-                train({
-                  warehouse: input.warehouse,
-                  runId: input.runId,
-                  config: input.training,
-                  experts: input.experts,
-                  gateCache: input.gateCache,
-                }),
-              );
-              const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-              const manifest = JSON.parse(await readFile(join(result.modelDir, 'model.json'), 'utf8')) as {
-                trainingCurve: Array<{ valLoss: number }>;
-              };
-              const summary: TrainedTrial = {
-                modelId: result.modelId,
-                epochsRun: result.epochsRun,
-                bestEpoch: result.bestEpoch,
-                bestValLoss: Math.min(...manifest.trainingCurve.map((epoch) => epoch.valLoss)),
-                trainableParameters: result.trainableParameters,
-                totalParameters: result.totalParameters,
-                secondsPerEpoch: seconds / Math.max(1, result.epochsRun),
-                peakTensorBytes,
-                peakRssBytes,
-              };
-              return { summary, outputs: [join(result.modelDir, 'model.safetensors')] };
-            }),
+            inTensorLane(() => inStageProcess('trainTrial', input)),
           );
         }),
       );
@@ -194,7 +87,6 @@ export function createSweepActivities() {
       return asActivity(() =>
         withHeartbeat(async () => {
           const modelDir = join(warehouseLayout(input.warehouse).models, input.modelId);
-          const trialDir = join(sweepDir(input.warehouse, input.sweepId), 'trials', input.trialId);
           const key = {
             stage: 'sweep-evaluate',
             inputs: { weights: await sha256File(join(modelDir, 'model.safetensors')) },
@@ -207,37 +99,7 @@ export function createSweepActivities() {
             codeVersion: await codeVersion(),
           };
           return cachedStage(input.warehouse, key, () =>
-            inTensorLane(async () => {
-              const metrics: Partial<Record<'val' | 'test', SplitMetrics>> = {};
-              const outputs: string[] = [];
-              for (const split of ['val', 'test'] as const) {
-                const { evaluationPath } = await evaluate({
-                  warehouse: input.warehouse,
-                  modelId: input.modelId,
-                  runId: input.runId,
-                  split,
-                  replicates: input.replicates,
-                  seed: input.seed,
-                });
-                const text = await readFile(evaluationPath, 'utf8');
-                const kept = join(trialDir, `evaluation-${split}.json`);
-                await writeFileAtomic(kept, text);
-                outputs.push(kept);
-                metrics[split] = splitMetrics(JSON.parse(text) as EvaluationReport);
-              }
-              const throughput = await measureInferenceThroughput({
-                warehouse: input.warehouse,
-                modelId: input.modelId,
-                split: 'test',
-                ...input.throughput,
-              });
-              const summary: EvaluatedTrial = {
-                validation: metrics.val as SplitMetrics,
-                test: metrics.test as SplitMetrics,
-                ecgsPerSecond: throughput.ecgsPerSecond,
-              };
-              return { summary, outputs };
-            }),
+            inTensorLane(() => inStageProcess('evaluateTrial', input)),
           );
         }),
       );
@@ -296,6 +158,8 @@ export function createSweepActivities() {
               path: report.markdown,
               sha256: report.markdownSha256,
             },
+            // Each trial's evaluations, as the selection read them.
+            { name: `sweeps/${input.sweepId}/trials`, path: join(dir, 'trials') },
           ],
           facets: { chosen: selection.chosen, rule: selection.rule, trials: input.trials.length },
         });

@@ -1,5 +1,6 @@
 import { workflowInfo } from '@temporalio/workflow';
 import type { PipelineConfig } from '../config.ts';
+import { trackProgress } from './progress.ts';
 import { cpu, cpuQuick, prepareInputs } from './shared-stages.ts';
 
 export interface PipelineInput {
@@ -16,6 +17,8 @@ export interface PipelineResult {
   model: { modelId: string; modelDir: string; cacheHit: boolean };
   evaluationPath: string;
   report: { html: string; markdown: string };
+  /** The warehouse's lineage chain head after this run's last event: `enecg lineage verify --expect-head`. */
+  lineageHead: { sequence: number; sha256: string };
 }
 
 /**
@@ -27,10 +30,14 @@ export async function enecgPipeline({ config }: PipelineInput): Promise<Pipeline
   // Scheduled workflow ids carry an ISO timestamp; run ids name files, so keep them to [A-Za-z0-9._-].
   const runId = workflowInfo().workflowId.replace(/[^A-Za-z0-9._-]/g, '-');
   const { warehouse } = config;
+  const progress = trackProgress();
 
-  const { shards, labels, experts, gates } = await prepareInputs(config, runId, [config.gateInput]);
+  const { shards, labels, experts, gates } = await prepareInputs(config, runId, [config.gateInput], (stage) =>
+    progress.enter(stage),
+  );
   const features = [...experts, ...gates];
 
+  progress.enter('train');
   const model = await cpu.trainModel({
     runId,
     warehouse,
@@ -42,6 +49,7 @@ export async function enecgPipeline({ config }: PipelineInput): Promise<Pipeline
     featureSets: features.map((f) => f.dir),
   });
 
+  progress.enter('evaluate');
   const evaluation = await cpu.evaluateModel({
     runId,
     warehouse,
@@ -50,7 +58,9 @@ export async function enecgPipeline({ config }: PipelineInput): Promise<Pipeline
     seed: config.evaluation.seed,
   });
 
+  progress.enter('report');
   const report = await cpuQuick.renderRunReport({ runId, warehouse });
+  progress.finish({ lineageHead: report.lineageHead });
 
   return {
     runId,
@@ -70,6 +80,7 @@ export async function enecgPipeline({ config }: PipelineInput): Promise<Pipeline
     model: { modelId: model.modelId, modelDir: model.modelDir, cacheHit: model.cache.hit },
     evaluationPath: evaluation.evaluationPath,
     report: { html: report.html, markdown: report.markdown },
+    lineageHead: report.lineageHead,
   };
 }
 

@@ -7,6 +7,7 @@ import {
   denseFromLinear,
   geluErf,
   groupedConv1d,
+  layerByLayer,
   layerNorm,
   mergeHeads,
   type Norm,
@@ -250,17 +251,16 @@ export function ecgfmEmbed(params: EcgfmParams, segments: tf.Tensor3D): tf.Tenso
     let features: tf.Tensor = layerNorm(x, params.featureNorm, eps);
     if (params.postExtractProj) features = dense(features, params.postExtractProj);
     const hidden = tf.add(features, positionalConvolution(params, features as tf.Tensor3D));
-    let h: tf.Tensor = layerNorm(hidden, params.encoderNorm, eps);
     const scale = 1 / Math.sqrt(config.dModel / config.heads);
-    for (const layer of params.layers) {
-      const q = splitHeads(dense(h, layer.q), config.heads);
-      const k = splitHeads(dense(h, layer.k), config.heads);
-      const v = splitHeads(dense(h, layer.v), config.heads);
+    const h = layerByLayer(layerNorm(hidden, params.encoderNorm, eps), params.layers, (input, layer) => {
+      const q = splitHeads(dense(input, layer.q), config.heads);
+      const k = splitHeads(dense(input, layer.k), config.heads);
+      const v = splitHeads(dense(input, layer.v), config.heads);
       const attended = dense(mergeHeads(attention(q, k, v, scale)), layer.out);
-      h = layerNorm(tf.add(h, attended), layer.attentionNorm, eps);
-      const ffn = dense(geluErf(dense(h, layer.fc1)), layer.fc2);
-      h = layerNorm(tf.add(h, ffn), layer.finalNorm, eps);
-    }
+      const mid = layerNorm(tf.add(input, attended), layer.attentionNorm, eps);
+      const ffn = dense(geluErf(dense(mid, layer.fc1)), layer.fc2);
+      return layerNorm(tf.add(mid, ffn), layer.finalNorm, eps);
+    });
     // The reference divides by the number of non-zero entries per feature, not by the frame count.
     const nonZero = tf.sum(tf.cast(tf.notEqual(h, 0), 'float32'), 1);
     return tf.div(tf.sum(h, 1), nonZero) as tf.Tensor2D;

@@ -27,6 +27,25 @@ export function dense(x: tf.Tensor, layer: Dense): tf.Tensor {
   return tf.reshape(biased, [...leading, outDim]);
 }
 
+/**
+ * Runs `block` over `layers` in turn with only one layer's intermediate tensors alive at a time. A
+ * tf.tidy frees what it made only when it ends, so a deep stack in one tidy holds every layer's
+ * activations at once: at the published sizes that was most of the experts' memory.
+ */
+export function layerByLayer<L, T extends tf.Tensor>(
+  x: T,
+  layers: readonly L[],
+  block: (x: T, layer: L) => T,
+): T {
+  let hidden = x;
+  for (const layer of layers) {
+    const next = tf.tidy(() => block(hidden, layer));
+    if (hidden !== x) hidden.dispose();
+    hidden = next;
+  }
+  return hidden;
+}
+
 export interface Norm {
   readonly weight: tf.Tensor1D;
   readonly bias?: tf.Tensor1D;

@@ -6,6 +6,7 @@ import {
   denseFromLinear,
   geluTanh,
   keyPaddingBias,
+  layerByLayer,
   mergeHeads,
   rmsNorm,
   splitHeads,
@@ -257,17 +258,16 @@ function patchView(inputMask: tf.Tensor2D, patchLen: number, length: number): tf
 function t5Encoder(params: MomentParams, tokens: tf.Tensor, keep: tf.Tensor2D): tf.Tensor {
   const { config } = params;
   const bias = tf.add(tf.expandDims(params.positionBias, 0), keyPaddingBias(keep));
-  let hidden = tokens;
-  for (const block of params.blocks) {
-    const normed = rmsNorm(hidden, block.attentionNorm, config.layerNormEps);
+  const encoded = layerByLayer(tokens, params.blocks, (input, block) => {
+    const normed = rmsNorm(input, block.attentionNorm, config.layerNormEps);
     const q = splitHeads(dense(normed, block.q), config.heads);
     const k = splitHeads(dense(normed, block.k), config.heads);
     const v = splitHeads(dense(normed, block.v), config.heads);
     // T5 folds the 1/sqrt(d_kv) scaling into its initialisation, so scores are not rescaled.
-    hidden = tf.add(hidden, dense(mergeHeads(attention(q, k, v, 1, bias)), block.o));
+    const hidden = tf.add(input, dense(mergeHeads(attention(q, k, v, 1, bias)), block.o));
     const ffIn = rmsNorm(hidden, block.feedForwardNorm, config.layerNormEps);
     const gated = tf.mul(geluTanh(dense(ffIn, block.wi0)), dense(ffIn, block.wi1));
-    hidden = tf.add(hidden, dense(gated, block.wo));
-  }
-  return rmsNorm(hidden, params.finalNorm, config.layerNormEps);
+    return tf.add(hidden, dense(gated, block.wo));
+  });
+  return rmsNorm(encoded, params.finalNorm, config.layerNormEps);
 }

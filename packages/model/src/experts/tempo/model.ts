@@ -7,6 +7,7 @@ import {
   denseFromConv1D,
   denseFromLinear,
   geluTanh,
+  layerByLayer,
   layerNorm,
   mergeHeads,
   type Norm,
@@ -319,19 +320,22 @@ function gpt2(params: TempoParams, embeddings: tf.Tensor): tf.Tensor {
   const { config } = params;
   const time = embeddings.shape[1]!;
   const eps = 1e-5;
-  let hidden = tf.add(embeddings, tf.slice(params.wpe, [0, 0], [time, -1]));
   const mask = causalBias(time);
   const headDim = config.dModel / config.heads;
-  for (const block of params.blocks) {
-    const qkv = dense(layerNorm(hidden, block.ln1, eps), block.qkv);
+  const positioned = tf.add(embeddings, tf.slice(params.wpe, [0, 0], [time, -1]));
+  const encoded = layerByLayer(positioned, params.blocks, (input, block) => {
+    const qkv = dense(layerNorm(input, block.ln1, eps), block.qkv);
     const [q, k, v] = tf.split(qkv, 3, -1).map((part) => splitHeads(part, config.heads)) as [
       tf.Tensor4D,
       tf.Tensor4D,
       tf.Tensor4D,
     ];
-    hidden = tf.add(hidden, dense(mergeHeads(attention(q, k, v, 1 / Math.sqrt(headDim), mask)), block.proj));
+    const hidden = tf.add(
+      input,
+      dense(mergeHeads(attention(q, k, v, 1 / Math.sqrt(headDim), mask)), block.proj),
+    );
     const inner = geluTanh(dense(layerNorm(hidden, block.ln2, eps), block.fc));
-    hidden = tf.add(hidden, dense(inner, block.fcProj));
-  }
-  return layerNorm(hidden, params.lnF, eps);
+    return tf.add(hidden, dense(inner, block.fcProj));
+  });
+  return layerNorm(encoded, params.lnF, eps);
 }

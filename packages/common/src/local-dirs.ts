@@ -14,7 +14,7 @@ export function repositoryRoot(): string {
   return dir;
 }
 
-/** Where installed tools (the Temporal CLI, DuckDB extensions) are cached: git-ignored `.tools/`, or ENECG_TOOLS_DIR. */
+/** Where installed tools (the Temporal CLI, the native TensorFlow backend) are cached: git-ignored `.tools/`, or ENECG_TOOLS_DIR. */
 export function toolsDir(): string {
   return resolve(process.env.ENECG_TOOLS_DIR ?? join(repositoryRoot(), '.tools'));
 }

@@ -1,0 +1,114 @@
+import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sha256 } from '@enecg/common';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { enecg } from './enecg.ts';
+
+let cwd: string;
+let modelId: string;
+
+/** Runs a stage command in `cwd`, as a user would with a relative warehouse path, and parses its JSON. */
+async function stage(args: string[]): Promise<Record<string, unknown>> {
+  const result = await enecg([...args, '--json'], { cwd });
+  if (result.code !== 0) throw new Error(`enecg ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
+  return JSON.parse(result.stdout);
+}
+
+async function verify(warehouse: string): Promise<{ code: number; lines: string[] }> {
+  const result = await enecg(['lineage', 'verify', '--warehouse', warehouse], { cwd });
+  return {
+    code: result.code,
+    lines: result.stdout
+      .split('\n')
+      .filter((line) => line !== '' && !/^(events|head|checked|dataFiles|problems)\s/.test(line)),
+  };
+}
+
+async function flipByte(file: string): Promise<void> {
+  const bytes = await readFile(file);
+  bytes[bytes.length >> 1] = (bytes[bytes.length >> 1] as number) ^ 0x01;
+  await writeFile(file, bytes);
+}
+
+/** Every stage run from the command line against `wh`, a path relative to the working directory. */
+beforeAll(async () => {
+  cwd = await mkdtemp(join(tmpdir(), 'enecg-cli-lineage-'));
+  await stage(['synth', '--subjects', '24', '--out', 'source', '--seed', '5']);
+  await stage(['ingest', '--source', 'source', '--warehouse', 'wh']);
+  await stage(['labels', '--source', 'source', '--hosp', 'source/hosp', '--warehouse', 'wh']);
+  await stage(['features', '--warehouse', 'wh', '--expert', 'dlinear']);
+  await stage(['features', '--warehouse', 'wh', '--expert', 'raw-leads']);
+  const trained = await stage([
+    'train',
+    '--warehouse',
+    'wh',
+    '--experts',
+    'dlinear',
+    '--run-id',
+    'cli-train',
+  ]);
+  modelId = trained.modelId as string;
+  await stage(['evaluate', '--warehouse', 'wh', '--model', modelId, '--replicates', '20']);
+  await stage(['report', 'cli-train', '--warehouse', 'wh']);
+}, 240_000);
+
+describe('enecg lineage verify over stages run from the command line with a relative warehouse', {
+  timeout: 60_000,
+}, () => {
+  it('verifies clean in place and after the warehouse is copied elsewhere', async () => {
+    expect(await verify('wh')).toEqual({ code: 0, lines: [] });
+    await cp(join(cwd, 'wh'), join(cwd, 'moved', 'wh'), { recursive: true });
+    expect(await verify(join(cwd, 'moved', 'wh'))).toEqual({ code: 0, lines: [] });
+  });
+
+  it('a copy with flipped bytes names each changed file; the original stays clean', async () => {
+    const copy = join(cwd, 'tampered');
+    await cp(join(cwd, 'wh'), copy, { recursive: true });
+    await flipByte(join(copy, 'labels', 'labels.parquet'));
+    await flipByte(join(copy, 'models', modelId, 'model.safetensors'));
+    await flipByte(join(copy, 'models', modelId, 'evaluation.json'));
+    const { code, lines } = await verify(copy);
+    expect(code).toBe(1);
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^event \d{12}\.json \(labels run [^)]+\): labels\/labels\.parquet: sha256 recorded/,
+      ),
+      expect.stringMatching(
+        new RegExp(
+          `^event \\d{12}\\.json \\(evaluate run [^)]+\\): models/${modelId}/evaluation\\.json: sha256 recorded`,
+        ),
+      ),
+      expect.stringMatching(
+        new RegExp(
+          `^event \\d{12}\\.json \\(train run cli-train\\): models/${modelId}/model\\.safetensors: sha256 recorded`,
+        ),
+      ),
+    ]);
+    expect((await verify('wh')).code).toBe(0);
+  });
+
+  it('a history rewritten with every hash recomputed is caught against the head in the model manifest', async () => {
+    const copy = join(cwd, 'rewritten');
+    await cp(join(cwd, 'wh'), copy, { recursive: true });
+    const folder = join(copy, 'lineage', 'events');
+    let previous: string | null = null;
+    for (const name of (await readdir(folder)).sort()) {
+      const event = JSON.parse(await readFile(join(folder, name), 'utf8'));
+      event.previousSha256 = previous;
+      if (event.job.name === 'labels' && event.eventType === 'COMPLETE') event.facets.config.seed = 1;
+      const text = `${JSON.stringify(event)}\n`;
+      await writeFile(join(folder, name), text);
+      previous = sha256(text);
+    }
+    const { code, lines } = await verify(copy);
+    expect(code).toBe(1);
+    expect(lines).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^event \\d{12}\\.json \\(train run cli-train\\): models/${modelId}/model\\.json: the model manifest recorded sha256 [0-9a-f]{16}, the event now has [0-9a-f]{16}: history was rewritten$`,
+        ),
+      ),
+    ]);
+  });
+});

@@ -1,0 +1,1 @@
+export { repositoryRoot, toolsDir, workDir } from '@enecg/common';
