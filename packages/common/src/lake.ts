@@ -182,8 +182,9 @@ export async function openLake(options: LakeOptions): Promise<Lake> {
   async function runTransaction<T>(label: string, work: (connection: DuckDBConnection) => Promise<T>) {
     for (let attempt = 1; ; attempt++) {
       const { connection } = session;
-      await connection.run('BEGIN TRANSACTION');
       try {
+        // BEGIN reads the catalog's latest snapshot, so a busy catalog can refuse it too.
+        await connection.run('BEGIN TRANSACTION');
         const result = await work(connection);
         await connection.run('COMMIT');
         return result;

@@ -37,8 +37,11 @@ export async function readLakeTable<T>(
 ): Promise<T> {
   refuseFolderLayout(warehouse);
   if (!lakeExists(warehouse)) return empty;
-  return withLake({ warehouse, readOnly: true }, async ({ connection }) =>
-    (await lakeTableExists(connection, table)) ? work(connection) : empty,
+  // In a transaction, so that a catalog busy with a writer's commit is waited out rather than fatal.
+  return withLake({ warehouse, readOnly: true }, (lake) =>
+    lake.transaction(`read ${table}`, async (connection) =>
+      (await lakeTableExists(connection, table)) ? work(connection) : empty,
+    ),
   );
 }
 
@@ -158,38 +161,50 @@ export async function loadShardState(connection: DuckDBConnection, shard: Shard)
 }
 
 /**
- * What a run (all its attempts: a retried activity, a resume) stored: its rows in records and quarantine,
- * and the waveform parts its records point at, with their hashes, for its lineage event.
+ * What a run (all its attempts: a retried activity, a resume) stored, as the immutable data files that hold
+ * its rows: the catalog and quarantine files DuckLake wrote for its commits, and the waveform parts its
+ * records point at, each with its hash, so that its lineage event names files that never change.
  */
 export async function storedByRun(
   connection: DuckDBConnection,
   waveformsDir: string,
   runId: string,
-): Promise<{ records: number; quarantine: number; waveforms: WrittenFile[] }> {
-  const result = { records: 0, quarantine: 0, waveforms: [] as WrittenFile[] };
-  const run = `ingest_run_id = ${sqlString(runId)}`;
-  if (await lakeTableExists(connection, QUARANTINE_TABLE)) {
-    const [row] = await queryRows(
+): Promise<Record<'records' | 'waveforms' | 'quarantine', WrittenFile[]>> {
+  const stored = {
+    records: [] as WrittenFile[],
+    waveforms: [] as WrittenFile[],
+    quarantine: [] as WrittenFile[],
+  };
+  const describe = async (path: string, rows: number): Promise<WrittenFile> => ({
+    path,
+    sha256: await sha256File(path),
+    rows,
+    bytes: (await stat(path)).size,
+  });
+  for (const table of [RECORDS_TABLE, QUARANTINE_TABLE] as const) {
+    if (!(await lakeTableExists(connection, table))) continue;
+    const files = await queryRows(
       connection,
-      `SELECT count(*)::INTEGER AS n FROM ${LAKE}.${QUARANTINE_TABLE} WHERE ${run}`,
+      `SELECT data_file FROM ducklake_list_files(${sqlString(LAKE)}, ${sqlString(table)})`,
     );
-    result.quarantine = Number(row?.n ?? 0);
+    if (files.length === 0) continue;
+    const list = files.map((row) => sqlString(row.data_file as string)).join(', ');
+    const rows = await queryRows(
+      connection,
+      `SELECT filename, count(*)::INTEGER AS n FROM read_parquet([${list}], filename = true)
+        WHERE ingest_run_id = ${sqlString(runId)} GROUP BY filename ORDER BY filename`,
+    );
+    for (const row of rows) stored[table].push(await describe(row.filename as string, Number(row.n)));
   }
-  if (!(await lakeTableExists(connection, RECORDS_TABLE))) return result;
-  const parts = await queryRows(
-    connection,
-    `SELECT waveform_file, count(*)::INTEGER AS n FROM ${LAKE}.${RECORDS_TABLE} WHERE ${run}
-      GROUP BY waveform_file ORDER BY min(study_id)`,
-  );
-  for (const part of parts) {
-    const path = join(waveformsDir, part.waveform_file as string);
-    result.records += Number(part.n);
-    result.waveforms.push({
-      path,
-      sha256: await sha256File(path),
-      rows: Number(part.n),
-      bytes: (await stat(path)).size,
-    });
+  if (await lakeTableExists(connection, RECORDS_TABLE)) {
+    const parts = await queryRows(
+      connection,
+      `SELECT waveform_file, count(*)::INTEGER AS n FROM ${LAKE}.${RECORDS_TABLE}
+        WHERE ingest_run_id = ${sqlString(runId)} GROUP BY waveform_file ORDER BY min(study_id)`,
+    );
+    for (const part of parts) {
+      stored.waveforms.push(await describe(join(waveformsDir, part.waveform_file as string), Number(part.n)));
+    }
   }
-  return result;
+  return stored;
 }

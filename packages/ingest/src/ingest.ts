@@ -172,7 +172,8 @@ async function ingestInto(
 ): Promise<IngestSummary> {
   await mkdir(waveformsDir, { recursive: true });
   await appendStartEvent(config.warehouse, { runId: config.runId }, 'ingest', { shard: config.shard });
-  const state = await loadShardState(lake.connection, config.shard);
+  // Reads go through transactions too: a catalog busy with other runs' commits is waited out, not fatal.
+  const state = await lake.transaction('read shard state', (c) => loadShardState(c, config.shard));
   const total = await countShardRows(config.recordListPath, config.shard);
   const counts = { listed: 0, ingested: 0, unchanged: 0, quarantined: 0 };
   const quarantinedBy: Record<string, number> = {};
@@ -242,13 +243,19 @@ async function ingestInto(
 
   // What every attempt of this run (a retried activity, a resume) stored is this run's output: its event
   // names all of it, parts included.
-  const stored = await storedByRun(lake.connection, waveformsDir, config.runId);
+  const stored = await lake.transaction('read what the run stored', (c) =>
+    storedByRun(c, waveformsDir, config.runId),
+  );
   const recordListSha = await sha256File(config.recordListPath);
-  const table = (name: string, rows: number): DatasetRef => ({
-    name,
-    path: relative(config.warehouse, join(dirname(waveformsDir), name)),
-    rows,
-  });
+  const dataset =
+    (name: string) =>
+    (file: WrittenFile): DatasetRef => ({
+      name,
+      path: file.path,
+      sha256: file.sha256,
+      rows: file.rows,
+      bytes: file.bytes,
+    });
   const lineageEvent = await appendLineageEvent(config.warehouse, {
     eventType: 'COMPLETE',
     eventTime: new Date().toISOString(),
@@ -257,19 +264,10 @@ async function ingestInto(
     inputs: [
       { name: 'record_list', path: config.recordListPath, sha256: recordListSha, rows: counts.listed },
     ],
-    // Waveform parts are registered in the lake as written, so their hashes are the stored bytes'.
     outputs: [
-      table(RECORDS_TABLE, stored.records),
-      ...stored.waveforms.map(
-        (file): DatasetRef => ({
-          name: WAVEFORMS_TABLE,
-          path: relative(config.warehouse, file.path),
-          sha256: file.sha256,
-          rows: file.rows,
-          bytes: file.bytes,
-        }),
-      ),
-      table(QUARANTINE_TABLE, stored.quarantine),
+      ...stored.records.map(dataset(RECORDS_TABLE)),
+      ...stored.waveforms.map(dataset(WAVEFORMS_TABLE)),
+      ...stored.quarantine.map(dataset(QUARANTINE_TABLE)),
     ],
     facets: {
       shard: config.shard,
