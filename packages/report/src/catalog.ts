@@ -1,5 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DuckDBConnection, DuckDBInstance as DuckDBInstanceType } from '@duckdb/node-api';
 import { DuckDBInstance, StatementType } from '@duckdb/node-api';
 import {
@@ -329,6 +330,18 @@ export const DEFAULT_QUERY_LIMITS: Required<QueryLimits> = { timeoutMs: 60_000, 
  * readers never wait.
  */
 export async function openCatalog(warehouse: string, limits: QueryLimits = {}): Promise<Catalog> {
+  // A catalog busy with a writer's commit refuses an attach for a moment: wait it out (bounded, about 30 s).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openCatalogOnce(warehouse, limits);
+    } catch (error) {
+      if (!/database is locked/i.test((error as Error).message) || attempt >= 20) throw error;
+      await sleep(Math.min(2000, 20 * 2 ** (attempt - 1)) * (0.5 + Math.random()));
+    }
+  }
+}
+
+async function openCatalogOnce(warehouse: string, limits: QueryLimits): Promise<Catalog> {
   const { timeoutMs, memoryLimit } = { ...DEFAULT_QUERY_LIMITS, ...limits };
   const root = resolve(warehouse);
   const instance: DuckDBInstanceType = await DuckDBInstance.create(':memory:', {

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { appendLineageEvent, withLake } from '@enecg/common';
 import { describe, expect, it } from 'vitest';
@@ -68,6 +69,9 @@ describe('reading lineage from another process while a run writes', () => {
           ),
         );
         chunks++;
+        // Ingest commits once per batch of records, with decoding in between; back-to-back commits on a
+        // SQLite catalog (rollback journal) would starve readers' attaches.
+        await sleep(150);
         // An auditor's one-off `enecg sql` in a third process, while the run is still writing.
         if (chunks === 2) {
           cliAnswer = runEnecg([
