@@ -9,6 +9,8 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# The enecg command runs from an esbuild bundle of the sources (packages/cli/dist/, rebuilt when they change).
+node packages/cli/bin/bundle.js
 node packages/cli/bin/enecg.js setup
 
 if [ "${ENECG_SETUP_BROWSER:-0}" = "1" ] && ! command -v chromium >/dev/null 2>&1; then

@@ -1,4 +1,4 @@
-import { ConfigError } from '@enecg/common';
+import { ConfigError } from '@enecg/common/errors';
 
 /**
  * Typed parsers for command-line values. Each names the option it parses in its ConfigError, so a bad

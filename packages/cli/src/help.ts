@@ -109,7 +109,10 @@ const HELP: Record<string, { summary?: string; examples: string[] }> = {
   },
   sql: {
     summary: 'one read-only SELECT over the warehouse views (DuckDB)',
-    examples: ['enecg sql --warehouse .work/demo/warehouse "SELECT run_id, job, status FROM runs"'],
+    examples: [
+      'enecg sql --warehouse .work/demo/warehouse "SELECT run_id, job, status FROM runs"',
+      'enecg sql --warehouse .work/demo/warehouse --timeout 10 --memory-limit 512MB "SELECT count(*) FROM records"',
+    ],
   },
   lineage: {
     summary: 'which data, rules, code and runs produced a model, and where a record went',
@@ -123,6 +126,11 @@ const HELP: Record<string, { summary?: string; examples: string[] }> = {
   },
   'lineage diff': { examples: ['enecg lineage diff run-A run-B --warehouse .work/demo/warehouse'] },
   'lineage verify': { examples: ['enecg lineage verify --warehouse .work/demo/warehouse'] },
+  warehouse: {
+    summary: 'maintain the warehouse (a DuckLake: SQLite or PostgreSQL catalog + Parquet data files)',
+    examples: ['enecg warehouse migrate --warehouse old-warehouse'],
+  },
+  'warehouse migrate': { examples: ['enecg warehouse migrate --warehouse old-warehouse --json'] },
   setup: {
     summary: 'install the pinned Temporal CLI into .tools/',
     examples: ['enecg setup --json'],
@@ -132,6 +140,24 @@ const HELP: Record<string, { summary?: string; examples: string[] }> = {
     examples: ['enecg server --port 7233   # then: export TEMPORAL_ADDRESS=127.0.0.1:7233'],
   },
 };
+
+const lazyHelp = new WeakMap<Command, () => Promise<string>>();
+
+/**
+ * Help text that needs a stage package to write (e.g. the list of experts): loaded just before that
+ * command parses its arguments, so `enecg --help` and every other command start without the package.
+ */
+export function describeLazily(command: Command, text: () => Promise<string>): void {
+  lazyHelp.set(command, text);
+}
+
+/** Installs the loading of lazy help texts; parseAsync awaits the hook before the subcommand's help. */
+export function loadLazyHelp(program: Command): void {
+  program.hook('preSubcommand', async (_program, subcommand) => {
+    const text = lazyHelp.get(subcommand);
+    if (text) subcommand.addHelpText('after', await text());
+  });
+}
 
 /** Adds summaries and examples to every registered command that has them. */
 export function addExamples(program: Command): void {

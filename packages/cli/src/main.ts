@@ -1,8 +1,9 @@
-import { EnecgError } from '@enecg/common';
-import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
+import { resolve } from 'node:path';
+import { EnecgError } from '@enecg/common/errors';
 import { Command, CommanderError } from 'commander';
+import cliPackage from '../package.json' with { type: 'json' };
 import { registerCommands } from './commands/index.ts';
-import { addExamples } from './help.ts';
+import { addExamples, loadLazyHelp } from './help.ts';
 
 const GUIDE = `
 Start here:
@@ -31,11 +32,24 @@ export function buildProgram(): Command {
         'Every stage runs on its own (enecg <stage>); `enecg run` chains them through Temporal.',
     )
     .showHelpAfterError('(run with --help for usage)')
+    .version(cliPackage.version, '-V, --version', 'print the version of enecg')
     .exitOverride()
     .addHelpText('after', GUIDE);
   registerCommands(program);
   addExamples(program);
+  loadLazyHelp(program);
+  program.hook('preAction', (_program, command) => absoluteFolders(command));
   return program;
+}
+
+/** Folder options every stage records in lineage: made absolute once, here, as pipeline configs are. */
+const FOLDER_OPTIONS = ['warehouse', 'source', 'hosp', 'out'];
+
+function absoluteFolders(command: Command): void {
+  for (const name of FOLDER_OPTIONS) {
+    const value = command.getOptionValue(name);
+    if (typeof value === 'string' && value !== '') command.setOptionValue(name, resolve(value));
+  }
 }
 
 /** Runs the CLI and returns the process exit code: 0 ok, 1 failure, 2 bad usage or configuration. */
@@ -47,7 +61,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? 0 : 2;
     }
-    if (error instanceof WorkflowFailedError) return reportFailedRun(error);
+    // By name: the Temporal client is loaded only by the commands that talk to Temporal.
+    if (error instanceof Error && error.name === 'WorkflowFailedError') return reportFailedRun(error);
     if (error instanceof EnecgError) {
       process.stderr.write(`enecg: ${error.message}\n`);
       return error.code === 'CONFIG_INVALID' ? 2 : 1;
@@ -66,11 +81,12 @@ export async function main(argv: readonly string[]): Promise<number> {
  * A run that failed inside Temporal: name the stage (activity) and the stage's own error, which the
  * activity carried over as an ApplicationFailure of the same kind (`CONFIG_INVALID` -> exit code 2).
  */
-function reportFailedRun(error: WorkflowFailedError): number {
+async function reportFailedRun(error: Error): Promise<number> {
+  const { ActivityFailure, ApplicationFailure } = await import('@temporalio/client');
   let activity: string | undefined;
   let kind: string | undefined;
   let innermost: Error = error;
-  for (let cause = error.cause; cause; cause = (cause as { cause?: Error }).cause) {
+  for (let cause = error.cause as Error | undefined; cause; cause = cause.cause as Error | undefined) {
     if (cause instanceof ActivityFailure) activity = cause.activityType;
     if (cause instanceof ApplicationFailure && cause.type) kind ??= cause.type;
     innermost = cause;

@@ -7,6 +7,8 @@
 /** Where progress goes: `process.stderr` in the CLI, a recorder in tests. */
 export interface ProgressStream {
   isTTY?: boolean;
+  /** Terminal width: lines are cut to it, since a wrapped line cannot be redrawn in place. */
+  columns?: number;
   write(text: string): unknown;
 }
 
@@ -66,6 +68,8 @@ export function createProgress(options: ProgressOptions): Progress {
   let lastWrite = Number.NEGATIVE_INFINITY;
   let lastPlainFraction = 0;
   let writtenDone: number | undefined;
+  /** On a terminal: an update that was not drawn yet (finish draws it). */
+  let undrawn = false;
   let finished = false;
 
   const line = (): string => {
@@ -80,10 +84,14 @@ export function createProgress(options: ProgressOptions): Progress {
       state = { done, total, detail };
       const at = now();
       if (tty) {
-        if (at - lastWrite < redrawMs && done !== total) return;
+        if (at - lastWrite < redrawMs && done !== total) {
+          undrawn = true;
+          return;
+        }
         // \r back to the line start, then erase what a longer previous line left behind.
-        stream.write(`\r${line()}\x1b[K`);
+        stream.write(`\r${fitToTerminal(line(), stream)}\x1b[K`);
         lastWrite = at;
+        undrawn = false;
         return;
       }
       const fraction = total ? done / total : 0;
@@ -100,8 +108,78 @@ export function createProgress(options: ProgressOptions): Progress {
       if (finished) return;
       finished = true;
       if (!state) return;
-      if (tty) stream.write(`\r${line()}\x1b[K\n`);
+      // The last drawn line stays as it is; redrawing it would only change its rate and time.
+      if (tty) stream.write(undrawn ? `\r${fitToTerminal(line(), stream)}\x1b[K\n` : '\n');
       else if (writtenDone !== state.done) stream.write(`${line()}\n`);
+    },
+  };
+}
+
+/** A terminal line cut to the terminal's width (an ellipsis marks the cut). */
+export function fitToTerminal(line: string, stream: ProgressStream): string {
+  const width = stream.columns;
+  if (!width || line.length < width) return line;
+  return `${line.slice(0, Math.max(0, width - 2))}…`;
+}
+
+/**
+ * Several live lines at once (one per running activity of `enecg run`), with log lines scrolling above
+ * them. On a terminal the block is redrawn in place; elsewhere each line is written when its text
+ * changes, at most every `plainEveryMs` per line, so a log gets a line per stage every few seconds.
+ */
+export interface LiveLines {
+  /** Shows these lines, keyed by what they follow (an activity id). */
+  render(lines: ReadonlyArray<{ key: string; text: string }>): void;
+  /** A permanent line, written above the live block. */
+  log(text: string): void;
+  /** Removes the live block (its lines were temporary), leaving the logged lines. */
+  finish(): void;
+}
+
+export function createLiveLines(
+  options: { stream?: ProgressStream; now?: () => number; plainEveryMs?: number } = {},
+): LiveLines {
+  const stream = options.stream ?? process.stderr;
+  const now = options.now ?? Date.now;
+  const plainEveryMs = options.plainEveryMs ?? 10_000;
+  const tty = stream.isTTY === true;
+  let drawn: string[] = [];
+  const plainWritten = new Map<string, { text: string; at: number }>();
+  const clear = () => {
+    if (drawn.length > 0) stream.write(`\x1b[${drawn.length}A\r\x1b[J`);
+  };
+  const draw = (texts: string[]) => {
+    for (const text of texts) stream.write(`${fitToTerminal(text, stream)}\x1b[K\n`);
+    drawn = texts;
+  };
+  return {
+    render(lines) {
+      if (tty) {
+        clear();
+        draw(lines.map((line) => line.text));
+        return;
+      }
+      const at = now();
+      for (const { key, text } of lines) {
+        const last = plainWritten.get(key);
+        if (last && (last.text === text || at - last.at < plainEveryMs)) continue;
+        stream.write(`${text}\n`);
+        plainWritten.set(key, { text, at });
+      }
+    },
+    log(text) {
+      if (!tty) {
+        stream.write(`${text}\n`);
+        return;
+      }
+      const texts = drawn;
+      clear();
+      stream.write(`${text}\x1b[K\n`);
+      draw(texts);
+    },
+    finish() {
+      if (tty) clear();
+      drawn = [];
     },
   };
 }

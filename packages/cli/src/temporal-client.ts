@@ -1,5 +1,4 @@
-import { EnvironmentError } from '@enecg/common';
-import { configuredAddress, connectClient } from '@enecg/workflows';
+import { EnvironmentError } from '@enecg/common/errors';
 import type { Client } from '@temporalio/client';
 
 /**
@@ -7,6 +6,7 @@ import type { Client } from '@temporalio/client';
  * EnvironmentError that says which address was tried and what to do, instead of a gRPC stack trace.
  */
 export async function connectCliClient(): Promise<Client> {
+  const { configuredAddress, connectClient } = await import('@enecg/workflows/client');
   try {
     return await connectClient();
   } catch (error) {

@@ -61,7 +61,9 @@ describe('the pipeline configuration refuses what it used to let through, naming
 
   it('accepts top-k up to the number of experts', () => {
     const config = validatePipelineConfig({ ...base, training: { gate: { topK: 2 } } }, 'test config', root);
-    expect(config.experts).toHaveLength(2);
+    // The default ensemble has at least two experts (its size changes as experts are added).
+    expect(config.experts.length).toBeGreaterThanOrEqual(2);
+    expect(config.training).toMatchObject({ gate: { topK: 2 } });
   });
 
   it('refuses gate leads that no ingested record has, before any work starts', async () => {

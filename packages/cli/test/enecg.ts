@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const bin = join(import.meta.dirname, '..', 'bin', 'enecg.js');
+export const BIN = join(import.meta.dirname, '..', 'bin', 'enecg.js');
 
 export interface EnecgResult {
   code: number;
@@ -17,7 +17,7 @@ export async function enecg(
   options: { cwd?: string; env?: Record<string, string | undefined> } = {},
 ): Promise<EnecgResult> {
   try {
-    const { stdout, stderr } = await run('node', [bin, ...args], {
+    const { stdout, stderr } = await run('node', [BIN, ...args], {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
       maxBuffer: 64 * 1024 * 1024,

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createProgress, formatDuration, formatProgressLine, withProgress } from '../src/progress.ts';
+import {
+  createLiveLines,
+  createProgress,
+  formatDuration,
+  formatProgressLine,
+  withProgress,
+} from '../src/progress.ts';
 
 /** A stream that records what is written, and a clock the test moves by hand. */
 function harness(isTTY: boolean) {
@@ -71,8 +77,41 @@ describe('createProgress on a terminal', () => {
     expect(h.writes).toHaveLength(3);
     expect(h.writes[0]).toBe('\ringest 10/100 records (10%), 10 records/s, ETA 9s\x1b[K');
     expect(h.writes[1]).toMatch(/^\ringest 20\/100 records \(20%\)/);
-    expect(h.writes[2]?.endsWith('\x1b[K\n')).toBe(true);
+    expect(h.writes[2]).toBe('\n');
     expect(h.writes.join('')).not.toContain('\n\r');
+  });
+
+  it('draws the final line once: finish only ends it (the doubled last line of ingest and features)', () => {
+    const h = harness(true);
+    const progress = createProgress({ label: 'ingest', unit: 'records', stream: h.stream, now: h.now });
+    h.advance(1000);
+    progress.update(2, 2);
+    progress.finish();
+    expect(h.writes.join('').match(/2\/2 records/g)).toHaveLength(1);
+    expect(h.writes.at(-1)).toBe('\n');
+  });
+
+  it('draws an update it skipped when it finishes', () => {
+    const h = harness(true);
+    const progress = createProgress({ label: 'train', unit: 'epochs', stream: h.stream, now: h.now });
+    h.advance(1000);
+    progress.update(1, 10);
+    h.advance(10);
+    progress.update(2, 10); // too soon: drawn by finish
+    progress.finish();
+    expect(h.writes.at(-1)).toMatch(/^\rtrain 2\/10 epochs /);
+    expect(h.writes.at(-1)?.endsWith('\x1b[K\n')).toBe(true);
+  });
+
+  it('cuts lines to the terminal width, since a wrapped line cannot be redrawn in place', () => {
+    const h = harness(true);
+    const stream = { ...h.stream, columns: 30 };
+    const progress = createProgress({ label: 'features dlinear', unit: 'records', stream, now: h.now });
+    h.advance(1000);
+    progress.update(40, 120, '40 computed, 0 cached, 0 quarantined');
+    const drawn = h.writes[0]!.replace('\r', '').replace('\x1b[K', '');
+    expect(drawn).toHaveLength(29);
+    expect(drawn.endsWith('…')).toBe(true);
   });
 
   it('always draws the final count', () => {
@@ -132,5 +171,44 @@ describe('withProgress', () => {
       }),
     ).rejects.toThrow('disk full');
     expect(h.writes.at(-1)?.endsWith('\n')).toBe(true);
+  });
+});
+
+describe('createLiveLines', () => {
+  it('redraws its block in place on a terminal, with log lines above it', () => {
+    const h = harness(true);
+    const live = createLiveLines({ stream: h.stream, now: h.now });
+    live.render([
+      { key: '1', text: 'ingest shard 0: 10/60 records' },
+      { key: '2', text: 'ingest shard 1: 12/60 records' },
+    ]);
+    live.log('enecg: labels done');
+    live.render([{ key: '3', text: 'features dlinear: 5/120 records' }]);
+    live.finish();
+    const screen = h.writes.join('');
+    // Each redraw moves up over the block it drew and erases it.
+    expect(screen.split('\x1b[2A\r\x1b[J')).toHaveLength(3);
+    expect(screen).toContain('enecg: labels done\x1b[K\n');
+    expect(screen.endsWith('\x1b[1A\r\x1b[J')).toBe(true);
+  });
+
+  it('writes plain lines elsewhere: on change, at most every 10 s per line', () => {
+    const h = harness(false);
+    const live = createLiveLines({ stream: h.stream, now: h.now });
+    live.render([{ key: '1', text: 'train epoch 1/20' }]);
+    h.advance(2000);
+    live.render([{ key: '1', text: 'train epoch 2/20' }]); // too soon
+    live.render([{ key: '2', text: 'evaluate 0/700 replicates' }]);
+    h.advance(10_000);
+    live.render([{ key: '1', text: 'train epoch 2/20' }]);
+    live.render([{ key: '1', text: 'train epoch 2/20' }]); // unchanged
+    live.log('enecg: done');
+    live.finish();
+    expect(h.writes).toEqual([
+      'train epoch 1/20\n',
+      'evaluate 0/700 replicates\n',
+      'train epoch 2/20\n',
+      'enecg: done\n',
+    ]);
   });
 });

@@ -64,6 +64,24 @@ describe('enecg against a real Temporal server', () => {
     });
   }, 300_000);
 
+  it('run --local without --json tells what each stage did, with the test metrics, and status shows the run', async () => {
+    const { code, stdout, stderr } = await enecg(['run', '--config', configFile, '--local'], { env });
+    expect(code, stderr).toBe(0);
+    const runId = /^Run (run-\S+) completed\.$/m.exec(stdout)?.[1];
+    expect(runId, stdout).toBeDefined();
+    expect(stdout).toMatch(/^ {2}ingest +\d+ records listed: /m);
+    expect(stdout).toMatch(/^ {2}model +moe-[0-9a-f]{16}/m);
+    expect(stdout).toContain('ensemble [95% CI]');
+    expect(stdout).toMatch(/^RR interval \(ms\) +\d+ +mae /m);
+    expect(stdout).not.toContain('{"');
+    // Progress goes to stderr, as plain lines when stderr is not a terminal.
+    expect(stderr).not.toContain('\x1b[');
+
+    const status = await enecg(['status', runId!], { env });
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(new RegExp(`^${runId} {2}COMPLETED {2}started `));
+  }, 300_000);
+
   it('schedule create refuses an id that exists, saying what to do instead', async () => {
     const create = ['schedule', 'create', 'cli-test-nightly', '--config', configFile, '--json'];
     const first = await enecg(create, { env });

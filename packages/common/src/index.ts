@@ -62,5 +62,6 @@ export { repositoryRoot, toolsDir, workDir } from './local-dirs.ts';
 export { mulberry32 } from './random.ts';
 export type { ScratchPostgres } from './scratch-postgres.ts';
 export { postgresBinaries, startScratchPostgres } from './scratch-postgres.ts';
+export { TASK_DISPLAY } from './tasks.ts';
 export type { WarehouseLayout } from './warehouse.ts';
 export { warehouseLayout } from './warehouse.ts';

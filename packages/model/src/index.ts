@@ -89,5 +89,5 @@ export type { TrainConfig, TrainConfigInput } from './train/config.ts';
 export { checkTopK, resolveTrainConfig } from './train/config.ts';
 export type { RowMatrix, TrainingSet } from './train/dataset.ts';
 export { tensorBytesInUse } from './train/memory.ts';
-export type { TrainOptions, TrainSummary } from './train/stage.ts';
+export type { TrainOptions, TrainProgress, TrainSummary } from './train/stage.ts';
 export { train } from './train/stage.ts';

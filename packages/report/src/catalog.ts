@@ -342,7 +342,8 @@ export async function openCatalog(warehouse: string, limits: QueryLimits = {}): 
 }
 
 async function openCatalogOnce(warehouse: string, limits: QueryLimits): Promise<Catalog> {
-  const { timeoutMs, memoryLimit } = { ...DEFAULT_QUERY_LIMITS, ...limits };
+  const timeoutMs = limits.timeoutMs ?? DEFAULT_QUERY_LIMITS.timeoutMs;
+  const memoryLimit = limits.memoryLimit ?? DEFAULT_QUERY_LIMITS.memoryLimit;
   const root = resolve(warehouse);
   const instance: DuckDBInstanceType = await DuckDBInstance.create(':memory:', {
     autoinstall_known_extensions: 'false',

@@ -21,6 +21,8 @@ export interface LocalServerOptions {
   address?: string;
   /** Activities run at once by the in-process worker. */
   maxConcurrentActivities?: number;
+  /** Follows the started workflow (e.g. shows its activities' progress) until the returned stop(). */
+  watch?: (client: Client, workflowId: string) => { stop(outcome: 'completed' | 'ended'): Promise<void> };
 }
 
 /**
@@ -29,7 +31,7 @@ export interface LocalServerOptions {
  */
 export async function runWithLocalWorker<R>(
   options: LocalServerOptions,
-  start: (client: Client, address: string) => Promise<{ result(): Promise<R> }>,
+  start: (client: Client, address: string) => Promise<{ workflowId: string; result(): Promise<R> }>,
 ): Promise<R> {
   const server = options.address
     ? { address: options.address, stop: async () => {} }
@@ -44,7 +46,15 @@ export async function runWithLocalWorker<R>(
     const client = await connectClient(server.address);
     try {
       const handle = await start(client, server.address);
-      return await worker.runUntil(handle.result());
+      const watching = options.watch?.(client, handle.workflowId);
+      let outcome: 'completed' | 'ended' = 'ended';
+      try {
+        const result = await worker.runUntil(handle.result());
+        outcome = 'completed';
+        return result;
+      } finally {
+        await watching?.stop(outcome);
+      }
     } finally {
       await client.connection.close();
     }

@@ -1,4 +1,3 @@
-import { championStatus, formatTaskComparison } from '@enecg/report';
 import type { Command } from 'commander';
 import { printSummary } from '../output.ts';
 import { requireWarehouse } from './sql.ts';
@@ -12,6 +11,7 @@ export function registerChampionCommand(program: Command): void {
     .requiredOption('--warehouse <dir>', 'warehouse folder')
     .option('--json', 'print the full answer as JSON')
     .action(async (options: { warehouse: string; json?: boolean }) => {
+      const { championStatus, formatTaskComparison } = await import('@enecg/report');
       const status = await championStatus(requireWarehouse(options.warehouse));
       if (options.json) return printSummary({ ...status }, options);
       const { why, lastDecision } = status;

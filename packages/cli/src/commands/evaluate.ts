@@ -1,7 +1,9 @@
-import { evaluate } from '@enecg/model';
 import type { Command } from 'commander';
 import { choiceArgument, nonNegativeIntegerArgument, positiveIntegerArgument } from '../arguments.ts';
+import { formatEvaluationFile } from '../evaluation-output.ts';
+import { resolveModelArgument } from '../model-argument.ts';
 import { printSummary } from '../output.ts';
+import { commandProgress, withProgress } from '../progress.ts';
 
 interface EvaluateCommandOptions {
   warehouse: string;
@@ -11,6 +13,7 @@ interface EvaluateCommandOptions {
   seed?: string;
   runId?: string;
   json?: boolean;
+  quiet?: boolean;
 }
 
 export function registerEvaluateCommand(program: Command): void {
@@ -22,21 +25,36 @@ export function registerEvaluateCommand(program: Command): void {
         'Writes <warehouse>/models/<modelId>/evaluation.json',
     )
     .requiredOption('--warehouse <dir>', 'warehouse folder')
-    .requiredOption('--model <modelId>', 'model id printed by `enecg train`')
+    .requiredOption('--model <id|dir>', 'model id printed by `enecg train`, or its folder')
     .option('--split <split>', "'test' or 'val'", 'test')
     .option('--replicates <n>', 'bootstrap replicates', '1000')
     .option('--seed <n>', 'bootstrap seed (default: the model seed)')
     .option('--run-id <id>', 'run id recorded in lineage (default: a new one)')
-    .option('--json', 'print the summary as JSON')
+    .option('--json', 'print the summary as JSON (no progress lines)')
+    .option('--quiet', 'no progress lines on stderr')
     .action(async (options: EvaluateCommandOptions) => {
-      const summary = await evaluate({
-        warehouse: options.warehouse,
-        modelId: options.model,
-        split: choiceArgument(options.split, '--split', ['test', 'val']),
-        replicates: positiveIntegerArgument(options.replicates, '--replicates'),
-        seed: options.seed === undefined ? undefined : nonNegativeIntegerArgument(options.seed, '--seed'),
-        runId: options.runId,
-      });
-      printSummary({ ...summary }, { json: options.json });
+      const { evaluate } = await import('@enecg/model');
+      const { modelId } = resolveModelArgument(options.model, options.warehouse);
+      const split = choiceArgument(options.split, '--split', ['test', 'val']);
+      const replicates = positiveIntegerArgument(options.replicates, '--replicates');
+      const seed =
+        options.seed === undefined ? undefined : nonNegativeIntegerArgument(options.seed, '--seed');
+      const progress = commandProgress('evaluate', 'replicates', options);
+      const summary = await withProgress(progress, () =>
+        evaluate({
+          warehouse: options.warehouse,
+          modelId,
+          split,
+          replicates,
+          seed,
+          runId: options.runId,
+          onProgress: ({ done, total }) => progress.update(done, total),
+        }),
+      );
+      if (options.json) printSummary({ ...summary }, options);
+      else
+        process.stdout.write(
+          `${await formatEvaluationFile(summary.evaluationPath)}Written to ${summary.evaluationPath}\n`,
+        );
     });
 }

@@ -1,4 +1,3 @@
-import { BACKEND_CHOICES, cacheFeatures, expertFactories } from '@enecg/model';
 import type { Command } from 'commander';
 import {
   choiceArgument,
@@ -6,6 +5,7 @@ import {
   nonNegativeIntegerArgument,
   positiveIntegerArgument,
 } from '../arguments.ts';
+import { describeLazily } from '../help.ts';
 import { printSummary } from '../output.ts';
 import { commandProgress, withProgress } from '../progress.ts';
 
@@ -22,15 +22,11 @@ interface FeaturesCommandOptions {
 }
 
 export function registerFeaturesCommand(program: Command): void {
-  const experts = expertFactories()
-    .map((f) => `  ${f.name}: ${f.description}`)
-    .join('\n');
-  program
+  const command = program
     .command('features')
     .description(
       'Run a frozen expert over every ingested record and cache its embeddings under ' +
-        '<warehouse>/features/<expert>/<weights>-<preprocessing>/ (skips cached records; resumes after a crash).\n' +
-        `Experts:\n${experts}`,
+        '<warehouse>/features/<expert>/<weights>-<preprocessing>/ (skips cached records; resumes after a crash).',
     )
     .requiredOption('--warehouse <dir>', 'warehouse folder written by `enecg ingest`')
     .requiredOption('--expert <name>', 'expert name (see above)')
@@ -38,7 +34,7 @@ export function registerFeaturesCommand(program: Command): void {
       '--weights <file>',
       'safetensors checkpoint by reference parameter names (default: seeded random init)',
     )
-    .option('--backend <name>', `TensorFlow.js backend: ${BACKEND_CHOICES.join(', ')}`, 'auto')
+    .option('--backend <name>', 'TensorFlow.js backend (see below)', 'auto')
     .option('--batch-size <n>', 'records per forward pass', '16')
     .option('--seed <s>', 'seed of the random init when no --weights', '42')
     .option('--config <json>', 'expert settings as JSON (sizes, leads, length, normalization)')
@@ -49,6 +45,7 @@ export function registerFeaturesCommand(program: Command): void {
       const batchSize = positiveIntegerArgument(options.batchSize, '--batch-size');
       const config =
         options.config === undefined ? undefined : jsonObjectArgument(options.config, '--config');
+      const { BACKEND_CHOICES, cacheFeatures } = await import('@enecg/model');
       const backend = choiceArgument(options.backend, '--backend', BACKEND_CHOICES);
       const progress = commandProgress(`features ${options.expert}`, 'records', options);
       const summary = await withProgress(progress, () =>
@@ -68,4 +65,9 @@ export function registerFeaturesCommand(program: Command): void {
       );
       printSummary({ ...summary }, options);
     });
+  describeLazily(command, async () => {
+    const { BACKEND_CHOICES, expertFactories } = await import('@enecg/model');
+    const experts = expertFactories().map((f) => `  ${f.name}: ${f.description}`);
+    return `\nExperts:\n${experts.join('\n')}\nBackends: ${BACKEND_CHOICES.join(', ')}\n`;
+  });
 }

@@ -1,5 +1,5 @@
-import { ConfigError } from '@enecg/common';
-import { ingest, readStoredRecord, type Shard, type StoredRecord } from '@enecg/ingest';
+import { ConfigError } from '@enecg/common/errors';
+import type { Shard, StoredRecord } from '@enecg/ingest';
 import type { Command } from 'commander';
 import { choiceArgument, integerArgument, positiveIntegerArgument } from '../arguments.ts';
 import { printSummary } from '../output.ts';
@@ -53,6 +53,7 @@ export function registerIngestCommand(program: Command): void {
         options.batchSize === undefined
           ? undefined
           : positiveIntegerArgument(options.batchSize, '--batch-size');
+      const { ingest } = await import('@enecg/ingest');
       const summary = await withProgress(progress, () =>
         ingest({
           source: options.source,
@@ -77,6 +78,7 @@ export function registerIngestCommand(program: Command): void {
     .option('--format <format>', "'csv' or 'json'", 'csv')
     .action(async (options: ShowCommandOptions) => {
       const format = choiceArgument(options.format, '--format', ['csv', 'json']);
+      const { readStoredRecord } = await import('@enecg/ingest');
       const stored = await readStoredRecord(
         options.warehouse,
         positiveIntegerArgument(options.studyId, '--study-id'),

@@ -1,4 +1,4 @@
-import { deriveLabels, type LabelConfigInput, readLabelConfigFile } from '@enecg/labels';
+import type { LabelConfigInput } from '@enecg/labels';
 import type { Command } from 'commander';
 import { printSummary } from '../output.ts';
 
@@ -33,6 +33,7 @@ export function registerLabelsCommand(program: Command): void {
     .option('--run-id <id>', 'run id recorded in lineage (default: a new one)')
     .option('--json', 'print the summary as JSON')
     .action(async (options: LabelsCommandOptions) => {
+      const { deriveLabels, readLabelConfigFile } = await import('@enecg/labels');
       const summary = await deriveLabels({
         source: options.source,
         hosp: options.hosp,

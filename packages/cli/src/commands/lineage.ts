@@ -1,7 +1,8 @@
-import { ConfigError, IntegrityError, type LineageHead } from '@enecg/common';
-import { formatProblem, lineageDiff, lineageDownstream, lineageUpstream, lineageVerify } from '@enecg/report';
+import type { LineageHead } from '@enecg/common';
+import { ConfigError, IntegrityError } from '@enecg/common/errors';
 import type { Command } from 'commander';
 import { positiveIntegerArgument } from '../arguments.ts';
+import { resolveModelArgument } from '../model-argument.ts';
 import { printSummary } from '../output.ts';
 import { requireWarehouse } from './sql.ts';
 
@@ -18,11 +19,13 @@ export function registerLineageCommand(program: Command): void {
   lineage
     .command('upstream')
     .description('Which runs, code, config, label rules and raw data produced a model')
-    .requiredOption('--model <id>', 'model id (folder under <warehouse>/models)')
+    .requiredOption('--model <id|dir>', 'model id (folder under <warehouse>/models), or that folder')
     .requiredOption('--warehouse <dir>', 'warehouse folder')
     .option('--json', 'print the full answer as JSON')
     .action(async (options: Options & { model: string }) => {
-      const answer = await lineageUpstream(requireWarehouse(options.warehouse), options.model);
+      const { lineageUpstream } = await import('@enecg/report');
+      const { modelId } = resolveModelArgument(options.model, requireWarehouse(options.warehouse));
+      const answer = await lineageUpstream(options.warehouse, modelId);
       if (options.json) return printSummary({ ...answer }, options);
       const labelRules = answer.runs.flatMap((run) =>
         run.facets.labelRules ? [run.facets.labelRules.version] : [],
@@ -49,6 +52,7 @@ export function registerLineageCommand(program: Command): void {
     .option('--json', 'print the full answer as JSON')
     .action(async (options: Options & { studyId: string }) => {
       const studyId = positiveIntegerArgument(options.studyId, '--study-id');
+      const { lineageDownstream } = await import('@enecg/report');
       const answer = await lineageDownstream(requireWarehouse(options.warehouse), studyId);
       if (options.json) return printSummary({ ...answer }, options);
       printSummary(
@@ -71,6 +75,7 @@ export function registerLineageCommand(program: Command): void {
     .requiredOption('--warehouse <dir>', 'warehouse folder')
     .option('--json', 'print the full answer as JSON')
     .action(async (runA: string, runB: string, options: Options) => {
+      const { lineageDiff } = await import('@enecg/report');
       const answer = await lineageDiff(requireWarehouse(options.warehouse), runA, runB);
       if (options.json) return printSummary({ ...answer }, options);
       const lines: Record<string, unknown> = { a: answer.a, b: answer.b };
@@ -100,6 +105,7 @@ export function registerLineageCommand(program: Command): void {
     .option('--json', 'print the full answer as JSON')
     .action(async (options: Options & { expectHead?: string }) => {
       const warehouse = requireWarehouse(options.warehouse);
+      const { formatProblem, lineageVerify } = await import('@enecg/report');
       const expectedHead =
         options.expectHead === undefined
           ? undefined

@@ -1,25 +1,29 @@
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { backendLabel, requireGpuBackend } from '@enecg/model';
-import { generateSynthetic } from '@enecg/synth';
-import {
-  CPU_TASK_QUEUE,
-  createActivities,
-  createPipelineWorker,
-  GPU_TASK_QUEUE,
-  loadPipelineConfig,
-  newPipelineRunId,
-  type PipelineResult,
-  runPipelineLocally,
-  startPipeline,
-  validatePipelineConfig,
-} from '@enecg/workflows';
+import type { PipelineResult } from '@enecg/workflows';
+import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { choiceArgument, positiveIntegerArgument } from '../arguments.ts';
-import { printSummary } from '../output.ts';
+import { formatEvaluationFile } from '../evaluation-output.ts';
+import { formatSummary, printSummary } from '../output.ts';
+import { createLiveLines, formatDuration } from '../progress.ts';
 import { connectCliClient } from '../temporal-client.ts';
+import { watchRun } from '../watch.ts';
 
-const log = (line: string) => process.stderr.write(`enecg: ${line}\n`);
+/**
+ * Where a run's log lines and its activities' live progress go (stderr); with --json only the log lines,
+ * so that stdout stays one JSON document and stderr stays short.
+ */
+function runDisplay(options: { json?: boolean }) {
+  const live = createLiveLines();
+  return {
+    log: (line: string) => live.log(`enecg: ${line}`),
+    watch: options.json
+      ? undefined
+      : (client: Client, workflowId: string) => watchRun(client, workflowId, live),
+  };
+}
 
 function resultSummary(result: PipelineResult): Record<string, unknown> {
   return {
@@ -35,6 +39,72 @@ function resultSummary(result: PipelineResult): Record<string, unknown> {
     // Keep it: `enecg lineage verify --expect-head` catches a rewritten or cut history against it.
     lineageHead: `${result.lineageHead.sequence}:${result.lineageHead.sha256}`,
   };
+}
+
+/** Activities that say on stderr when each starts and ends, so a worker's log shows what it works on. */
+function loggedActivities<T extends object>(activities: T): T {
+  const logged = Object.entries(activities).map(([name, activity]) => [
+    name,
+    async (...args: unknown[]) => {
+      const input = args[0] as {
+        runId?: unknown;
+        expert?: unknown;
+        shard?: { index: number; count: number };
+      };
+      const subject = [
+        typeof input?.expert === 'string' ? input.expert : undefined,
+        input?.shard && input.shard.count > 1 ? `shard ${input.shard.index}/${input.shard.count}` : undefined,
+        typeof input?.runId === 'string' ? `of ${input.runId}` : undefined,
+      ].filter(Boolean);
+      const what = [name, ...subject].join(' ');
+      const started = Date.now();
+      process.stderr.write(`enecg: ${what} started\n`);
+      try {
+        const result = await (activity as (...a: unknown[]) => Promise<unknown>)(...args);
+        process.stderr.write(`enecg: ${what} finished in ${formatDuration((Date.now() - started) / 1000)}\n`);
+        return result;
+      } catch (error) {
+        process.stderr.write(`enecg: ${what} failed: ${error instanceof Error ? error.message : error}\n`);
+        throw error;
+      }
+    },
+  ]);
+  return Object.fromEntries(logged) as T;
+}
+
+/** The header file of the first record a dataset lists (record_list.csv's `path` column). */
+async function firstRecord(source: string): Promise<string> {
+  const [header, first] = (await readFile(join(source, 'record_list.csv'), 'utf8')).split('\n');
+  const path = first?.split(',')[header?.split(',').indexOf('path') ?? -1];
+  return path ? join(source, `${path}.hea`) : join(source, 'record_list.csv');
+}
+
+/** A finished run: one JSON document with --json, otherwise what each stage did and the test metrics. */
+async function printRunResult(result: PipelineResult, options: { json?: boolean }): Promise<void> {
+  if (options.json) {
+    printSummary(resultSummary(result), options);
+    return;
+  }
+  const { ingest, labels, model } = result;
+  const reused = (hit: boolean) => (hit ? ' (reused: same inputs as an earlier run)' : '');
+  const lines = [
+    `Run ${result.runId} completed.`,
+    formatSummary({
+      ingest: `${ingest.listed} records listed: ${ingest.ingested} ingested, ${ingest.unchanged} unchanged, ${ingest.quarantined} quarantined`,
+      labels: `${labels.rows} labelled studies${reused(labels.cacheHit)}`,
+      features: result.features
+        .map((f) => `${f.expert} ${f.computed} computed, ${f.cached} cached`)
+        .join('; '),
+      model: `${model.modelId}${reused(model.cacheHit)}`,
+      warehouse: result.warehouse,
+      report: result.report.html,
+    })
+      .trimEnd()
+      .replace(/^/gm, '  ')
+      .concat('\n'),
+    await formatEvaluationFile(result.evaluationPath),
+  ];
+  process.stdout.write(lines.join('\n'));
 }
 
 export function registerPipelineCommands(program: Command): void {
@@ -63,11 +133,17 @@ export function registerPipelineCommands(program: Command): void {
         headless?: boolean;
         json?: boolean;
       }) => {
+        const { loadPipelineConfig, newPipelineRunId, runPipelineLocally, startPipeline } = await import(
+          '@enecg/workflows'
+        );
         const config = await loadPipelineConfig(options.config);
         const runId = options.runId ?? newPipelineRunId();
+        const { log, watch } = runDisplay(options);
         if (options.local) {
-          const result = await runPipelineLocally({ config, runId, log, headless: options.headless });
-          printSummary(resultSummary(result), options);
+          await printRunResult(
+            await runPipelineLocally({ config, runId, log, watch, headless: options.headless }),
+            options,
+          );
           return;
         }
         const client = await connectCliClient();
@@ -80,7 +156,16 @@ export function registerPipelineCommands(program: Command): void {
           log(
             `run ${runId} started; waiting for it (Ctrl-C leaves it running; see \`enecg status ${runId}\`)`,
           );
-          printSummary(resultSummary(await handle.result()), options);
+          const watching = watch?.(client, runId);
+          let outcome: 'completed' | 'ended' = 'ended';
+          try {
+            const result = await handle.result();
+            outcome = 'completed';
+            await watching?.stop(outcome);
+            await printRunResult(result, options);
+          } finally {
+            if (outcome === 'ended') await watching?.stop(outcome);
+          }
         } finally {
           await client.connection.close();
         }
@@ -97,15 +182,21 @@ export function registerPipelineCommands(program: Command): void {
     .option('--concurrency <n>', 'activities run at once', '2')
     .action(async (options: { queue: string; concurrency: string }) => {
       const queue = choiceArgument(options.queue, '--queue', ['cpu', 'gpu']);
+      const { CPU_TASK_QUEUE, createActivities, createPipelineWorker, GPU_TASK_QUEUE } = await import(
+        '@enecg/workflows'
+      );
       const taskQueue = queue === 'gpu' ? GPU_TASK_QUEUE : CPU_TASK_QUEUE;
       // A GPU worker without a GPU would take feature caching away from the CPU workers: refuse.
-      if (queue === 'gpu') log(`feature caching on ${backendLabel(await requireGpuBackend())}`);
+      if (queue === 'gpu') {
+        const { backendLabel, requireGpuBackend } = await import('@enecg/model');
+        process.stderr.write(`enecg: feature caching on ${backendLabel(await requireGpuBackend())}\n`);
+      }
       const worker = await createPipelineWorker({
         taskQueue,
-        activities: createActivities(),
+        activities: loggedActivities(createActivities()),
         maxConcurrentActivities: positiveIntegerArgument(options.concurrency, '--concurrency'),
       });
-      log(`worker polling ${taskQueue}; Ctrl-C to stop`);
+      process.stderr.write(`enecg: worker polling ${taskQueue}; Ctrl-C to stop\n`);
       const stop = () => worker.shutdown();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
@@ -126,20 +217,31 @@ export function registerPipelineCommands(program: Command): void {
       const subjects = positiveIntegerArgument(options.subjects, '--subjects');
       const dir = resolve(options.dir);
       const source = join(dir, `synthetic-${subjects}`);
+      const { runPipelineLocally, validatePipelineConfig } = await import('@enecg/workflows');
+      const { log, watch } = runDisplay(options);
       if (!existsSync(join(source, 'record_list.csv'))) {
         log(`generating ${subjects} synthetic subjects into ${source}`);
+        const { generateSynthetic } = await import('@enecg/synth');
         await generateSynthetic({ subjects, outDir: source, seed: 42, layout: 'v1' });
       }
       const config = validatePipelineConfig(
         { source, hosp: join(source, 'hosp'), warehouse: join(dir, 'warehouse') },
         'demo defaults',
       );
-      const result = await runPipelineLocally({ config, log, headless: options.headless });
-      printSummary(resultSummary(result), options);
+      const result = await runPipelineLocally({ config, log, watch, headless: options.headless });
+      await printRunResult(result, options);
       if (!options.json) {
-        process.stdout.write(`\nOpen the report: ${result.report.html}\n`);
+        const record = await firstRecord(source);
         process.stdout.write(
-          `Query lineage:   npx enecg sql --warehouse ${result.warehouse} "SELECT * FROM runs"\n`,
+          [
+            '',
+            'Next:',
+            `  open the report       ${result.report.html}`,
+            `  query the warehouse   npx enecg sql --warehouse ${result.warehouse} "SELECT run_id, job, status FROM runs"`,
+            `  predict one record    npx enecg predict --warehouse ${result.warehouse} --model ${result.model.modelId} ${record}`,
+            `  trace the model       npx enecg lineage upstream --warehouse ${result.warehouse} --model ${result.model.modelId}`,
+            '',
+          ].join('\n'),
         );
       }
     });

@@ -1,4 +1,3 @@
-import { renderReport } from '@enecg/report';
 import type { Command } from 'commander';
 import { printSummary } from '../output.ts';
 import { requireWarehouse } from './sql.ts';
@@ -11,6 +10,7 @@ export function registerReportCommand(program: Command): void {
     .requiredOption('--warehouse <dir>', 'warehouse folder')
     .option('--json', 'print the summary as JSON')
     .action(async (runId: string, options: { warehouse: string; json?: boolean }) => {
+      const { renderReport } = await import('@enecg/report');
       const summary = await renderReport({ warehouse: requireWarehouse(options.warehouse), runId });
       printSummary({ ...summary }, options);
     });

@@ -1,16 +1,4 @@
-import { championStatus } from '@enecg/report';
-import {
-  checkScheduleTiming,
-  createRetrainSchedule,
-  deleteSchedule,
-  describeSchedule,
-  listSchedules,
-  loadPipelineConfig,
-  pauseSchedule,
-  type RetrainScheduleOptions,
-  triggerSchedule,
-  updateRetrainSchedule,
-} from '@enecg/workflows';
+import type { RetrainScheduleOptions } from '@enecg/workflows/client';
 import type { Command } from 'commander';
 import { printSummary } from '../output.ts';
 import { withClient } from '../temporal-client.ts';
@@ -23,7 +11,11 @@ interface DefineOptions {
   json?: boolean;
 }
 
+/** The schedule operations, loaded when a schedule command runs. */
+const schedules = () => import('@enecg/workflows/client');
+
 async function scheduleOptions(scheduleId: string, options: DefineOptions): Promise<RetrainScheduleOptions> {
+  const { checkScheduleTiming, loadPipelineConfig } = await import('@enecg/workflows');
   checkScheduleTiming(options, {
     cron: '--cron',
     timeZone: '--time-zone',
@@ -64,6 +56,7 @@ export function registerScheduleCommands(program: Command): void {
   defineCommand(schedule, 'create', 'Create a retraining schedule (refused if the id exists)').action(
     async (scheduleId: string, options: DefineOptions) => {
       const definition = await scheduleOptions(scheduleId, options);
+      const { createRetrainSchedule } = await schedules();
       await withClient((client) => createRetrainSchedule(client, definition));
       printSummary({ scheduleId, created: true, cron: options.cron, timeZone: options.timeZone }, options);
     },
@@ -72,6 +65,7 @@ export function registerScheduleCommands(program: Command): void {
   defineCommand(schedule, 'update', 'Change an existing schedule').action(
     async (scheduleId: string, options: DefineOptions) => {
       const definition = await scheduleOptions(scheduleId, options);
+      const { updateRetrainSchedule } = await schedules();
       await withClient((client) => updateRetrainSchedule(client, definition));
       printSummary({ scheduleId, updated: true, cron: options.cron, timeZone: options.timeZone }, options);
     },
@@ -82,11 +76,13 @@ export function registerScheduleCommands(program: Command): void {
     .description('List schedules with their next and recent runs')
     .option('--json', 'print a machine-readable summary')
     .action(async (options: { json?: boolean }) => {
-      const schedules = await withClient(async (client) =>
+      const { describeSchedule, listSchedules } = await schedules();
+      const list = await withClient(async (client) =>
         Promise.all((await listSchedules(client)).map((id) => describeSchedule(client, id))),
       );
       const withDecisions = await Promise.all(
-        schedules.map(async (schedule) => {
+        list.map(async (schedule) => {
+          const { championStatus } = await import('@enecg/report');
           const status = schedule.warehouse ? await championStatus(schedule.warehouse) : null;
           const last = status?.lastDecision;
           return {
@@ -116,6 +112,7 @@ export function registerScheduleCommands(program: Command): void {
       .argument('<scheduleId>')
       .option('--json', 'print a machine-readable summary')
       .action(async (scheduleId: string, options: { json?: boolean }) => {
+        const { pauseSchedule } = await schedules();
         await withClient((client) => pauseSchedule(client, scheduleId, paused));
         printSummary({ scheduleId, paused }, options);
       });
@@ -127,6 +124,7 @@ export function registerScheduleCommands(program: Command): void {
     .argument('<scheduleId>')
     .option('--json', 'print a machine-readable summary')
     .action(async (scheduleId: string, options: { json?: boolean }) => {
+      const { triggerSchedule } = await schedules();
       const outcome = await withClient((client) => triggerSchedule(client, scheduleId));
       printSummary(
         outcome.started
@@ -146,6 +144,7 @@ export function registerScheduleCommands(program: Command): void {
     .argument('<scheduleId>')
     .option('--json', 'print a machine-readable summary')
     .action(async (scheduleId: string, options: { json?: boolean }) => {
+      const { deleteSchedule } = await schedules();
       await withClient((client) => deleteSchedule(client, scheduleId));
       printSummary({ scheduleId, deleted: true }, options);
     });

@@ -1,11 +1,4 @@
-import { ensureDuckDBExtensions } from '@enecg/common';
-import {
-  describeNativeSetup,
-  type NativeSetupResult,
-  nativeBackendSetting,
-  setupNativeBackend,
-} from '@enecg/model';
-import { connectOrStartServer, ensureTemporalCli } from '@enecg/workflows';
+import type { NativeSetupResult } from '@enecg/model';
 import type { Command } from 'commander';
 import { integerArgument } from '../arguments.ts';
 import { printSummary } from '../output.ts';
@@ -26,8 +19,11 @@ export function registerSetupCommands(program: Command): void {
     .option('--json', 'print a machine-readable summary')
     .action(async (options: { gpu?: boolean; json?: boolean }) => {
       const log = (line: string) => process.stderr.write(`setup: ${line}\n`);
+      const { ensureTemporalCli } = await import('@enecg/workflows/client');
+      const { describeNativeSetup, nativeBackendSetting, setupNativeBackend } = await import('@enecg/model');
       const cli = await ensureTemporalCli(log);
       if (!options.json && !cli.source.startsWith('cached')) log(`Temporal CLI ready at ${cli.path}`);
+      const { ensureDuckDBExtensions } = await import('@enecg/common');
       const extensions = await ensureDuckDBExtensions(log);
       const gpu = options.gpu === true || nativeBackendSetting().gpu;
       const native: NativeSetupResult[] = [await setupNativeBackend('cpu', log)];
@@ -66,6 +62,7 @@ export function registerSetupCommands(program: Command): void {
     .option('--port <port>', 'frontend gRPC port', '7233')
     .option('--headless', 'no Temporal Web UI (by default it listens on 127.0.0.1 on a free port)')
     .action(async (options: { port: string; headless?: boolean }) => {
+      const { connectOrStartServer } = await import('@enecg/workflows/client');
       const server = await connectOrStartServer({
         port: integerArgument(options.port, '--port', { min: 1, max: 65535 }),
         headless: options.headless ?? false,

@@ -1,4 +1,4 @@
-import { loadSweepConfig, runSweepLocally, type SweepResult, startSweep } from '@enecg/workflows';
+import type { SweepResult } from '@enecg/workflows';
 import type { Command } from 'commander';
 import { printSummary } from '../output.ts';
 import { connectCliClient } from '../temporal-client.ts';
@@ -32,6 +32,7 @@ export function registerSweepCommand(program: Command): void {
     .option('--no-wait', 'start the sweep and return its id without waiting')
     .option('--json', 'print a machine-readable summary')
     .action(async (options: { config: string; local?: boolean; wait: boolean; json?: boolean }) => {
+      const { loadSweepConfig, runSweepLocally, startSweep } = await import('@enecg/workflows');
       const plan = await loadSweepConfig(options.config);
       if (options.local) {
         printSummary(resultSummary(await runSweepLocally({ plan, log })), options);

@@ -1,5 +1,5 @@
-import { ConfigError } from '@enecg/common';
-import { DEFAULT_MISSING, generateSynthetic, type MissingRates, type SynthLayout } from '@enecg/synth';
+import { ConfigError } from '@enecg/common/errors';
+import type { MissingRates, SynthLayout } from '@enecg/synth';
 import type { Command } from 'commander';
 import {
   choiceArgument,
@@ -8,6 +8,7 @@ import {
   numberListArgument,
   positiveIntegerArgument,
 } from '../arguments.ts';
+import { describeLazily } from '../help.ts';
 import { printSummary } from '../output.ts';
 
 interface SynthCommandOptions {
@@ -22,13 +23,13 @@ interface SynthCommandOptions {
 }
 
 /** `potassium=0.3,rrInterval=0.05` -> { potassium: 0.3, rrInterval: 0.05 }; the rates are checked later. */
-function missingRates(value: string): Partial<MissingRates> {
+function missingRates(value: string, defaults: MissingRates): Partial<MissingRates> {
   const rates: Record<string, number> = {};
   for (const part of value.split(',')) {
     const [key, rate] = part.split('=');
-    if (!key || rate === undefined || !(key.trim() in DEFAULT_MISSING)) {
+    if (!key || rate === undefined || !(key.trim() in defaults)) {
       throw new ConfigError(
-        `'${part}' is not one of ${Object.keys(DEFAULT_MISSING).join(', ')} = rate`,
+        `'${part}' is not one of ${Object.keys(defaults).join(', ')} = rate`,
         '--missing',
       );
     }
@@ -38,7 +39,7 @@ function missingRates(value: string): Partial<MissingRates> {
 }
 
 export function registerSynthCommand(program: Command): void {
-  program
+  const command = program
     .command('synth')
     .description(
       'Generate a synthetic MIMIC-IV-ECG + MIMIC-IV hosp dataset (12-lead, 500 Hz, 10 s WFDB records, ' +
@@ -49,15 +50,11 @@ export function registerSynthCommand(program: Command): void {
     .option('--seed <s>', 'random seed; the same seed gives byte-identical files', '42')
     .option('--layout <layout>', "'v1' (MIMIC-IV-ECG v1.0) or 'demo' (MIMIC-IV-ECG demo v0.1)", 'v1')
     .option('--class-weights <w0,...,w14>', 'relative frequencies of the 15 arrhythmia classes')
-    .option(
-      '--missing <key=rate,...>',
-      `missing-value rates (${Object.entries(DEFAULT_MISSING)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(', ')})`,
-    )
+    .option('--missing <key=rate,...>', 'missing-value rates per field, e.g. potassium=0.3 (defaults below)')
     .option('--overwrite', 'replace a dataset written earlier into --out')
     .option('--json', 'print a machine-readable summary')
     .action(async (options: SynthCommandOptions) => {
+      const { DEFAULT_MISSING, generateSynthetic } = await import('@enecg/synth');
       const summary = await generateSynthetic({
         subjects: positiveIntegerArgument(options.subjects, '--subjects'),
         outDir: options.out,
@@ -66,9 +63,14 @@ export function registerSynthCommand(program: Command): void {
         ...(options.classWeights
           ? { classWeights: numberListArgument(options.classWeights, '--class-weights') }
           : {}),
-        ...(options.missing ? { missing: missingRates(options.missing) } : {}),
+        ...(options.missing ? { missing: missingRates(options.missing, DEFAULT_MISSING) } : {}),
         overwrite: options.overwrite ?? false,
       });
       printSummary({ ...summary }, options);
     });
+  describeLazily(command, async () => {
+    const { DEFAULT_MISSING } = await import('@enecg/synth');
+    const rates = Object.entries(DEFAULT_MISSING).map(([key, rate]) => `${key}=${rate}`);
+    return `\nDefault missing-value rates: ${rates.join(', ')}\n`;
+  });
 }

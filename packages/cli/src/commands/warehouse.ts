@@ -1,4 +1,3 @@
-import { migrateFolderWarehouse } from '@enecg/ingest';
 import type { Command } from 'commander';
 import { printSummary } from '../output.ts';
 import { requireWarehouse } from './sql.ts';
@@ -16,6 +15,7 @@ export function registerWarehouseCommands(program: Command): void {
     .requiredOption('--warehouse <dir>', 'warehouse folder')
     .option('--json', 'print a machine-readable summary')
     .action(async (options: { warehouse: string; json?: boolean }) => {
+      const { migrateFolderWarehouse } = await import('@enecg/ingest');
       const summary = await migrateFolderWarehouse(requireWarehouse(options.warehouse));
       printSummary({ ...summary }, options);
     });

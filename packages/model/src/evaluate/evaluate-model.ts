@@ -30,6 +30,8 @@ export interface EvaluateOptions {
   replicates: number;
   seed: number;
   scatterPoints?: number;
+  /** Called after each bootstrap (one task, one model), counting replicates over all tasks and models. */
+  onProgress?: (progress: { done: number; total: number }) => void;
 }
 
 /**
@@ -45,11 +47,17 @@ export function evaluateOnSplit(
   const predictions = infer(model, inputsOfRows(set, rows));
   const experts = model.shape.experts.map(({ name }) => name);
   const out: Partial<Record<TaskKey, TaskEvaluation>> = {};
+  // Each task bootstraps the ensemble, every expert and the baseline.
+  const progress = { done: 0, total: model.shape.tasks.length * (experts.length + 2) * options.replicates };
   for (const task of model.shape.tasks) {
     const labels = set.labels[task];
-    if (!labels) continue;
-    const positions = rows.flatMap((row, position) => (Number.isFinite(labels[row]) ? [position] : []));
-    if (positions.length === 0) continue;
+    const positions = labels
+      ? rows.flatMap((row, position) => (Number.isFinite(labels[row]) ? [position] : []))
+      : [];
+    if (!labels || positions.length === 0) {
+      progress.total -= (experts.length + 2) * options.replicates;
+      continue;
+    }
     const taskRows = positions.map((position) => rows[position] as number);
     const truth = Float64Array.from(taskRows, (row) => labels[row] as number);
     const replicates = subjectBootstrapWeights(
@@ -66,8 +74,12 @@ export function evaluateOnSplit(
         ? regressionMetrics(truth, Float64Array.from(values))
         : classificationMetrics(spec.kind, Int32Array.from(truth), values, predicted.classes);
     const ensemble = pick(predicted.ensemble);
-    const samplesOf = (values: Float32Array) =>
-      bootstrapSamples(computerFor(values), replicates, positions.length);
+    const samplesOf = (values: Float32Array) => {
+      const samples = bootstrapSamples(computerFor(values), replicates, positions.length);
+      progress.done += options.replicates;
+      options.onProgress?.({ ...progress });
+      return samples;
+    };
     const ensembleSamples = samplesOf(ensemble);
     const primary = PRIMARY_METRIC[spec.kind].metric;
     const baselineSamples = samplesOf(baseline);

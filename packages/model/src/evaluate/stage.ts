@@ -27,6 +27,8 @@ export interface EvaluateStageOptions {
   /** Bootstrap replicates for the 95% intervals. */
   replicates?: number;
   seed?: number;
+  /** Bootstrap replicates computed so far, over every task and model compared. */
+  onProgress?: (progress: { done: number; total: number }) => void;
 }
 
 export interface EvaluateSummary {
@@ -82,6 +84,7 @@ async function evaluateOn(options: EvaluateStageOptions): Promise<EvaluateSummar
     trainRows: rowsOfSplit(loaded.set, 'train'),
     replicates,
     seed: options.seed ?? manifest.config.seed,
+    onProgress: options.onProgress,
   });
   disposeInferenceModel(model);
   const counts = parameterCounts(manifest.shape);

@@ -82,6 +82,8 @@ export function targetScaleFor(set: TrainingSet, config: TrainConfig, rows: read
 export interface FitOptions {
   /** Threads to train on; see `resolveThreads`. */
   threads?: number;
+  /** Called after every epoch with its losses (for progress lines and heartbeats). */
+  onEpoch?: (record: EpochRecord) => void;
 }
 
 /** Shards the tasks are split into: at most two, the cores of the machine this was tuned for. */
@@ -169,6 +171,7 @@ export async function fitModel(
         });
       }
       curve.push({ epoch, trainLoss, valLoss });
+      options.onEpoch?.({ epoch, trainLoss, valLoss });
       if (rows.val.length === 0 || valLoss < best.loss) {
         best = { loss: valLoss, epoch };
         await runner.markBest();

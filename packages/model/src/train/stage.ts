@@ -14,7 +14,7 @@ import { withTrainingBackend } from './backend.ts';
 import { encodeWeights, saveCheckpoint } from './checkpoint.ts';
 import { checkThreads, resolveTrainConfig, type TrainConfigInput } from './config.ts';
 import { rowsOfSplit, validateTrainingSet } from './dataset.ts';
-import { disposeWeights, fitModel, foldRows } from './fit.ts';
+import { disposeWeights, type EpochRecord, fitModel, foldRows } from './fit.ts';
 import { parameterCounts } from './model.ts';
 import { type FeatureSource, loadWarehouseSet, resolveFeatureSources } from './warehouse-set.ts';
 
@@ -33,6 +33,19 @@ export interface TrainOptions {
    * is not part of the config, the model id or the lineage event.
    */
   threads?: number;
+  /** Called after every epoch of every fit (cross-validation folds first, then the final model). */
+  onProgress?: (progress: TrainProgress) => void;
+}
+
+/** Where training is: `fit` counts the fits (k folds, then the final model), `epoch` up to `maxEpochs`. */
+export interface TrainProgress {
+  fit: number;
+  fits: number;
+  epoch: number;
+  /** Early stopping may end a fit before this. */
+  maxEpochs: number;
+  trainLoss: number;
+  valLoss: number;
 }
 
 export interface TrainSummary {
@@ -66,7 +79,6 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
 async function trainOn(backend: string, options: TrainOptions): Promise<TrainSummary> {
   const config = resolveTrainConfig(options.config);
   checkThreads(options.threads);
-  const fit = { threads: options.threads };
   const runId = options.runId ?? newRunId();
   const sources = await resolveFeatureSources(options.warehouse, options.experts, options.gateCache);
   await appendStartEvent(options.warehouse, { runId }, 'train', { config });
@@ -74,19 +86,28 @@ async function trainOn(backend: string, options: TrainOptions): Promise<TrainSum
   validateTrainingSet(loaded.set, warehouseLayout(options.warehouse).labels);
   const { set } = loaded;
   const folds: TrainSummary['folds'] = [];
+  const foldIds = options.crossValidate
+    ? [...new Set(set.fold.filter((_, row) => set.split[row] !== 'test'))].sort((a, b) => a - b)
+    : [];
+  let fitNumber = 0;
+  const fit = () => {
+    const progress = { fit: ++fitNumber, fits: foldIds.length + 1, maxEpochs: config.maxEpochs };
+    return {
+      threads: options.threads,
+      onEpoch: (epoch: EpochRecord) => options.onProgress?.({ ...progress, ...epoch }),
+    };
+  };
   if (options.crossValidate) {
-    for (const fold of [...new Set(set.fold.filter((_, row) => set.split[row] !== 'test'))].sort(
-      (a, b) => a - b,
-    )) {
+    for (const fold of foldIds) {
       const rows = foldRows(set, fold);
-      const fitted = await fitModel(set, config, rows, fit);
+      const fitted = await fitModel(set, config, rows, fit());
       const bestValLoss = Math.min(...fitted.curve.map((epoch) => epoch.valLoss));
       folds.push({ fold, trainRows: rows.train.length, valRows: rows.val.length, bestValLoss });
       disposeWeights(fitted.weights);
     }
   }
   const rows = { train: rowsOfSplit(set, 'train'), val: rowsOfSplit(set, 'val') };
-  const fitted = await fitModel(set, config, rows, fit);
+  const fitted = await fitModel(set, config, rows, fit());
   // The id names what the model was trained on (label file, feature content, not how features were
   // stored) and the weights it came out with: the same config, data and code give the same id, while a
   // code change that alters the weights gets a new id instead of overwriting the former model.

@@ -62,6 +62,11 @@ async function hashFiles(paths: readonly string[]): Promise<Record<string, strin
   return Object.fromEntries(await Promise.all(paths.map(async (path) => [path, await sha256File(path)])));
 }
 
+/** Progress that also says what it counts (the expert, the shard): `enecg run` and `status` show it. */
+function about(progress: ProgressReporter, subject: Record<string, unknown>): ProgressReporter {
+  return (counts) => progress({ ...subject, ...(counts as object) });
+}
+
 /**
  * Runs a stage as an activity: heartbeating, error kinds mapped for Temporal, then the auditors' catalog
  * refreshed.
@@ -95,7 +100,7 @@ export function createActivities() {
             batchSize: input.batchSize,
             runId: input.runId,
           },
-          progress,
+          about(progress, { shard: input.shard }),
         ),
       );
     },
@@ -144,13 +149,13 @@ export function createActivities() {
             backend: input.backend,
             runId: input.runId,
           },
-          progress,
+          about(progress, { expert: input.expert }),
         ),
       );
     },
 
     async trainModel(input: TrainInput) {
-      return runStage(input.warehouse, async () => {
+      return runStage(input.warehouse, async (progress) => {
         const featureDigests = await Promise.all(input.featureSets.map((dir) => datasetDigest(dir)));
         const key = {
           stage: 'train',
@@ -159,28 +164,36 @@ export function createActivities() {
           codeVersion: await codeVersion(),
         };
         return cachedStage(input.warehouse, key, async () => {
-          const result = await inStageProcess('train', {
-            warehouse: input.warehouse,
-            runId: input.runId,
-            config: input.config,
-            experts: input.experts,
-            gateCache: input.gateCache,
-          });
+          const result = await inStageProcess(
+            'train',
+            {
+              warehouse: input.warehouse,
+              runId: input.runId,
+              config: input.config,
+              experts: input.experts,
+              gateCache: input.gateCache,
+            },
+            progress,
+          );
           return { summary: result, outputs: [result.modelDir] };
         });
       });
     },
 
     async evaluateModel(input: EvaluateInput) {
-      return runStage(input.warehouse, () =>
-        inStageProcess('evaluate', {
-          warehouse: input.warehouse,
-          modelId: input.modelId,
-          runId: input.runId,
-          replicates: input.replicates,
-          seed: input.seed,
-          split: input.split,
-        }),
+      return runStage(input.warehouse, (progress) =>
+        inStageProcess(
+          'evaluate',
+          {
+            warehouse: input.warehouse,
+            modelId: input.modelId,
+            runId: input.runId,
+            replicates: input.replicates,
+            seed: input.seed,
+            split: input.split,
+          },
+          progress,
+        ),
       );
     },
 

@@ -17,8 +17,10 @@ export const stageJobs = {
     (await import('@enecg/ingest')).ingest({ ...options, onProgress: report }),
   cacheFeatures: async (options: Omit<CacheFeaturesOptions, 'onProgress'>, report: Progress) =>
     (await import('@enecg/model')).cacheFeatures({ ...options, onProgress: report }),
-  train: async (options: TrainOptions) => (await import('@enecg/model')).train(options),
-  evaluate: async (options: EvaluateStageOptions) => (await import('@enecg/model')).evaluate(options),
+  train: async (options: Omit<TrainOptions, 'onProgress'>, report: Progress) =>
+    (await import('@enecg/model')).train({ ...options, onProgress: report }),
+  evaluate: async (options: Omit<EvaluateStageOptions, 'onProgress'>, report: Progress) =>
+    (await import('@enecg/model')).evaluate({ ...options, onProgress: report }),
   renderReport: async (options: Parameters<typeof renderReport>[0]) =>
     (await import('@enecg/report')).renderReport(options),
   trainTrial: async (input: TrainTrialInput) => (await import('../sweep/trial-work.ts')).trainTrial(input),
