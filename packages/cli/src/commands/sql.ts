@@ -71,7 +71,9 @@ export function registerSqlCommand(program: Command): void {
         options.maxWidth === undefined ? undefined : positiveIntegerArgument(options.maxWidth, '--max-width');
       const { openCatalog } = await import('@enecg/report/catalog');
       const timeoutMs =
-        options.timeout === undefined ? undefined : positiveIntegerArgument(options.timeout, '--timeout') * 1000;
+        options.timeout === undefined
+          ? undefined
+          : positiveIntegerArgument(options.timeout, '--timeout') * 1000;
       const catalog = await openCatalog(requireWarehouse(options.warehouse), {
         timeoutMs,
         memoryLimit: options.memoryLimit,
