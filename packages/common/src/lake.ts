@@ -108,9 +108,12 @@ function redact(catalog: string): string {
   return catalog.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 }
 
-/** About 10 s of backoff for a commit, about 30 s for an attach (a reader may wait out a long commit burst). */
-const MAX_COMMIT_ATTEMPTS = 12;
-const MAX_ATTACH_ATTEMPTS = 20;
+/**
+ * About 60 s of backoff for a commit and for an attach: on a loaded machine (CI measured it with three test
+ * suites at once) a commit burst of several writers kept a SQLite catalog busy for more than 10 s.
+ */
+const MAX_COMMIT_ATTEMPTS = 36;
+const MAX_ATTACH_ATTEMPTS = 36;
 const BUSY_CATALOG = /database is locked|SQLITE_BUSY|conflict|could not serialize|deadlock detected/i;
 
 /**

@@ -330,12 +330,12 @@ export const DEFAULT_QUERY_LIMITS: Required<QueryLimits> = { timeoutMs: 60_000, 
  * readers never wait.
  */
 export async function openCatalog(warehouse: string, limits: QueryLimits = {}): Promise<Catalog> {
-  // A catalog busy with a writer's commit refuses an attach for a moment: wait it out (bounded, about 30 s).
+  // A catalog busy with writers' commits refuses an attach for a while: wait it out (bounded, about 60 s).
   for (let attempt = 1; ; attempt++) {
     try {
       return await openCatalogOnce(warehouse, limits);
     } catch (error) {
-      if (!/database is locked/i.test((error as Error).message) || attempt >= 20) throw error;
+      if (!/database is locked/i.test((error as Error).message) || attempt >= 36) throw error;
       await sleep(Math.min(2000, 20 * 2 ** (attempt - 1)) * (0.5 + Math.random()));
     }
   }
