@@ -25,7 +25,10 @@ describe('enecg labels', () => {
       ]);
       expect(code).toBe(0);
       const summary = JSON.parse(stdout);
-      expect(summary.output).toMatchObject({ path: join(warehouse, 'labels/labels.parquet'), rows: 1 });
+      expect(summary.output).toMatchObject({
+        path: join(warehouse, 'data/main/labels', `labels-${summary.labelSet}.parquet`),
+        rows: 1,
+      });
       expect(summary.statistics.tasks.report_label.classes).toEqual({ '0': 1 });
     },
     60_000,

@@ -65,14 +65,16 @@ describe('enecg lineage verify over stages run from the command line with a rela
   it('a copy with flipped bytes names each changed file; the original stays clean', async () => {
     const copy = join(cwd, 'tampered');
     await cp(join(cwd, 'wh'), copy, { recursive: true });
-    await flipByte(join(copy, 'labels', 'labels.parquet'));
+    const labelFiles = join(copy, 'data', 'main', 'labels');
+    const labelSet = (await readdir(labelFiles)).find((name) => /^labels-\w+\.parquet$/.test(name))!;
+    await flipByte(join(labelFiles, labelSet));
     await flipByte(join(copy, 'models', modelId, 'model.safetensors'));
     await flipByte(join(copy, 'models', modelId, 'evaluation.json'));
     const { code, lines } = await verify(copy);
     expect(code).toBe(1);
     expect(lines).toEqual([
       expect.stringMatching(
-        /^event \d{12}\.json \(labels run [^)]+\): labels\/labels\.parquet: sha256 recorded/,
+        /^event \d{12}\.json \(labels run [^)]+\): data\/main\/labels\/labels-\w+\.parquet: sha256 recorded/,
       ),
       expect.stringMatching(
         new RegExp(

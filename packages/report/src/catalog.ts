@@ -18,6 +18,7 @@ import {
   withLake,
   writeFileAtomic,
 } from '@enecg/common';
+import { LABEL_DERIVATIONS_TABLE, LABELS_TABLE, LATEST_LABEL_SET_SQL } from '@enecg/labels';
 
 /** One documented view: what it answers, which files it needs, and how it is defined. */
 interface ViewDefinition {
@@ -67,10 +68,6 @@ const DECISION_COLUMNS = `{
 
 const EVALUATION_COLUMNS = `{modelId: 'VARCHAR', runId: 'VARCHAR', split: 'VARCHAR', tasks: 'JSON'}`;
 
-function parquetUnder(root: string, folder: string): string {
-  return `read_parquet(${sqlString(join(root, folder, '**', '*.parquet'))}, union_by_name = true)`;
-}
-
 const VIEWS: ViewDefinition[] = [
   {
     name: 'records',
@@ -92,14 +89,22 @@ const VIEWS: ViewDefinition[] = [
   },
   {
     name: 'labels',
-    description: 'One row per study: the five task labels, split, fold and label rule version.',
-    needs: { folder: 'labels', matches: PARQUET },
-    body: (root) => `SELECT * FROM ${parquetUnder(root, 'labels')}`,
+    description:
+      "One row per study of the latest derivation's label set: the five task labels, split, fold, label rule version and label_set (every set: lake.labels).",
+    needs: { lakeTable: LABEL_DERIVATIONS_TABLE },
+    body: () => `SELECT * FROM ${LAKE}.${LABELS_TABLE} WHERE label_set = ${LATEST_LABEL_SET_SQL}`,
+  },
+  {
+    name: 'label_derivations',
+    description:
+      'One row per labels run, in commit order: the label set it produced or reused, its rules, configuration and source hashes.',
+    needs: { lakeTable: LABEL_DERIVATIONS_TABLE },
+    body: () => `SELECT * FROM ${LAKE}.${LABEL_DERIVATIONS_TABLE}`,
   },
   {
     name: 'splits',
     description: 'Studies and subjects per label version, split and fold.',
-    needs: { folder: 'labels', matches: PARQUET },
+    needs: { lakeTable: LABEL_DERIVATIONS_TABLE },
     dependsOn: ['labels'],
     body: () =>
       `SELECT label_version, split, fold, count(*) AS studies, count(DISTINCT subject_id) AS subjects

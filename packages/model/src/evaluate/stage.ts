@@ -76,7 +76,7 @@ async function evaluateOn(options: EvaluateStageOptions): Promise<EvaluateSummar
     manifest.shape.experts.map(({ name }) => `${name}/${manifest.featureCaches[name]}`),
     manifest.featureCaches[GATE_INPUT_EXPERT],
   );
-  const loaded = await loadWarehouseSet(options.warehouse, sources);
+  const loaded = await loadWarehouseSet(options.warehouse, sources, manifest.labelSet);
   const model = toInferenceModel(manifest.shape, weights, manifest.targetScale);
   disposeWeights(weights);
   const tasks = evaluateOnSplit(loaded.set, model, {
