@@ -194,25 +194,24 @@ export async function importLabelFile(
   const labelSet = `file-${(await sha256File(file)).slice(0, 24)}`;
   const staged = `${labelSetFile(warehouse, labelSet)}.tmp-${process.pid}`;
   await mkdir(dirname(staged), { recursive: true });
-  const { reused } = await withLake({ warehouse }, async (lake) => {
+  return withLake({ warehouse }, async (lake) => {
     const [first] = await queryRows(
       lake.connection,
-      `SELECT any_value(label_version) AS v FROM read_parquet(${sqlString(file)})`,
+      `SELECT any_value(label_version) AS v, count(*)::INTEGER AS n FROM read_parquet(${sqlString(file)})`,
     );
     await lake.connection.run(
       `COPY (SELECT *, ${sqlString(labelSet)} AS label_set FROM read_parquet(${sqlString(file)}) ORDER BY study_id)
          TO ${sqlString(staged)} (FORMAT parquet, COMPRESSION zstd)`,
     );
-    return commitLabelSet(lake, warehouse, staged, labelSet, {
+    const { reused } = await commitLabelSet(lake, warehouse, staged, labelSet, {
       runId: `import-${labelSet}`,
       labelVersion: String(first?.v ?? 'unknown'),
       rulesSha256: null,
       config: null,
       sources: null,
     });
+    return { labelSet, reused, rows: Number(first?.n ?? 0) };
   });
-  const { rows } = await describeLabelSet(warehouse, labelSet);
-  return { labelSet, reused, rows };
 }
 
 /**

@@ -6,12 +6,17 @@ import {
   ConfigError,
   duckdbExtensionPath,
   LAKE,
+  postgresBinaries,
   queryRows,
+  resolveLakeCatalog,
+  type ScratchPostgres,
+  sha256File,
   sqlString,
+  startScratchPostgres,
   withDuckDB,
   withLake,
 } from '@enecg/common';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   deriveLabels,
   LABEL_DERIVATIONS_TABLE,
@@ -83,10 +88,16 @@ describe.skipIf(!haveExtensions)('labels in the lake', { timeout: 120_000 }, () 
   let paths: MiniMimic;
   let first: LabelSummary;
 
+  let postgres: ScratchPostgres | undefined;
+
   beforeAll(async () => {
     paths = await writeMiniMimic(cohort());
     first = await deriveLabels(paths);
+    const bin = postgresBinaries();
+    if (bin) postgres = await startScratchPostgres(bin);
+    else console.warn('PostgreSQL catalog label test skipped: Debian `postgresql` is not installed');
   });
+  afterAll(() => postgres?.stop());
 
   it('stores a derivation as one immutable label set; the same inputs reuse it', async () => {
     expect(first).toMatchObject({ reused: false, output: { rows: 80 } });
@@ -114,18 +125,31 @@ describe.skipIf(!haveExtensions)('labels in the lake', { timeout: 120_000 }, () 
     await expect(readLabels(paths.warehouse, 'no-such-set')).rejects.toThrow(/no label set no-such-set/);
   });
 
-  it('stores a set once when three processes derive it at once', async () => {
-    const fresh = { ...paths, warehouse: join(paths.warehouse, '..', 'concurrent') };
-    const runs = await Promise.all([1, 2, 3].map(() => deriveInProcess(fresh)));
-    expect(new Set(runs.map((run) => run.labelSet))).toEqual(new Set([first.labelSet]));
-    expect(runs.filter((run) => !run.reused)).toHaveLength(1);
-    expect(await storedSets(fresh.warehouse)).toEqual([{ label_set: first.labelSet, rows: 80, studies: 80 }]);
-    expect(await derivations(fresh.warehouse)).toHaveLength(3);
-    // The same bytes as the set derived alone: label files do not depend on who wrote them.
-    expect(await readdir(join(fresh.warehouse, 'data', 'main', 'labels'))).toEqual([
-      `labels-${first.labelSet}.parquet`,
-    ]);
-  });
+  const catalogs: Array<[string, () => Promise<string | undefined>]> = [
+    ['SQLite', async () => undefined],
+    ['PostgreSQL', async () => postgres?.createDatabase('labels')],
+  ];
+  it.each(catalogs)(
+    'stores a set once when three processes derive it at once (%s catalog)',
+    async (name, catalogFor) => {
+      if (name === 'PostgreSQL' && !postgres) return;
+      const fresh = { ...paths, warehouse: join(paths.warehouse, '..', `concurrent-${name}`) };
+      const catalog = await catalogFor();
+      if (catalog) await resolveLakeCatalog(fresh.warehouse, catalog);
+      const runs = await Promise.all([1, 2, 3].map(() => deriveInProcess(fresh)));
+      expect(new Set(runs.map((run) => run.labelSet))).toEqual(new Set([first.labelSet]));
+      expect(runs.filter((run) => !run.reused)).toHaveLength(1);
+      expect(await storedSets(fresh.warehouse)).toEqual([
+        { label_set: first.labelSet, rows: 80, studies: 80 },
+      ]);
+      expect(await derivations(fresh.warehouse)).toHaveLength(3);
+      // The same bytes as the set derived alone: label files do not depend on who wrote them.
+      expect(await readdir(join(fresh.warehouse, 'data', 'main', 'labels'))).toEqual([
+        `labels-${first.labelSet}.parquet`,
+      ]);
+      expect(await sha256File(labelSetFile(fresh.warehouse, first.labelSet))).toBe(first.output.sha256);
+    },
+  );
 
   it('converts a label table of the folder layout, refusing to read it until then', async () => {
     const old = join(paths.warehouse, '..', 'folder-layout');

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import {
   duckdbExtensionPath,
   LAKE,
   queryRows,
+  sha256File,
   sqlString,
   warehouseLayout,
   withDuckDB,
@@ -53,7 +54,26 @@ async function tableCounts(warehouse: string) {
   return { ...lake, features };
 }
 
-describe.skipIf(!haveExtensions)('whole runs at once on one warehouse', () => {
+const weights = (result: PipelineResult) => readFile(join(result.model.modelDir, 'model.safetensors'));
+
+/**
+ * sha256 of every data file whose bytes depend only on the data and the config, by path in the warehouse:
+ * waveform parts, label sets, feature parts and manifests. (The lake's catalog rows carry run ids.)
+ */
+async function dataFiles(warehouse: string): Promise<Record<string, string>> {
+  const layout = warehouseLayout(warehouse);
+  const files: Record<string, string> = {};
+  for (const folder of [layout.waveforms, layout.labels, layout.features]) {
+    for (const entry of await readdir(folder, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const path = join(entry.parentPath, entry.name);
+      files[relative(warehouse, path)] = await sha256File(path);
+    }
+  }
+  return files;
+}
+
+describe.skipIf(!haveExtensions)('whole runs at once on one warehouse', { timeout: 600_000 }, () => {
   let source: string;
   let root: string;
   const input = (warehouse: string, extra: Record<string, unknown> = {}) =>
@@ -71,10 +91,17 @@ describe.skipIf(!haveExtensions)('whole runs at once on one warehouse', () => {
       ...extra,
     });
 
+  /** The first configuration run alone on a fresh warehouse: what every other run is compared with. */
+  let alone: PipelineResult;
+
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'enecg-concurrent-runs-'));
     source = join(root, 'source');
     await generateSynthetic({ subjects: 10, outDir: source, seed: 11, layout: 'v1' });
+    alone = await runPipelineLocally({
+      config: input(join(root, 'alone')),
+      address: inject('temporalAddress'),
+    });
   });
 
   it("two runs of one config and one of another end with every study once per table and the lone run's model", async () => {
@@ -86,7 +113,6 @@ describe.skipIf(!haveExtensions)('whole runs at once on one warehouse', () => {
       runPipelineLocally({ config: input(shared), address }),
       runPipelineLocally({ config: input(shared, other), address }),
     ]);
-    const alone = await runPipelineLocally({ config: input(join(root, 'alone')), address });
     const otherAlone = await runPipelineLocally({ config: input(join(root, 'other-alone'), other), address });
 
     const stored = alone.ingest.ingested;
@@ -108,12 +134,24 @@ describe.skipIf(!haveExtensions)('whole runs at once on one warehouse', () => {
     expect(counts.waveforms).toEqual(loneCounts.waveforms);
 
     // The same model (id and weight bytes) as the run alone, whatever ran beside it.
-    const weights = (result: PipelineResult) => readFile(join(result.model.modelDir, 'model.safetensors'));
     for (const run of [a1, a2]) {
       expect(run.model.modelId).toBe(alone.model.modelId);
       expect(Buffer.compare(await weights(run), await weights(alone))).toBe(0);
     }
     expect(b.model.modelId).toBe(otherAlone.model.modelId);
     expect(Buffer.compare(await weights(b), await weights(otherAlone))).toBe(0);
+  });
+
+  it('two clean runs on the same data write byte-identical data files and the same model', async () => {
+    const again = await runPipelineLocally({
+      config: input(join(root, 'again')),
+      address: inject('temporalAddress'),
+    });
+    expect(again.model.modelId).toBe(alone.model.modelId);
+    expect(Buffer.compare(await weights(again), await weights(alone))).toBe(0);
+    const first = await dataFiles(join(root, 'alone'));
+    const second = await dataFiles(join(root, 'again'));
+    expect(Object.keys(first).length).toBeGreaterThan(5);
+    expect(second).toEqual(first);
   });
 });
