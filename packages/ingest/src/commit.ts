@@ -68,11 +68,6 @@ export async function commitBatch(lake: Lake, batch: StagedBatch, label: string)
   }
   try {
     return await serializedTransaction(lake, INGEST_GATE, label, async (connection) => {
-      // DuckDB 1.4's statistics propagation over the lake's study_id corrupts these joins when other
-      // processes commit meanwhile: a staged study id came out as itself + 2^32 (stored under a study that
-      // does not exist) or missed its stored twin (a waveform part registered twice). Seen in 2 of 3 runs
-      // of 6 concurrent ingest processes (2 shards x 3 runs, batches of 4), never with it disabled (5 of 5).
-      await connection.run(`SET disabled_optimizers = 'statistics_propagation'`);
       const committed: CommittedBatch = { records: 0, storedMeanwhile: 0, quarantine: 0 };
       if (batch.records.length > 0 && batch.waveformPart) {
         await createTableLike(connection, RECORDS_TABLE, stagedRecords);
