@@ -40,7 +40,10 @@ export interface FeaturesInput extends StageInput {
 
 export interface TrainInput extends StageInput {
   config: Record<string, unknown>;
+  /** Exact feature sets (`<expert>/<key>`) the config implies, never "the one cache of an expert". */
   experts: string[];
+  /** Key of the gate input's (`raw-leads`) feature set. */
+  gateCache?: string;
   /** The label table's hash and the feature-set folders the model is trained on: with the config, the cache key. */
   labelsSha256: string;
   featureSets: string[];
@@ -157,7 +160,7 @@ export function createActivities() {
         const key = {
           stage: 'train',
           inputs: { labels: input.labelsSha256, features: featureDigests.map((digest) => digest.sha256) },
-          config: { training: input.config, experts: input.experts },
+          config: { training: input.config, experts: input.experts, gateCache: input.gateCache },
           codeVersion: await codeVersion(),
         };
         return cachedStage(input.warehouse, key, async () => {
@@ -168,6 +171,7 @@ export function createActivities() {
               runId: input.runId,
               config: input.config,
               experts: input.experts,
+              gateCache: input.gateCache,
             },
             progress,
           );
