@@ -23,6 +23,9 @@ export const UNTRACKED_WAREHOUSE_PATHS: readonly string[] = [
   // The lake's own bookkeeping: its catalog (and SQLite's journal), the pointer to it, the commit gates.
   'catalog.sqlite',
   'catalog.sqlite-journal',
+  'catalog.sqlite-wal',
+  'catalog.sqlite-shm',
+  'catalog.lock',
   'lake.json',
   'data/main/commit_gates',
   // One row per labels run (which label set it produced or reused): a log like the lineage itself.
