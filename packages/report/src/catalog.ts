@@ -11,6 +11,7 @@ import {
   lakeAttachSql,
   lakeExists,
   queryRows,
+  refuseFolderLayout,
   requireDuckDBExtension,
   resolveLakeCatalog,
   sqlString,
@@ -18,7 +19,12 @@ import {
   withLake,
   writeFileAtomic,
 } from '@enecg/common';
-import { LABEL_DERIVATIONS_TABLE, LABELS_TABLE, LATEST_LABEL_SET_SQL } from '@enecg/labels';
+import {
+  LABEL_DERIVATIONS_TABLE,
+  LABELS_TABLE,
+  LATEST_LABEL_SET_SQL,
+  refuseFolderLabels,
+} from '@enecg/labels/store';
 
 /** One documented view: what it answers, which files it needs, and how it is defined. */
 interface ViewDefinition {
@@ -350,6 +356,9 @@ async function openCatalogOnce(warehouse: string, limits: QueryLimits): Promise<
   const timeoutMs = limits.timeoutMs ?? DEFAULT_QUERY_LIMITS.timeoutMs;
   const memoryLimit = limits.memoryLimit ?? DEFAULT_QUERY_LIMITS.memoryLimit;
   const root = resolve(warehouse);
+  // Tables of the layout before the lake would silently be missing views: name the command that converts them.
+  refuseFolderLayout(root);
+  refuseFolderLabels(root);
   const instance: DuckDBInstanceType = await DuckDBInstance.create(':memory:', {
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',
