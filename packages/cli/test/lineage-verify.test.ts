@@ -1,12 +1,14 @@
 import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { sha256 } from '@enecg/common';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { enecg } from './enecg.ts';
 
 let cwd: string;
 let modelId: string;
+/** The stored test evaluation, relative to the warehouse. */
+let evaluationFile: string;
 
 /** Runs a stage command in `cwd`, as a user would with a relative warehouse path, and parses its JSON. */
 async function stage(args: string[]): Promise<Record<string, unknown>> {
@@ -49,7 +51,18 @@ beforeAll(async () => {
     'cli-train',
   ]);
   modelId = trained.modelId as string;
-  await stage(['evaluate', '--warehouse', 'wh', '--model', modelId, '--replicates', '20']);
+  const evaluated = await stage([
+    'evaluate',
+    '--warehouse',
+    'wh',
+    '--model',
+    modelId,
+    '--replicates',
+    '20',
+    '--run-id',
+    'cli-train',
+  ]);
+  evaluationFile = relative(join(cwd, 'wh'), resolve(cwd, evaluated.evaluationPath as string));
   await stage(['report', 'cli-train', '--warehouse', 'wh']);
 }, 240_000);
 
@@ -67,7 +80,7 @@ describe('enecg lineage verify over stages run from the command line with a rela
     await cp(join(cwd, 'wh'), copy, { recursive: true });
     await flipByte(join(copy, 'labels', 'labels.parquet'));
     await flipByte(join(copy, 'models', modelId, 'model.safetensors'));
-    await flipByte(join(copy, 'models', modelId, 'evaluation.json'));
+    await flipByte(join(copy, evaluationFile));
     const { code, lines } = await verify(copy);
     expect(code).toBe(1);
     expect(lines).toEqual([
@@ -76,7 +89,7 @@ describe('enecg lineage verify over stages run from the command line with a rela
       ),
       expect.stringMatching(
         new RegExp(
-          `^event \\d{12}\\.json \\(evaluate run [^)]+\\): models/${modelId}/evaluation\\.json: sha256 recorded`,
+          `^event \\d{12}\\.json \\(evaluate run [^)]+\\): ${evaluationFile.replaceAll('.', '\\.')}: sha256 recorded`,
         ),
       ),
       expect.stringMatching(

@@ -90,9 +90,9 @@ describe('renderReport', () => {
     expect(verify.checked).toBe(11);
   }, 60_000);
 
-  it('names the file and field of a malformed evaluation.json', async () => {
+  it('names the file and field of a malformed evaluation', async () => {
     const broken = await buildWarehouse(await mkdtemp(join(tmpdir(), 'enecg-report-broken-')));
-    const file = join(broken.warehouse, 'models', broken.modelId, 'evaluation.json');
+    const file = join(broken.warehouse, broken.evaluationFile);
     const { runId: _, ...withoutRunId } = JSON.parse(await readFile(file, 'utf8'));
     await writeFile(file, JSON.stringify(withoutRunId));
     const attempt = renderReport({ warehouse: broken.warehouse, runId: broken.pipelineRunId });
