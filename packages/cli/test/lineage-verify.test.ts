@@ -124,4 +124,51 @@ describe('enecg lineage verify over stages run from the command line with a rela
       ),
     ]);
   });
+
+  it('evaluating and reporting again add or reuse files, never rewrite one, and verify stays clean', async () => {
+    const before = await artifactHashes(join(cwd, 'wh'));
+    const evaluateAgain = (replicates: string, runId: string) =>
+      stage([
+        'evaluate',
+        '--warehouse',
+        'wh',
+        '--model',
+        modelId,
+        '--replicates',
+        replicates,
+        '--run-id',
+        runId,
+      ]);
+    const same = await evaluateAgain('20', 'cli-again');
+    expect(same).toMatchObject({ reused: true });
+    expect(relative(join(cwd, 'wh'), resolve(cwd, same.evaluationPath as string))).toBe(evaluationFile);
+    // More replicates within the run: another evaluation, so the run's report is added beside the first.
+    const more = await evaluateAgain('30', 'cli-train');
+    expect(more).toMatchObject({ reused: false });
+    const report = await stage(['report', 'cli-train', '--warehouse', 'wh']);
+    expect(report.html).toMatch(/runs\/cli-train\/report-[0-9a-f]{16}\.html$/);
+    const after = await artifactHashes(join(cwd, 'wh'));
+    for (const [file, hash] of before) expect(after.get(file), file).toBe(hash);
+    expect([...after.keys()].filter((file) => !before.has(file)).sort()).toEqual(
+      [
+        relative(join(cwd, 'wh'), resolve(cwd, more.evaluationPath as string)),
+        relative(join(cwd, 'wh'), resolve(cwd, report.html as string)),
+        relative(join(cwd, 'wh'), resolve(cwd, report.markdown as string)),
+      ].sort(),
+    );
+    expect(await verify('wh')).toEqual({ code: 0, lines: [] });
+  });
 });
+
+/** sha256 of every file a stage wrote (the lake's data files, models, runs, labels, features), by relative path. */
+async function artifactHashes(warehouse: string): Promise<Map<string, string>> {
+  const hashes = new Map<string, string>();
+  for (const folder of ['data', 'labels', 'features', 'models', 'runs']) {
+    for (const entry of await readdir(join(warehouse, folder), { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile() || entry.parentPath.includes('commit_gates')) continue;
+      const file = join(entry.parentPath, entry.name);
+      hashes.set(relative(warehouse, file), sha256(await readFile(file)));
+    }
+  }
+  return hashes;
+}
