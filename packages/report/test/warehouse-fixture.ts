@@ -4,6 +4,7 @@ import type { DatasetRef, LineageEvent } from '@enecg/common';
 import {
   appendLineageEvent,
   codeVersion,
+  currentLakeSnapshot,
   describeDataset,
   lakeTableExists,
   mulberry32,
@@ -286,7 +287,7 @@ export async function buildWarehouse(root: string, options: FixtureOptions = {})
   await writeFileAtomic(join(modelFolder, 'model.safetensors'), Buffer.alloc(4096, seed % 256));
   await writeFileAtomic(
     join(modelFolder, 'model.json'),
-    `${JSON.stringify({ modelId, lr: 1e-4, epochs: 5 })}\n`,
+    `${JSON.stringify({ modelId, lr: 1e-4, epochs: 5, lakeSnapshot: await currentLakeSnapshot(warehouse) })}\n`,
   );
   const evaluationFile = `models/${modelId}/evaluations/test-${evaluationKeyFixture(seed)}.json`;
   await writeFileAtomic(
