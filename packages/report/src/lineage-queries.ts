@@ -332,7 +332,8 @@ export interface RunEvaluation {
 
 /**
  * The test-split evaluations the runs computed or reused, as their `evaluate` events name them (so an
- * evaluation another run computed first, and reused here, counts): the newest one per model, by model id.
+ * evaluation another run computed first, and reused here, counts): per model the one its latest event
+ * names, ordered by model id.
  */
 export async function readEvaluations(
   warehouse: string,
@@ -343,21 +344,17 @@ export async function readEvaluations(
     .filter((event) => event.job.name === 'evaluate' && runIds.has(event.run.runId))
     .flatMap((event) => event.outputs.map((output) => datasetLocation(warehouse, output.path)));
   const byModel = new Map<string, RunEvaluation>();
-  for (const path of new Set(paths)) {
+  for (const path of new Set(paths.reverse())) {
     let text: string;
     try {
       text = await readFile(path, 'utf8');
     } catch (error) {
-      throw new InputError(
-        `a lineage event names this evaluation, but it cannot be read (${(error as Error).message})`,
-        {
-          file: path,
-        },
-      );
+      const reason = `a lineage event names this evaluation, but it cannot be read (${(error as Error).message})`;
+      throw new InputError(reason, { file: path });
     }
     const report = parseEvaluation(text, path);
-    if (report.split !== 'test') continue;
-    byModel.set(report.modelId, { report, path });
+    if (report.split === 'test' && !byModel.has(report.modelId))
+      byModel.set(report.modelId, { report, path });
   }
   return [...byModel.values()].sort((a, b) => a.report.modelId.localeCompare(b.report.modelId));
 }
