@@ -61,10 +61,25 @@ export function lakeAttachTarget(catalog: LakeCatalog): string {
     : `ducklake:postgres:${catalog.connection}`;
 }
 
+/**
+ * How long SQLite itself waits for another process's lock before reporting the catalog busy (the
+ * retries below then take over). SQLite's own wait needs no new attachment, so it is the cheap first line.
+ */
+const SQLITE_BUSY_TIMEOUT_MS = 10_000;
+
 /** The SQL a plain `duckdb` shell runs to see the warehouse (after loading the ducklake extension). */
 export function lakeAttachSql(warehouse: string, catalog: LakeCatalog, readOnly: boolean): string {
   const options = [`DATA_PATH ${sqlString(`${join(resolve(warehouse), DATA_FOLDER)}/`)}`];
   if (readOnly) options.push('READ_ONLY');
+  if (catalog.kind === 'sqlite') {
+    options.push(`META_BUSY_TIMEOUT ${SQLITE_BUSY_TIMEOUT_MS}`);
+    // Write-ahead logging: readers never block a committing writer, nor a writer them. In rollback-journal
+    // mode a reader's shared lock kept writers' commits (and other readers' attaches) refused for tens of
+    // seconds under several concurrent ingests. The mode is stored in the catalog file, so writers set it
+    // (converting a catalog made before) and read-only readers simply follow it. WAL needs the catalog on a
+    // local file system; several machines share a warehouse through a PostgreSQL catalog instead.
+    if (!readOnly) options.push(`META_JOURNAL_MODE 'WAL'`);
+  }
   return `ATTACH ${sqlString(lakeAttachTarget(catalog))} AS ${LAKE} (${options.join(', ')})`;
 }
 

@@ -23,6 +23,8 @@ export const UNTRACKED_WAREHOUSE_PATHS: readonly string[] = [
   // The lake's own bookkeeping: its catalog (and SQLite's journal), the pointer to it, the commit gates.
   'catalog.sqlite',
   'catalog.sqlite-journal',
+  'catalog.sqlite-wal',
+  'catalog.sqlite-shm',
   'lake.json',
   'data/main/commit_gates',
 ];
