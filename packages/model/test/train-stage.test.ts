@@ -1,11 +1,12 @@
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, queryRows, sqlString, withDuckDB, withLake } from '@enecg/common';
+import { ConfigError, queryRows, sha256, sqlString, withDuckDB, withLake } from '@enecg/common';
 import { ingest } from '@enecg/ingest';
 import { generateSynthetic } from '@enecg/synth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evaluate } from '../src/evaluate/stage.ts';
+import { type EvaluateSummary, evaluate } from '../src/evaluate/stage.ts';
 import type { EvaluationReport } from '../src/evaluation-types.ts';
 import { TASKS } from '../src/evaluation-types.ts';
 import type { TrainingSet } from '../src/train/dataset.ts';
@@ -62,8 +63,47 @@ async function writeWarehouse(root: string, set: TrainingSet, keySuffix = ''): P
   await rm(staging, { recursive: true });
 }
 
+const EVALUATE_PROCESS = join(import.meta.dirname, 'support', 'evaluate-process.ts');
+
+function evaluateInProcess(modelId: string, runId: string): Promise<EvaluateSummary> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', EVALUATE_PROCESS, warehouse, modelId, runId], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.stderr.on('data', (chunk) => (err += chunk));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`evaluate ${runId} exited ${code}: ${err}`)),
+    );
+  });
+}
+
+let warehouse: string;
+
+/** The COMPLETE lineage event of a run. */
+async function completion(runId: string) {
+  const folder = join(warehouse, 'lineage', 'events');
+  const events = await Promise.all(
+    (await readdir(folder)).map(async (name) => JSON.parse(await readFile(join(folder, name), 'utf8'))),
+  );
+  return events.find((event) => event.run.runId === runId && event.eventType === 'COMPLETE');
+}
+
+/** Each run's evaluate event names the stored evaluation, with its hash, as its only output. */
+async function expectEventsName(runIds: string[], stored: EvaluateSummary) {
+  for (const runId of runIds) {
+    expect((await completion(runId)).outputs).toEqual([
+      expect.objectContaining({
+        path: stored.evaluationPath.slice(warehouse.length + 1),
+        sha256: stored.evaluationSha256,
+      }),
+    ]);
+  }
+}
+
 describe('train and evaluate stages over a Parquet warehouse', () => {
-  let warehouse: string;
   const config = { hiddenSize: 16, gate: { length: 32 }, maxEpochs: 3 };
   beforeAll(async () => {
     warehouse = await mkdtemp(join(tmpdir(), 'enecg-train-'));
@@ -145,24 +185,28 @@ describe('train and evaluate stages over a Parquet warehouse', () => {
       seed: 42,
     });
     // The reusing run's event names the stored file with its hash, as the first run's does.
-    const folder = join(warehouse, 'lineage', 'events');
-    const events = await Promise.all(
-      (await readdir(folder)).map(async (name) => JSON.parse(await readFile(join(folder, name), 'utf8'))),
-    );
-    const completion = (runId: string) =>
-      events.find((event) => event.run.runId === runId && event.eventType === 'COMPLETE');
-    for (const runId of ['evaluate-a', 'evaluate-b']) {
-      expect(completion(runId).outputs).toEqual([
-        expect.objectContaining({
-          path: first.evaluationPath.slice(warehouse.length + 1),
-          sha256: first.evaluationSha256,
-        }),
-      ]);
-    }
-    expect(completion('evaluate-b').facets).toMatchObject({
+    await expectEventsName(['evaluate-a', 'evaluate-b'], first);
+    expect((await completion('evaluate-b')).facets).toMatchObject({
       reused: true,
       evaluationKey: first.evaluationKey,
     });
+  }, 120_000);
+
+  it('two processes evaluating one model at once store one file, and both runs name it', async () => {
+    const { modelId, modelDir } = await train({ warehouse, config });
+    const [a, b] = await Promise.all(
+      ['overlap-a', 'overlap-b'].map((runId) => evaluateInProcess(modelId, runId)),
+    );
+    expect(b!.evaluationPath).toBe(a!.evaluationPath);
+    expect(b!.evaluationSha256).toBe(a!.evaluationSha256);
+    expect(sha256(await readFile(a!.evaluationPath))).toBe(a!.evaluationSha256);
+    const stored = await readdir(join(modelDir, 'evaluations'));
+    expect(stored.filter((name) => name.includes(a!.evaluationKey))).toEqual([
+      `test-${a!.evaluationKey}.json`,
+    ]);
+    // No temporary file of the process that lost the race stays behind.
+    expect(stored.filter((name) => name.includes('.tmp-'))).toEqual([]);
+    await expectEventsName(['overlap-a', 'overlap-b'], a!);
   }, 120_000);
 
   it('same config and data name the same model with byte-identical weights, on one thread or two', async () => {
