@@ -25,6 +25,7 @@ export const UNTRACKED_WAREHOUSE_PATHS: readonly string[] = [
   'catalog.sqlite-journal',
   'catalog.sqlite-wal',
   'catalog.sqlite-shm',
+  'catalog.lock',
   'lake.json',
   'data/main/commit_gates',
 ];
