@@ -46,6 +46,9 @@ export function waveformPartName(records: readonly Pick<CatalogRow, 'studyId' | 
   return `ingest-${hash.digest('hex').slice(0, 24)}.parquet`;
 }
 
+/** Numbers staged files (see commitBatch). */
+let stagedBatchCounter = 0;
+
 /**
  * Commits one batch in one lake transaction: the waveform part is registered as written
  * (`ducklake_add_data_files`, no copy), the catalog rows get their versions from what is stored at
@@ -53,8 +56,12 @@ export function waveformPartName(records: readonly Pick<CatalogRow, 'studyId' | 
  * concurrent run (or an overlapping retry) stored first is dropped from this batch rather than stored twice.
  */
 export async function commitBatch(lake: Lake, batch: StagedBatch, label: string): Promise<CommittedBatch> {
-  const stagedRecords = join(batch.scratchDir, 'records.parquet');
-  const stagedQuarantine = join(batch.scratchDir, 'quarantine.parquet');
+  // A new name per batch: DuckDB's external file cache keys file contents by path and modification time,
+  // and a batch staged under the previous batch's name in the same instant was read back partly from that
+  // cache (a study id off by 2^32, in about one ingest in ten under load).
+  const staged = `${stagedBatchCounter++}`;
+  const stagedRecords = join(batch.scratchDir, `records-${staged}.parquet`);
+  const stagedQuarantine = join(batch.scratchDir, `quarantine-${staged}.parquet`);
   const recordsPart = catalogPart();
   if (batch.records.length > 0) {
     await writeRowTableFile(
