@@ -162,10 +162,10 @@ describe('enecg lineage verify over stages run from the command line with a rela
   });
 });
 
-/** sha256 of every file a stage wrote (the lake's data files, models, runs, labels, features), by relative path. */
+/** sha256 of every file a stage wrote (the lake's data files, labels included, models, runs, features), by relative path. */
 async function artifactHashes(warehouse: string): Promise<Map<string, string>> {
   const hashes = new Map<string, string>();
-  for (const folder of ['data', 'labels', 'features', 'models', 'runs']) {
+  for (const folder of ['data', 'features', 'models', 'runs']) {
     for (const entry of await readdir(join(warehouse, folder), { recursive: true, withFileTypes: true })) {
       if (!entry.isFile() || entry.parentPath.includes('commit_gates')) continue;
       const file = join(entry.parentPath, entry.name);
