@@ -76,6 +76,7 @@ export type {
   PretrainManifest,
   PretrainOptions,
   PretrainProgress,
+  PretrainSegment,
   PretrainSummary,
 } from './pretrain/index.ts';
 export {
@@ -85,6 +86,7 @@ export {
   pretrainableExperts,
   pretrainDir,
   pretrainExpert,
+  pretrainSegment,
   requirePretrainable,
   resolvePretrainConfig,
 } from './pretrain/index.ts';

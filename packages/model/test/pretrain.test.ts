@@ -11,7 +11,12 @@ import { generateSynthetic } from '@enecg/synth';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { installedBackends } from '../src/backend/index.ts';
 import { createExpert } from '../src/experts/registry.ts';
-import { type PretrainOptions, pretrainExpert, resolvePretrainConfig } from '../src/pretrain/index.ts';
+import {
+  type PretrainOptions,
+  pretrainExpert,
+  pretrainSegment,
+  resolvePretrainConfig,
+} from '../src/pretrain/index.ts';
 import { readSafetensors } from '../src/safetensors/index.ts';
 
 const native = installedBackends().find((choice) => choice === 'node' || choice === 'node-gpu');
@@ -180,6 +185,30 @@ describe('pretrainExpert: self-supervised pretraining on the warehouse', { timeo
       expect(await curve(resumed.manifest)).toEqual(await curve(uninterrupted.manifest));
     },
   );
+
+  it('run as segments that pause between checkpoints, it ends with the same bytes and loss curve as one run', async () => {
+    const copy = join(await mkdtemp(join(tmpdir(), 'enecg-pretrain-segments-')), 'warehouse');
+    await cp(warehouse, copy, { recursive: true });
+    const options = (where: string): PretrainOptions => ({
+      warehouse: where,
+      expert: 'dlinear',
+      expertConfig: DLINEAR,
+      config: { steps: 30, checkpointEvery: 10, batchSize: 4, heldOutFraction: 0.25 },
+      seed: 3,
+      backend: native ?? 'wasm',
+    });
+    const whole = await pretrainExpert(options(warehouse));
+    const first = await pretrainSegment({ ...options(copy), untilStep: 7 });
+    expect(first).toMatchObject({ finished: false, step: 7, resumedFrom: 0 });
+    const second = await pretrainSegment({ ...options(copy), untilStep: 18 });
+    expect(second).toMatchObject({ finished: false, step: 18, resumedFrom: 7 });
+    const last = await pretrainSegment({ ...options(copy), untilStep: 40 });
+    if (!last.finished) throw new Error('the last segment should finish');
+    expect(last.summary.resumedFrom).toBe(18);
+    expect(await readFile(last.summary.checkpoint)).toEqual(await readFile(whole.checkpoint));
+    const curve = (path: string) => readFile(path, 'utf8').then((text) => JSON.parse(text).lossCurve);
+    expect(await curve(last.summary.manifest)).toEqual(await curve(whole.manifest));
+  });
 
   it('on wasm, refuses a step whose gradient needs a kernel wasm lacks, naming it (no silent cpu fallback)', async () => {
     const refusal = pretrainExpert({

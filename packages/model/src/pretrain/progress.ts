@@ -15,6 +15,8 @@ export interface CurvePoint {
 export interface Progress {
   step: number;
   curve: CurvePoint[];
+  /** Training losses summed since the curve's last point (a segment can pause between points). */
+  pending: { sum: number; count: number };
   tensors: Map<string, Tensor>;
 }
 
@@ -31,6 +33,7 @@ export async function writeProgress(
     pretrainId: string;
     step: number;
     curve: CurvePoint[];
+    pending: { sum: number; count: number };
     names: readonly string[];
     variables: readonly tf.Variable[];
     m: readonly tf.Variable[];
@@ -57,6 +60,8 @@ export async function writeProgress(
     step: String(state.step),
     rng: 'derived from (seed, step): batches and masks of step n+1 on need nothing else',
     curve: JSON.stringify(state.curve),
+    // JSON writes a double so that it reads back to the same double.
+    pending: JSON.stringify(state.pending),
   });
   for (const name of await readdir(dir)) {
     if (name !== file && STEP_FILE.test(name)) await rm(join(dir, name), { force: true });
@@ -91,6 +96,7 @@ export async function findProgress(
     return {
       step: Number(contents.metadata.step),
       curve: JSON.parse(contents.metadata.curve ?? '[]') as CurvePoint[],
+      pending: JSON.parse(contents.metadata.pending ?? '{"sum":0,"count":0}') as Progress['pending'],
       tensors: contents.tensors,
     };
   }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { DatasetRef } from '@enecg/common';
 import {
   appendLineageEvent,
+  ConfigError,
   codeVersion,
   describeDataset,
   EnvironmentError,
@@ -52,7 +53,17 @@ export interface PretrainOptions {
   backend?: BackendChoice;
   runId?: string;
   onProgress?: (progress: PretrainProgress) => void;
+  /**
+   * Stop after this step with a resumable checkpoint instead of finishing (`pretrainSegment`): a workflow
+   * runs a long pretraining as segments, each a short activity.
+   */
+  untilStep?: number;
 }
+
+/** Where a segment left a pretraining: finished (with its summary), or paused after `step`. */
+export type PretrainSegment =
+  | { finished: true; summary: PretrainSummary }
+  | { finished: false; pretrainId: string; step: number; steps: number; resumedFrom: number };
 
 export interface PretrainProgress {
   step: number;
@@ -123,6 +134,17 @@ export function pretrainDir(warehouse: string, expert: string, pretrainId: strin
  * loads, a manifest, and a lineage event. An identical finished pretraining is reused.
  */
 export async function pretrainExpert(options: PretrainOptions): Promise<PretrainSummary> {
+  const { untilStep: _ignored, ...whole } = options;
+  const segment = await pretrainSegment(whole);
+  if (!segment.finished) throw new Error('a pretraining without untilStep always finishes');
+  return segment.summary;
+}
+
+/** Runs a pretraining up to `options.untilStep` (resuming where a previous segment or killed run left it). */
+export async function pretrainSegment(options: PretrainOptions): Promise<PretrainSegment> {
+  if (options.untilStep !== undefined && !(Number.isInteger(options.untilStep) && options.untilStep >= 1)) {
+    throw new ConfigError(`${options.untilStep} is not a positive integer`, 'untilStep');
+  }
   requirePretrainable(options.expert);
   validateExpertConfig(options.expert, options.expertConfig);
   const config = resolvePretrainConfig(options.config as Record<string, unknown> | undefined);
@@ -156,7 +178,7 @@ async function run(
   seed: number,
   runId: string,
   info: BackendInfo,
-): Promise<PretrainSummary> {
+): Promise<PretrainSegment> {
   const started = process.cpuUsage();
   const data = await loadPretrainData(
     options.warehouse,
@@ -201,7 +223,7 @@ async function run(
     if (!existsSync(checkpointPath) || (await sha256File(checkpointPath)) !== manifest.checkpoint.sha256) {
       throw new IntegrityError('the checkpoint differs from the one its manifest records', checkpointPath);
     }
-    return summaryOf(manifest, true, 0);
+    return { finished: true, summary: summaryOf(manifest, true, 0) };
   }
 
   const names = [...task.parameters.keys()].sort();
@@ -212,16 +234,29 @@ async function run(
     const resumed = await findProgress(progressDir, pretrainId, names);
     let curve: CurvePoint[] = [];
     let start = 0;
+    // Training losses since the last curve point: a segment may pause between points.
+    let lossSum = 0;
+    let lossCount = 0;
     if (resumed) {
       restore(resumed, names, variables, adam);
       curve = resumed.curve;
       start = resumed.step;
+      lossSum = resumed.pending.sum;
+      lossCount = resumed.pending.count;
     } else {
       curve = [{ step: 0, trainLoss: null, heldOutLoss: heldOutLoss(task, data.heldOut, config, seed) }];
     }
     const batches = new BatchOrder(data.train.length, config.batchSize, seed);
-    let lossSum = 0;
-    let lossCount = 0;
+    const state = (step: number) => ({
+      pretrainId,
+      step,
+      curve,
+      pending: { sum: lossSum, count: lossCount },
+      names,
+      variables,
+      m: adam.m,
+      v: adam.v,
+    });
     for (let step = start + 1; step <= config.steps; step++) {
       const inputs = batches.at(step).map((index) => data.train[index]!);
       const hidden = maskFor(task.maskUnits, inputs.length, config.maskRatio, deriveSeed(seed, 'mask', step));
@@ -236,13 +271,18 @@ async function run(
         curve.push(point);
         lossSum = 0;
         lossCount = 0;
-        await writeProgress(progressDir, { pretrainId, step, curve, names, variables, m: adam.m, v: adam.v });
+        await writeProgress(progressDir, state(step));
         options.onProgress?.({
           step,
           steps: config.steps,
           trainLoss: point.trainLoss,
           heldOutLoss: point.heldOutLoss,
         });
+      } else if (step === options.untilStep) {
+        await writeProgress(progressDir, state(step));
+      }
+      if (step === options.untilStep && step < config.steps) {
+        return { finished: false, pretrainId, step, steps: config.steps, resumedFrom: start };
       }
     }
 
@@ -276,7 +316,7 @@ async function run(
     await rm(progressDir, { recursive: true, force: true });
     const summary = summaryOf(manifest, false, start);
     await recordLineage(options, summary, manifest, info, runId);
-    return summary;
+    return { finished: true, summary };
   } finally {
     adam.dispose();
   }
