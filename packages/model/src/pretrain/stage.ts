@@ -246,6 +246,10 @@ async function run(
     } else {
       curve = [{ step: 0, trainLoss: null, heldOutLoss: heldOutLoss(task, data.heldOut, config, seed) }];
     }
+    if (options.untilStep !== undefined && options.untilStep <= start && start < config.steps) {
+      // A checkpoint beyond this segment's end (a killed attempt of a later segment got there).
+      return { finished: false, pretrainId, step: start, steps: config.steps, resumedFrom: start };
+    }
     const batches = new BatchOrder(data.train.length, config.batchSize, seed);
     const state = (step: number) => ({
       pretrainId,
