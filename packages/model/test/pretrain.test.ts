@@ -133,6 +133,33 @@ describe('pretrainExpert: self-supervised pretraining on the warehouse', { timeo
   );
 
   it.skipIf(!native)(
+    `TimesNet: masked segment reconstruction (TSLib's imputation setup) lowers held-out loss; the checkpoint leaves the imputation head out and loads strictly${native ? '' : ' (skipped: no native TensorFlow backend built)'}`,
+    async () => {
+      const expertConfig = { length: 200 };
+      const summary = await pretrainExpert({
+        warehouse,
+        expert: 'timesnet',
+        expertConfig,
+        config: { steps: 30, checkpointEvery: 15, batchSize: 8, heldOutFraction: 0.25 },
+        backend: native!,
+      });
+      expect(summary.heldOutLoss.final).toBeLessThan(summary.heldOutLoss.initial * 0.9);
+      const stored = await readSafetensors(summary.checkpoint);
+      expect([...stored.tensors.keys()].some((name) => name.startsWith('projection.'))).toBe(false);
+      expect(stored.tensors.get('model.1.conv.2.kernels.5.weight')?.shape).toEqual([16, 32, 11, 11]);
+      const expert = await createExpert('timesnet', {
+        seed: 42,
+        config: expertConfig,
+        weightsPath: summary.checkpoint,
+      });
+      const embeddings = await expert.embed(await someRecords(warehouse));
+      expect(embeddings[0]).toHaveLength(200 * 16);
+      expect(embeddings[0]!.every(Number.isFinite)).toBe(true);
+      expert.dispose();
+    },
+  );
+
+  it.skipIf(!native)(
     `resumes after its process is killed to the same bytes as an uninterrupted run${native ? '' : ' (skipped: no native TensorFlow backend built)'}`,
     async () => {
       const copy = join(await mkdtemp(join(tmpdir(), 'enecg-pretrain-killed-')), 'warehouse');

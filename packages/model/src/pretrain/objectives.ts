@@ -19,8 +19,16 @@ import {
   momentWeightSpecs,
   prepareMoment,
 } from '../experts/moment/model.ts';
+import { resolveTimesnetConfig } from '../experts/timesnet/index.ts';
+import {
+  mergeInceptionTensors,
+  TIMESNET_POSITIONS,
+  timesBlock,
+  timesnetTensorSpecs,
+  timesnetTokens,
+} from '../experts/timesnet/model.ts';
 import type { PreprocessConfig } from '../preprocess/index.ts';
-import { openWeights } from '../safetensors/index.ts';
+import { openWeights, seededWeights } from '../safetensors/index.ts';
 
 /**
  * One expert's self-supervised objective: its parameters as trainable variables under the names its
@@ -39,6 +47,8 @@ export interface PretrainTask {
   readonly parameters: ReadonlyMap<string, tf.Variable>;
   /** Tensors written into the checkpoint unchanged (buffers such as a positional table). */
   readonly fixed: ReadonlyMap<string, tf.Tensor>;
+  /** Trained parameters left out of the final checkpoint: a reconstruction head the expert would refuse. */
+  readonly notInCheckpoint: ReadonlySet<string>;
   /** `weightsId` of the starting point: the checkpoint's sha256 or `random-init:<seed>`. */
   readonly initialWeights: string;
   /**
@@ -65,6 +75,7 @@ export interface PretrainTaskOptions {
 const BUILDERS: Record<string, (options: PretrainTaskOptions) => Promise<PretrainTask>> = {
   moment: momentTask,
   dlinear: dlinearTask,
+  timesnet: timesnetTask,
 };
 
 /** Experts that `pretrainExpert` can train. */
@@ -128,18 +139,12 @@ async function dlinearTask(options: PretrainTaskOptions): Promise<PretrainTask> 
     maskUnits: units,
     parameters,
     fixed: new Map(),
+    notInCheckpoint: new Set(),
     initialWeights: weights.weightsId,
     loss(inputs, hidden) {
       const b = inputs.length;
-      const sampleMask = new Float32Array(b * c * t);
-      for (let record = 0; record < b; record++) {
-        for (let sample = 0; sample < t; sample++) {
-          const value = hidden[record * units + Math.floor((sample * units) / t)]!;
-          for (let lead = 0; lead < c; lead++) sampleMask[(record * c + lead) * t + sample] = value;
-        }
-      }
       const x = tf.tensor2d(packBatch(inputs, c * t), [b * c, t]);
-      const mask = tf.tensor2d(sampleMask, [b * c, t]);
+      const mask = tf.tensor2d(segmentMask(hidden, b, c, t, units), [b * c, t]);
       const shown = tf.mul(x, tf.sub(1, mask)) as tf.Tensor2D;
       const reconstructed = tf.reshape(dlinearEncode(shown, averaging, groupLinears(ordered), model), [
         b * c,
@@ -152,6 +157,98 @@ async function dlinearTask(options: PretrainTaskOptions): Promise<PretrainTask> 
     },
   };
 }
+
+/** Per-record hidden segments -> a sample mask [records, leads, length], the same for every lead. */
+function segmentMask(hidden: Float32Array, records: number, leads: number, length: number, units: number) {
+  const mask = new Float32Array(records * leads * length);
+  for (let record = 0; record < records; record++) {
+    for (let sample = 0; sample < length; sample++) {
+      const value = hidden[record * units + Math.floor((sample * units) / length)]!;
+      for (let lead = 0; lead < leads; lead++) mask[(record * leads + lead) * length + sample] = value;
+    }
+  }
+  return mask;
+}
+
+/**
+ * TimesNet as TSLib trains it for imputation: hidden samples zeroed in the input, the encoder (token
+ * convolution, TimesBlocks with the shared layer norm) and a linear projection d_model -> C
+ * reconstructing them; hidden spans are segments as for DLinear. Periods and their weights come from
+ * the values (constants to autodiff). The projection is TSLib's imputation head, not the classification
+ * head the expert checks by shape, so it stays out of the written checkpoint.
+ */
+async function timesnetTask(options: PretrainTaskOptions): Promise<PretrainTask> {
+  const { preprocess, modelConfig: model } = resolveTimesnetConfig(options.config);
+  const { seqLen: t, channels: c, dModel: d } = model;
+  const units = Math.min(DLINEAR_SEGMENTS, t);
+  const weights = await openWeights(options.weightsPath, options.seed);
+  const parameters = new Map<string, tf.Variable>();
+  const fixed = new Map<string, tf.Tensor>();
+  for (const { name, shape, init } of timesnetTensorSpecs(model)) {
+    const tensor = tf.tensor(weights.take(name, shape, init), [...shape]);
+    if (name === TIMESNET_POSITIONS) {
+      fixed.set(name, tensor);
+      continue;
+    }
+    parameters.set(name, tf.variable(tensor));
+    tensor.dispose();
+  }
+  weights.finish(
+    (name) => name.startsWith('enc_embedding.temporal_embedding.') || name.startsWith('projection.'),
+  );
+  const head = seededWeights(options.seed);
+  const bound = { kind: 'uniform', bound: 1 / Math.sqrt(d) } as const;
+  parameters.set(
+    TIMESNET_HEAD[0],
+    tf.variable(tf.tensor2d(head.take(TIMESNET_HEAD[0], [c, d], bound), [c, d])),
+  );
+  parameters.set(TIMESNET_HEAD[1], tf.variable(tf.tensor1d(head.take(TIMESNET_HEAD[1], [c], bound))));
+  const get = (name: string) => parameters.get(name)! as tf.Tensor;
+  return {
+    expert: 'timesnet',
+    objective: { name: 'masked-reconstruction', unit: `segment of ${t / units} samples`, units },
+    preprocess,
+    settings: { model },
+    maskUnits: units,
+    parameters,
+    fixed,
+    notInCheckpoint: new Set(TIMESNET_HEAD),
+    initialWeights: weights.weightsId,
+    loss(inputs, hidden) {
+      const b = inputs.length;
+      const x = tf.transpose(tf.tensor3d(packBatch(inputs, c * t), [b, c, t]), [0, 2, 1]) as tf.Tensor3D;
+      const mask = tf.transpose(tf.tensor3d(segmentMask(hidden, b, c, t, units), [b, c, t]), [0, 2, 1]);
+      const params = {
+        tokenKernel: tf.transpose(
+          get('enc_embedding.value_embedding.tokenConv.weight'),
+          [2, 1, 0],
+        ) as tf.Tensor3D,
+        positions: tf.reshape(tf.slice(fixed.get(TIMESNET_POSITIONS)!, [0, 0, 0], [1, t, d]), [
+          t,
+          d,
+        ]) as tf.Tensor2D,
+      };
+      const inception = (layer: number, conv: number) => {
+        const prefix = `model.${layer}.conv.${conv}.kernels`;
+        const kernels = Array.from({ length: model.numKernels }, (_, j) => get(`${prefix}.${j}.weight`));
+        const biases = Array.from({ length: model.numKernels }, (_, j) => get(`${prefix}.${j}.bias`));
+        return mergeInceptionTensors(kernels, biases);
+      };
+      const norm = [get('layer_norm.weight'), get('layer_norm.bias')] as [tf.Tensor1D, tf.Tensor1D];
+      let encoded = timesnetTokens(params, tf.mul(x, tf.sub(1, mask)) as tf.Tensor3D);
+      for (let layer = 0; layer < model.eLayers; layer++) {
+        encoded = timesBlock(encoded, [inception(layer, 0), inception(layer, 2)], norm, model);
+      }
+      const reconstructed = dense(encoded, denseFromLinear(get(TIMESNET_HEAD[0]), get(TIMESNET_HEAD[1])));
+      return maskedMeanSquare(reconstructed, x, mask, 1);
+    },
+    dispose() {
+      disposeAll([...parameters.values()], [...fixed.values()]);
+    },
+  };
+}
+
+const TIMESNET_HEAD = ['projection.weight', 'projection.bias'] as const;
 
 const MOMENT_HEAD = ['head.linear.weight', 'head.linear.bias'] as const;
 
@@ -202,6 +299,7 @@ async function momentTask(options: PretrainTaskOptions): Promise<PretrainTask> {
       maskUnits: patches,
       parameters,
       fixed,
+      notInCheckpoint: new Set(),
       initialWeights,
       loss(inputs, hidden) {
         const encoderWeights = new Map<string, tf.Tensor>(fixed);

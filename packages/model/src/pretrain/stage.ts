@@ -292,6 +292,7 @@ async function run(
 
     const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
     for (const [name, tensor] of [...task.parameters, ...task.fixed]) {
+      if (task.notInCheckpoint.has(name)) continue;
       tensors[name] = { shape: [...tensor.shape], data: (await tensor.data()) as Float32Array };
     }
     const bytes = encodeSafetensors(tensors, {
