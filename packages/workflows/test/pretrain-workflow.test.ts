@@ -47,7 +47,7 @@ describe('pretraining in pipeline configs', () => {
   it('fills in the defaults, and refuses a bad setting or an expert without an objective by key', () => {
     const config = validatePipelineConfig({
       ...base(),
-      experts: [{ name: 'dlinear', pretrain: { steps: 2000 } }, { name: 'measurements' }],
+      experts: [{ name: 'timesnet', pretrain: { steps: 2000 } }, { name: 'measurements' }],
     });
     expect(config.experts[0]!.pretrain).toMatchObject({ steps: 2000, batchSize: 16, checkpointEvery: 50 });
     expect(config.experts[1]!.pretrain).toBeUndefined();
