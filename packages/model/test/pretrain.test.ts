@@ -168,7 +168,7 @@ describe('pretrainExpert: self-supervised pretraining on the warehouse', { timeo
         warehouse: where,
         expert: 'moment',
         expertConfig: MOMENT,
-        config: { steps: 80, checkpointEvery: 5, batchSize: 8, heldOutFraction: 0.25 },
+        config: { steps: 40, checkpointEvery: 5, batchSize: 8, heldOutFraction: 0.25 },
         seed: 7,
         backend: native!,
       });
@@ -205,7 +205,7 @@ describe('pretrainExpert: self-supervised pretraining on the warehouse', { timeo
 
       const resumed = await pretrainExpert(options(copy));
       expect(resumed.resumedFrom).toBeGreaterThanOrEqual(10);
-      expect(resumed.resumedFrom).toBeLessThan(80);
+      expect(resumed.resumedFrom).toBeLessThan(40);
       expect(resumed.pretrainId).toBe(uninterrupted.pretrainId);
       expect(await readFile(resumed.checkpoint)).toEqual(await readFile(uninterrupted.checkpoint));
       const curve = (path: string) => readFile(path, 'utf8').then((text) => JSON.parse(text).lossCurve);

@@ -4,24 +4,24 @@ import { listRecords, readWaveforms } from '@enecg/ingest';
 import { labelsFile } from '@enecg/labels';
 import { type PreprocessConfig, preprocessRecord } from '../preprocess/index.ts';
 
-/** The unlabelled ECGs a pretraining reads: training-split subjects only, a held-out part of them aside. */
-export interface PretrainData {
-  /** Preprocessed records ([leads x length], lead-major), ordered by study id. */
-  train: Float32Array[];
-  heldOut: Float32Array[];
-  /** What was read, for the manifest and the cache key: study ids with their content hashes, digested. */
-  snapshot: DataSnapshot;
-}
-
+/**
+ * What a pretraining reads, from the label table's split column and ingest's catalog alone (no waveform):
+ * enough to name the pretraining, so that an identical finished one is found without reading any ECG.
+ */
 export interface DataSnapshot {
+  trainStudies: number[];
+  heldOutStudies: number[];
   /** sha256 over the sorted (study_id, content_sha256) pairs of the training records. */
   trainSha256: string;
   heldOutSha256: string;
-  trainRecords: number;
-  heldOutRecords: number;
   trainSubjects: number;
   heldOutSubjects: number;
-  /** Records the expert could not use (a lead missing, say): left out, with the reason. */
+}
+
+/** The preprocessed ECGs ([leads x length], lead-major, ordered by study id) and those the expert could not use. */
+export interface PretrainData {
+  train: Float32Array[];
+  heldOut: Float32Array[];
   skipped: Array<{ studyId: number; reason: string }>;
 }
 
@@ -74,18 +74,54 @@ export async function trainingStudies(
   };
 }
 
-/** Reads and preprocesses the chosen studies; memory is the preprocessed records (e.g. 24 KB each for MOMENT). */
-export async function loadPretrainData(
+/** The training split's studies (see `trainingStudies`) with their content digests from the catalog. */
+export async function snapshotPretrainData(
   warehouse: string,
-  preprocess: PreprocessConfig,
   heldOutFraction: number,
   maxRecords: number,
-): Promise<PretrainData> {
+): Promise<DataSnapshot> {
   const studies = await trainingStudies(warehouse, heldOutFraction, maxRecords);
-  const skipped: DataSnapshot['skipped'] = [];
+  const digest = async (ids: number[]) => {
+    const hashes = new Map(
+      ids.length === 0
+        ? []
+        : (await listRecords(warehouse, { studyIds: ids })).map((row) => [row.studyId, row.contentSha256]),
+    );
+    // Labelled studies that were never ingested (quarantined) have no waveform: they are not read.
+    const kept = ids.filter((id) => hashes.has(id));
+    return { kept, sha256: hashObject(kept.map((id) => [id, hashes.get(id)])) };
+  };
+  const train = await digest(studies.train);
+  const heldOut = await digest(studies.heldOut);
+  if (train.kept.length === 0) {
+    throw new InputError('no ingested training-split ECG in the warehouse', {
+      file: labelsFile(warehouse),
+      field: 'split',
+    });
+  }
+  return {
+    trainStudies: train.kept,
+    heldOutStudies: heldOut.kept,
+    trainSha256: train.sha256,
+    heldOutSha256: heldOut.sha256,
+    trainSubjects: studies.trainSubjects,
+    heldOutSubjects: studies.heldOutSubjects,
+  };
+}
+
+/**
+ * Reads and preprocesses the snapshot's studies, held in memory for the whole pretraining (MOMENT's
+ * default input is 24 KB per ECG; `maxRecords` bounds it).
+ */
+export async function loadPretrainData(
+  warehouse: string,
+  snapshot: DataSnapshot,
+  preprocess: PreprocessConfig,
+): Promise<PretrainData> {
+  const skipped: PretrainData['skipped'] = [];
   const read = async (ids: number[]) => {
     const byStudy = new Map<number, Float32Array>();
-    if (ids.length === 0) return { records: [], digest: hashObject([]) };
+    if (ids.length === 0) return [];
     for await (const batch of readWaveforms({ warehouse, studyIds: ids, batchSize: 64 })) {
       for (const record of batch) {
         try {
@@ -96,34 +132,15 @@ export async function loadPretrainData(
         }
       }
     }
-    const kept = [...byStudy.keys()].sort((a, b) => a - b);
-    const hashes = new Map(
-      (await listRecords(warehouse, { studyIds: kept })).map((row) => [row.studyId, row.contentSha256]),
-    );
-    return {
-      records: kept.map((id) => byStudy.get(id)!),
-      digest: hashObject(kept.map((id) => [id, hashes.get(id) ?? null])),
-    };
+    return [...byStudy.keys()].sort((a, b) => a - b).map((id) => byStudy.get(id)!);
   };
-  const train = await read(studies.train);
-  const heldOut = await read(studies.heldOut);
-  if (train.records.length === 0) {
-    throw new InputError('no usable training-split ECG in the warehouse for this expert', {
+  const train = await read(snapshot.trainStudies);
+  const heldOut = await read(snapshot.heldOutStudies);
+  if (train.length === 0) {
+    throw new InputError('no training-split ECG this expert can use (see the skipped records)', {
       file: labelsFile(warehouse),
       field: 'split',
     });
   }
-  return {
-    train: train.records,
-    heldOut: heldOut.records,
-    snapshot: {
-      trainSha256: train.digest,
-      heldOutSha256: heldOut.digest,
-      trainRecords: train.records.length,
-      heldOutRecords: heldOut.records.length,
-      trainSubjects: studies.trainSubjects,
-      heldOutSubjects: studies.heldOutSubjects,
-      skipped: skipped.sort((a, b) => a.studyId - b.studyId),
-    },
-  };
+  return { train, heldOut, skipped: skipped.sort((a, b) => a.studyId - b.studyId) };
 }

@@ -26,7 +26,7 @@ import { validateExpertConfig } from '../experts/registry.ts';
 import { encodeSafetensors } from '../safetensors/index.ts';
 import { createRng, deriveSeed, shuffled } from '../train/prng.ts';
 import { type PretrainConfig, type PretrainConfigInput, resolvePretrainConfig } from './config.ts';
-import { loadPretrainData } from './data.ts';
+import { loadPretrainData, snapshotPretrainData } from './data.ts';
 import {
   createPretrainTask,
   type ObjectiveDescription,
@@ -180,12 +180,7 @@ async function run(
   info: BackendInfo,
 ): Promise<PretrainSegment> {
   const started = process.cpuUsage();
-  const data = await loadPretrainData(
-    options.warehouse,
-    task.preprocess,
-    config.heldOutFraction,
-    config.maxRecords,
-  );
+  const snapshot = await snapshotPretrainData(options.warehouse, config.heldOutFraction, config.maxRecords);
   const identity = {
     expert: task.expert,
     objective: task.objective,
@@ -194,7 +189,7 @@ async function run(
     config,
     seed,
     initialWeights: task.initialWeights,
-    data: { train: data.snapshot.trainSha256, heldOut: data.snapshot.heldOutSha256 },
+    data: { train: snapshot.trainSha256, heldOut: snapshot.heldOutSha256 },
     tfBackend: info.tfBackend,
   };
   const pretrainId = hashObject(identity).slice(0, 16);
@@ -212,8 +207,8 @@ async function run(
     reused,
     resumedFrom,
     steps: config.steps,
-    trainRecords: data.snapshot.trainRecords,
-    heldOutRecords: data.snapshot.heldOutRecords,
+    trainRecords: manifest.data.trainRecords,
+    heldOutRecords: manifest.data.heldOutRecords,
     heldOutLoss: manifest.heldOutLoss,
     backend: backendLabel(info)!,
     cpuSeconds: reused ? 0 : cpuSecondsSince(started),
@@ -226,6 +221,7 @@ async function run(
     return { finished: true, summary: summaryOf(manifest, true, 0) };
   }
 
+  const data = await loadPretrainData(options.warehouse, snapshot, task.preprocess);
   const names = [...task.parameters.keys()].sort();
   const variables = names.map((name) => task.parameters.get(name)!);
   const adam = new Adam(variables, config.learningRate, config.clipNorm);
@@ -310,7 +306,15 @@ async function run(
       config,
       seed,
       initialWeights: task.initialWeights,
-      data: data.snapshot,
+      data: {
+        trainSha256: snapshot.trainSha256,
+        heldOutSha256: snapshot.heldOutSha256,
+        trainRecords: data.train.length,
+        heldOutRecords: data.heldOut.length,
+        trainSubjects: snapshot.trainSubjects,
+        heldOutSubjects: snapshot.heldOutSubjects,
+        skipped: data.skipped,
+      },
       tfBackend: info.tfBackend,
       lossCurve: curve,
       heldOutLoss: heldOut,
