@@ -4,6 +4,7 @@ import { cp, mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ConfigError, EnvironmentError } from '@enecg/common';
 import { ingest, readWaveforms } from '@enecg/ingest';
 import { deriveLabels, readLabels } from '@enecg/labels';
@@ -177,14 +178,17 @@ describe('pretrainExpert: self-supervised pretraining on the warehouse', { timeo
       const child = spawn(
         process.execPath,
         [
-          createRequire(import.meta.url).resolve('tsx/cli'),
+          // tsx's loader in this very process (tsx's CLI would run the script in a grandchild, which a
+          // SIGKILL to the CLI leaves running).
+          '--import',
+          pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href,
           join(import.meta.dirname, 'support/pretrain-child.ts'),
           JSON.stringify(options(copy)),
         ],
         { stdio: 'ignore' },
       );
       const progress = join(copy, 'pretrain', 'moment', uninterrupted.pretrainId, 'progress');
-      const exited = new Promise((resolve) => child.once('exit', resolve));
+      const exited = new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
       let killedAt = -1;
       while (killedAt < 0) {
         const files = existsSync(progress) ? await readdir(progress) : [];
@@ -200,7 +204,7 @@ describe('pretrainExpert: self-supervised pretraining on the warehouse', { timeo
         }
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      await exited;
+      expect(await exited).toBe('SIGKILL');
       expect(existsSync(join(progress, '..', 'manifest.json'))).toBe(false);
 
       const resumed = await pretrainExpert(options(copy));
