@@ -77,6 +77,7 @@ export type {
   PretrainOptions,
   PretrainProgress,
   PretrainSegment,
+  PretrainSegmentOptions,
   PretrainSummary,
 } from './pretrain/index.ts';
 export {

@@ -7,6 +7,7 @@ export type {
   PretrainOptions,
   PretrainProgress,
   PretrainSegment,
+  PretrainSegmentOptions,
   PretrainSummary,
 } from './stage.ts';
 export {

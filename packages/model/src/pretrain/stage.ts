@@ -53,9 +53,12 @@ export interface PretrainOptions {
   backend?: BackendChoice;
   runId?: string;
   onProgress?: (progress: PretrainProgress) => void;
+}
+
+export interface PretrainSegmentOptions extends PretrainOptions {
   /**
-   * Stop after this step with a resumable checkpoint instead of finishing (`pretrainSegment`): a workflow
-   * runs a long pretraining as segments, each a short activity.
+   * Stop after this step with a resumable checkpoint instead of finishing: a workflow runs a long
+   * pretraining as segments, each a short activity. Absent: run to the end.
    */
   untilStep?: number;
 }
@@ -134,14 +137,13 @@ export function pretrainDir(warehouse: string, expert: string, pretrainId: strin
  * loads, a manifest, and a lineage event. An identical finished pretraining is reused.
  */
 export async function pretrainExpert(options: PretrainOptions): Promise<PretrainSummary> {
-  const { untilStep: _ignored, ...whole } = options;
-  const segment = await pretrainSegment(whole);
+  const segment = await pretrainSegment(options);
   if (!segment.finished) throw new Error('a pretraining without untilStep always finishes');
   return segment.summary;
 }
 
 /** Runs a pretraining up to `options.untilStep` (resuming where a previous segment or killed run left it). */
-export async function pretrainSegment(options: PretrainOptions): Promise<PretrainSegment> {
+export async function pretrainSegment(options: PretrainSegmentOptions): Promise<PretrainSegment> {
   if (options.untilStep !== undefined && !(Number.isInteger(options.untilStep) && options.untilStep >= 1)) {
     throw new ConfigError(`${options.untilStep} is not a positive integer`, 'untilStep');
   }
@@ -173,7 +175,7 @@ export async function pretrainSegment(options: PretrainOptions): Promise<Pretrai
 
 async function run(
   task: PretrainTask,
-  options: PretrainOptions,
+  options: PretrainSegmentOptions,
   config: PretrainConfig,
   seed: number,
   runId: string,
