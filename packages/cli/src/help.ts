@@ -116,7 +116,10 @@ const HELP: Record<string, { summary?: string; examples: string[] }> = {
   },
   sql: {
     summary: 'one read-only SELECT over the warehouse views (DuckDB)',
-    examples: ['enecg sql --warehouse .work/demo/warehouse "SELECT run_id, job, status FROM runs"'],
+    examples: [
+      'enecg sql --warehouse .work/demo/warehouse "SELECT run_id, job, status FROM runs"',
+      'enecg sql --warehouse .work/demo/warehouse --timeout 10 --memory-limit 512MB "SELECT count(*) FROM records"',
+    ],
   },
   lineage: {
     summary: 'which data, rules, code and runs produced a model, and where a record went',
@@ -130,6 +133,11 @@ const HELP: Record<string, { summary?: string; examples: string[] }> = {
   },
   'lineage diff': { examples: ['enecg lineage diff run-A run-B --warehouse .work/demo/warehouse'] },
   'lineage verify': { examples: ['enecg lineage verify --warehouse .work/demo/warehouse'] },
+  warehouse: {
+    summary: 'maintain the warehouse (a DuckLake: SQLite or PostgreSQL catalog + Parquet data files)',
+    examples: ['enecg warehouse migrate --warehouse old-warehouse'],
+  },
+  'warehouse migrate': { examples: ['enecg warehouse migrate --warehouse old-warehouse --json'] },
   setup: {
     summary: 'install the pinned Temporal CLI into .tools/',
     examples: ['enecg setup --json'],

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, sqlString, withDuckDB } from '@enecg/common';
+import { ConfigError, withLake } from '@enecg/common';
 import { cronProblem, loadPipelineConfig, validatePipelineConfig } from '@enecg/workflows';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -68,12 +68,11 @@ describe('the pipeline configuration refuses what it used to let through, naming
 
   it('refuses gate leads that no ingested record has, before any work starts', async () => {
     const warehouse = join(root, 'ingested');
-    await mkdir(join(warehouse, 'records'), { recursive: true });
-    await withDuckDB((connection) =>
-      connection.run(
-        `COPY (SELECT 1::BIGINT AS study_id, ['I', 'II', 'III'] AS lead_names)
-           TO ${sqlString(join(warehouse, 'records', 'part-0.parquet'))} (FORMAT parquet)`,
-      ),
+    await withLake({ warehouse }, (lake) =>
+      lake.transaction('one ingested record', async (connection) => {
+        await connection.run('CREATE TABLE records (study_id BIGINT, lead_names VARCHAR[])');
+        await connection.run("INSERT INTO records VALUES (1, ['I', 'II', 'III'])");
+      }),
     );
     const file = join(root, 'v1.yaml');
     const write = (leads: string) =>

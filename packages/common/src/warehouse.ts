@@ -1,12 +1,13 @@
 import { join } from 'node:path';
 
 /**
- * The warehouse is a plain folder of Parquet and JSON files. Writers only ever add files (atomically),
- * so readers, DuckDB sessions of auditors included, never wait on a lock.
+ * The warehouse folder: a DuckLake (catalog.sqlite or a PostgreSQL catalog named in lake.json, data files
+ * under data/<schema>/<table>/) plus the files that are not tables yet (models, reports, lineage events).
+ * Readers, DuckDB sessions of auditors included, never wait on a writer.
  */
 export interface WarehouseLayout {
   root: string;
-  /** One row per ingested record (the record catalog). */
+  /** Data files of the lake's tables (read them through the lake, not by listing the folder). */
   records: string;
   waveforms: string;
   quarantine: string;
@@ -22,9 +23,9 @@ export interface WarehouseLayout {
 export function warehouseLayout(root: string): WarehouseLayout {
   return {
     root,
-    records: join(root, 'records'),
-    waveforms: join(root, 'waveforms'),
-    quarantine: join(root, 'quarantine'),
+    records: join(root, 'data', 'main', 'records'),
+    waveforms: join(root, 'data', 'main', 'waveforms'),
+    quarantine: join(root, 'data', 'main', 'quarantine'),
     labels: join(root, 'labels'),
     features: join(root, 'features'),
     models: join(root, 'models'),

@@ -1,6 +1,16 @@
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { queryRows, sha256File, sqlString, warehouseLayout, withDuckDB } from '@enecg/common';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import {
+  LAKE,
+  lakeExists,
+  lakeTableExists,
+  queryRows,
+  refuseFolderLayout,
+  sha256File,
+  sqlString,
+  withLake,
+} from '@enecg/common';
 import type { WrittenFile } from './parquet.ts';
 import type { CatalogRow, QuarantineRow } from './tables.ts';
 
@@ -10,18 +20,34 @@ export interface Shard {
   count: number;
 }
 
-/** Completed Parquet parts of a warehouse folder (temporary files of running writers excluded). */
-export async function parquetParts(folder: string): Promise<string[]> {
-  const names = await readdir(folder).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return [] as string[];
-    throw error;
-  });
-  return names.filter((name) => name.endsWith('.parquet')).sort();
+/** The ingest tables of the warehouse's lake. */
+export const RECORDS_TABLE = 'records';
+export const WAVEFORMS_TABLE = 'waveforms';
+export const QUARANTINE_TABLE = 'quarantine';
+
+/**
+ * Runs `work` on a read-only view of the warehouse's lake, or returns `empty` when the warehouse has no
+ * lake yet or the lake lacks `table` (nothing ingested): readers never create anything.
+ */
+export async function readLakeTable<T>(
+  warehouse: string,
+  table: string,
+  empty: T,
+  work: (connection: DuckDBConnection) => Promise<T>,
+): Promise<T> {
+  refuseFolderLayout(warehouse);
+  if (!lakeExists(warehouse)) return empty;
+  // In a transaction, so that a catalog busy with a writer's commit is waited out rather than fatal.
+  return withLake({ warehouse, readOnly: true }, (lake) =>
+    lake.transaction(`read ${table}`, async (connection) =>
+      (await lakeTableExists(connection, table)) ? work(connection) : empty,
+    ),
+  );
 }
 
-/** The newest version of each study in `records/`, optionally only one shard's studies. */
-function latestRecordsSql(recordsFolder: string, where: string): string {
-  return `SELECT * FROM read_parquet(${sqlString(join(recordsFolder, '*.parquet'))})
+/** The newest version of each study, optionally only one shard's studies. */
+function latestRecordsSql(where: string): string {
+  return `SELECT * FROM ${LAKE}.${RECORDS_TABLE}
     ${where}
     QUALIFY row_number() OVER (PARTITION BY study_id ORDER BY version DESC) = 1`;
 }
@@ -52,8 +78,6 @@ export async function listRecords(
   warehouse: string,
   filter: { studyIds?: readonly number[]; shard?: Shard } = {},
 ): Promise<CatalogRow[]> {
-  const { records } = warehouseLayout(warehouse);
-  if ((await parquetParts(records)).length === 0) return [];
   const conditions: string[] = [];
   if (filter.shard) conditions.push(`study_id % ${filter.shard.count} = ${filter.shard.index}`);
   if (filter.studyIds) {
@@ -61,22 +85,16 @@ export async function listRecords(
     conditions.push(`study_id IN (${filter.studyIds.map((id) => Math.trunc(id)).join(',')})`);
   }
   const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
-  const rows = await withDuckDB((c) =>
-    queryRows(c, `SELECT * FROM (${latestRecordsSql(records, where)}) ORDER BY study_id`),
+  const rows = await readLakeTable(warehouse, RECORDS_TABLE, [], (c) =>
+    queryRows(c, `SELECT * FROM (${latestRecordsSql(where)}) ORDER BY study_id`),
   );
   return rows.map(toCatalogRow);
 }
 
-/** Every quarantine row written so far, oldest part first. */
+/** Every quarantine row written so far, by source path. */
 export async function listQuarantine(warehouse: string): Promise<QuarantineRow[]> {
-  const { quarantine } = warehouseLayout(warehouse);
-  if ((await parquetParts(quarantine)).length === 0) return [];
-  const rows = await withDuckDB((c) =>
-    queryRows(
-      c,
-      `SELECT * FROM read_parquet(${sqlString(join(quarantine, '*.parquet'))}, filename = true)
-       ORDER BY filename, source_path`,
-    ),
+  const rows = await readLakeTable(warehouse, QUARANTINE_TABLE, [], (c) =>
+    queryRows(c, `SELECT * FROM ${LAKE}.${QUARANTINE_TABLE} ORDER BY source_path, problem, file`),
   );
   return rows.map((row) => ({
     sourcePath: row.source_path as string,
@@ -101,103 +119,92 @@ export function quarantineKey(row: Pick<QuarantineRow, 'sourcePath' | 'contentSh
 export interface ShardState {
   stored: Map<number, { contentSha256: string; version: number; ingestRunId: string }>;
   quarantined: Set<string>;
-  referencedWaveformFiles: Set<string>;
 }
 
-export async function loadShardState(warehouse: string, shard: Shard): Promise<ShardState> {
-  const layout = warehouseLayout(warehouse);
-  const state: ShardState = { stored: new Map(), quarantined: new Set(), referencedWaveformFiles: new Set() };
-  const haveRecords = (await parquetParts(layout.records)).length > 0;
-  const haveQuarantine = (await parquetParts(layout.quarantine)).length > 0;
-  if (!haveRecords && !haveQuarantine) return state;
-  await withDuckDB(async (c) => {
-    if (haveRecords) {
-      const where = `WHERE study_id % ${shard.count} = ${shard.index}`;
-      const rows = await queryRows(
-        c,
-        `SELECT study_id, content_sha256, version, ingest_run_id FROM (${latestRecordsSql(layout.records, where)})`,
-      );
-      // One string per run id, not one per row: this map holds every study of the shard.
-      const runIds = new Map<string, string>();
-      for (const row of rows) {
-        const runId = row.ingest_run_id as string;
-        if (!runIds.has(runId)) runIds.set(runId, runId);
-        state.stored.set(asNumber(row.study_id), {
-          contentSha256: row.content_sha256 as string,
-          version: asNumber(row.version),
-          ingestRunId: runIds.get(runId)!,
-        });
-      }
-      const files = await queryRows(
-        c,
-        `SELECT DISTINCT waveform_file FROM read_parquet(${sqlString(join(layout.records, '*.parquet'))})`,
-      );
-      for (const row of files) state.referencedWaveformFiles.add(row.waveform_file as string);
+/** Reads a shard's state through the ingest run's own lake connection. */
+export async function loadShardState(connection: DuckDBConnection, shard: Shard): Promise<ShardState> {
+  const state: ShardState = { stored: new Map(), quarantined: new Set() };
+  if (await lakeTableExists(connection, RECORDS_TABLE)) {
+    const where = `WHERE study_id % ${shard.count} = ${shard.index}`;
+    const rows = await queryRows(
+      connection,
+      `SELECT study_id, content_sha256, version, ingest_run_id FROM (${latestRecordsSql(where)})`,
+    );
+    // One string per run id, not one per row: this map holds every study of the shard.
+    const runIds = new Map<string, string>();
+    for (const row of rows) {
+      const runId = row.ingest_run_id as string;
+      if (!runIds.has(runId)) runIds.set(runId, runId);
+      state.stored.set(asNumber(row.study_id), {
+        contentSha256: row.content_sha256 as string,
+        version: asNumber(row.version),
+        ingestRunId: runIds.get(runId)!,
+      });
     }
-    if (haveQuarantine) {
-      const rows = await queryRows(
-        c,
-        `SELECT DISTINCT source_path, content_sha256, problem
-         FROM read_parquet(${sqlString(join(layout.quarantine, '*.parquet'))})`,
+  }
+  if (await lakeTableExists(connection, QUARANTINE_TABLE)) {
+    const rows = await queryRows(
+      connection,
+      `SELECT DISTINCT source_path, content_sha256, problem FROM ${LAKE}.${QUARANTINE_TABLE}`,
+    );
+    for (const row of rows) {
+      state.quarantined.add(
+        quarantineKey({
+          sourcePath: row.source_path as string,
+          contentSha256: (row.content_sha256 as string | null) ?? null,
+          problem: row.problem as string,
+        }),
       );
-      for (const row of rows) {
-        state.quarantined.add(
-          quarantineKey({
-            sourcePath: row.source_path as string,
-            contentSha256: (row.content_sha256 as string | null) ?? null,
-            problem: row.problem as string,
-          }),
-        );
-      }
     }
-  });
+  }
   return state;
 }
 
-/** The record, waveform and quarantine parts holding rows a run wrote, with their hashes and sizes. */
-export async function partsOfRun(
-  warehouse: string,
+/**
+ * What a run (all its attempts: a retried activity, a resume) stored, as the immutable data files that hold
+ * its rows: the catalog and quarantine files DuckLake wrote for its commits, and the waveform parts its
+ * records point at, each with its hash, so that its lineage event names files that never change.
+ */
+export async function storedByRun(
+  connection: DuckDBConnection,
+  waveformsDir: string,
   runId: string,
 ): Promise<Record<'records' | 'waveforms' | 'quarantine', WrittenFile[]>> {
-  const layout = warehouseLayout(warehouse);
-  const found = {
-    records: new Map<string, number>(),
-    waveforms: new Map<string, number>(),
-    quarantine: new Map<string, number>(),
+  const stored = {
+    records: [] as WrittenFile[],
+    waveforms: [] as WrittenFile[],
+    quarantine: [] as WrittenFile[],
   };
-  await withDuckDB(async (c) => {
-    for (const kind of ['records', 'quarantine'] as const) {
-      if ((await parquetParts(layout[kind])).length === 0) continue;
-      const rows = await queryRows(
-        c,
-        `SELECT filename, count(*)::INTEGER AS n${kind === 'records' ? ', list(DISTINCT waveform_file) AS waveform_files' : ''}
-           FROM read_parquet(${sqlString(join(layout[kind], '*.parquet'))}, filename = true, union_by_name = true)
-          WHERE ingest_run_id = ${sqlString(runId)} GROUP BY filename`,
-      );
-      for (const row of rows) {
-        found[kind].set(row.filename as string, Number(row.n));
-        for (const name of (row.waveform_files as string[] | undefined) ?? []) {
-          found.waveforms.set(join(layout.waveforms, name), 0);
-        }
-      }
-    }
-    if (found.waveforms.size === 0) return;
-    const files = [...found.waveforms.keys()].map(sqlString).join(', ');
-    const counts = await queryRows(
-      c,
-      `SELECT filename, count(*)::INTEGER AS n FROM read_parquet([${files}], filename = true) GROUP BY filename`,
-    );
-    for (const row of counts) found.waveforms.set(row.filename as string, Number(row.n));
-  });
-  const describe = async ([path, rows]: [string, number]): Promise<WrittenFile> => ({
+  const describe = async (path: string, rows: number): Promise<WrittenFile> => ({
     path,
     sha256: await sha256File(path),
     rows,
     bytes: (await stat(path)).size,
   });
-  return {
-    records: await Promise.all([...found.records].map(describe)),
-    waveforms: await Promise.all([...found.waveforms].map(describe)),
-    quarantine: await Promise.all([...found.quarantine].map(describe)),
-  };
+  for (const table of [RECORDS_TABLE, QUARANTINE_TABLE] as const) {
+    if (!(await lakeTableExists(connection, table))) continue;
+    const files = await queryRows(
+      connection,
+      `SELECT data_file FROM ducklake_list_files(${sqlString(LAKE)}, ${sqlString(table)})`,
+    );
+    if (files.length === 0) continue;
+    const list = files.map((row) => sqlString(row.data_file as string)).join(', ');
+    const rows = await queryRows(
+      connection,
+      `SELECT filename, count(*)::INTEGER AS n FROM read_parquet([${list}], filename = true)
+        WHERE ingest_run_id = ${sqlString(runId)} GROUP BY filename ORDER BY filename`,
+    );
+    for (const row of rows) stored[table].push(await describe(row.filename as string, Number(row.n)));
+  }
+  if (await lakeTableExists(connection, RECORDS_TABLE)) {
+    const parts = await queryRows(
+      connection,
+      `SELECT waveform_file, count(*)::INTEGER AS n FROM ${LAKE}.${RECORDS_TABLE}
+        WHERE ingest_run_id = ${sqlString(runId)} GROUP BY waveform_file ORDER BY min(study_id)`,
+    );
+    for (const part of parts) {
+      stored.waveforms.push(await describe(join(waveformsDir, part.waveform_file as string), Number(part.n)));
+    }
+  }
+  return stored;
 }

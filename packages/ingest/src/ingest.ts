@@ -1,28 +1,35 @@
 import { createHash } from 'node:crypto';
-import { readdir, realpath, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, realpath, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import {
   appendLineageEvent,
   appendStartEvent,
   ConfigError,
   type DatasetRef,
+  type Lake,
   newRunId,
+  openLake,
   STANDARD_LEADS,
   sha256File,
   warehouseLayout,
 } from '@enecg/common';
-import { loadShardState, partsOfRun, quarantineKey, type Shard, type ShardState } from './catalog.ts';
+import {
+  loadShardState,
+  QUARANTINE_TABLE,
+  quarantineKey,
+  RECORDS_TABLE,
+  type Shard,
+  type ShardState,
+  storedByRun,
+  WAVEFORMS_TABLE,
+} from './catalog.ts';
+import { commitBatch, waveformPartName } from './commit.ts';
 import { type ListedRecord, type ListingRow, readRecordList } from './listing.ts';
-import { type WrittenFile, writeRowTableFile } from './parquet.ts';
+import type { WrittenFile } from './parquet.ts';
 import { SampleArena } from './sample-arena.ts';
 import { SourceFiles } from './source-files.ts';
-import {
-  type CatalogRow,
-  catalogPart,
-  type QuarantineRow,
-  quarantinePart,
-  type StoredWaveform,
-} from './tables.ts';
+import type { CatalogRow, QuarantineRow, StoredWaveform } from './tables.ts';
 import { type ShapeRules, toStoredWaveform } from './validate.ts';
 import { WaveformPartWriter } from './waveform-part.ts';
 import { WfdbInputError } from './wfdb/errors.ts';
@@ -70,6 +77,7 @@ export interface IngestSummary {
   quarantined: number;
   quarantinedBy: Record<string, number>;
   recordList: { path: string; sha256: string };
+  /** Rows this run committed to records and quarantine, and waveform parts it registered. */
   written: { records: number; waveforms: number; quarantine: number };
   lineageEvent: string;
 }
@@ -132,7 +140,7 @@ async function validateOptions(options: IngestOptions): Promise<IngestConfig> {
 type Outcome =
   | { kind: 'unchanged' }
   | { kind: 'ingested-earlier-in-run' }
-  | { kind: 'ingest'; waveform: StoredWaveform; catalog: Omit<CatalogRow, 'waveformFile'> }
+  | { kind: 'ingest'; waveform: StoredWaveform; catalog: Omit<CatalogRow, 'waveformFile' | 'version'> }
   | { kind: 'quarantine'; row: QuarantineRow };
 
 /**
@@ -144,44 +152,51 @@ type Outcome =
 export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const config = await validateOptions(options);
   const layout = warehouseLayout(config.warehouse);
-  const shardTag = `s${config.shard.index}of${config.shard.count}`;
-  await appendStartEvent(config.warehouse, { runId: config.runId }, 'ingest', { shard: config.shard });
-  const state = await loadShardState(config.warehouse, config.shard);
-  await removeAbandonedParts(layout.waveforms, shardTag, state);
-  for (const folder of [layout.records, layout.quarantine]) await removeAbandonedParts(folder, shardTag);
+  const scratchDir = await mkdtemp(join(tmpdir(), 'enecg-ingest-'));
+  // One DuckDB thread: a commit handles a few small files, and ingest's own work fills the core.
+  const lake = await openLake({ warehouse: config.warehouse, threads: 1 });
+  try {
+    return await ingestInto(lake, layout.waveforms, scratchDir, config, options.onProgress);
+  } finally {
+    lake.close();
+    await rm(scratchDir, { recursive: true, force: true });
+  }
+}
 
+async function ingestInto(
+  lake: Lake,
+  waveformsDir: string,
+  scratchDir: string,
+  config: IngestConfig,
+  onProgress: IngestOptions['onProgress'],
+): Promise<IngestSummary> {
+  await mkdir(waveformsDir, { recursive: true });
+  await appendStartEvent(config.warehouse, { runId: config.runId }, 'ingest', { shard: config.shard });
+  // Reads go through transactions too: a catalog busy with other runs' commits is waited out, not fatal.
+  const state = await lake.transaction('read shard state', (c) => loadShardState(c, config.shard));
   const total = await countShardRows(config.recordListPath, config.shard);
   const counts = { listed: 0, ingested: 0, unchanged: 0, quarantined: 0 };
   const quarantinedBy: Record<string, number> = {};
-  const written: { records: WrittenFile[]; waveforms: WrittenFile[]; quarantine: WrittenFile[] } = {
-    records: [],
-    waveforms: [],
-    quarantine: [],
-  };
+  const written = { records: 0, waveforms: [] as WrittenFile[], quarantine: 0 };
   const seenStudies = new Set<number>();
-  // An earlier attempt of this run (a retried activity, a resume) may have written parts already.
-  let earlierAttempt = false;
   const sourceFiles = new SourceFiles(config.source);
   // A record's decoded samples live until the waveform writer has encoded them; the next record reuses
   // their memory, which is then still in the CPU cache.
   const samples = new SampleArena();
   const waveformWriter = new WaveformPartWriter();
+  let batchNumber = 0;
 
   const processBatch = async (rows: ListingRow[]) => {
-    const outcomes: Outcome[] = [];
-    const toIngest: Omit<CatalogRow, 'waveformFile'>[] = [];
+    const toIngest: Omit<CatalogRow, 'waveformFile' | 'version'>[] = [];
     const toQuarantine: QuarantineRow[] = [];
     for (const row of rows) {
       const outcome = row.ok
         ? examineRecord(row.record, config, state, seenStudies, sourceFiles, samples)
         : rejectedListing(row, config);
-      outcomes.push(outcome);
       counts.listed++;
       if (outcome.kind === 'unchanged') counts.unchanged++;
-      else if (outcome.kind === 'ingested-earlier-in-run') {
-        counts.ingested++;
-        earlierAttempt = true;
-      } else if (outcome.kind === 'ingest') {
+      else if (outcome.kind === 'ingested-earlier-in-run') counts.ingested++;
+      else if (outcome.kind === 'ingest') {
         counts.ingested++;
         // Encoded now, while the decoded samples are in the CPU cache; their memory is reused below.
         waveformWriter.append(outcome.waveform);
@@ -190,32 +205,29 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
         counts.quarantined++;
         quarantinedBy[outcome.row.problem] = (quarantinedBy[outcome.row.problem] ?? 0) + 1;
         const key = quarantineKey(outcome.row);
-        if (state.quarantined.has(key)) earlierAttempt = true;
-        else {
+        if (!state.quarantined.has(key)) {
           state.quarantined.add(key);
           toQuarantine.push(outcome.row);
         }
       }
       samples.reset();
     }
-    const partName = `part-${shardTag}-${batchDigest(config.runId, outcomes)}.parquet`;
-    if (toIngest.length > 0) {
-      // Waveforms first: a catalog row must never point at a part that does not exist yet.
-      written.waveforms.push(await waveformWriter.finish(join(layout.waveforms, partName)));
-      written.records.push(
-        await writeRowTableFile(
-          join(layout.records, partName),
-          catalogPart(),
-          toIngest.map((catalog) => ({ ...catalog, waveformFile: partName })),
-        ),
-      );
-    }
-    if (toQuarantine.length > 0) {
-      written.quarantine.push(
-        await writeRowTableFile(join(layout.quarantine, partName), quarantinePart(), toQuarantine),
-      );
-    }
-    options.onProgress?.({ done: counts.listed, total });
+    // Named by its content, not by the run: two runs of the same batch write the same bytes to the same name.
+    const waveformPart =
+      toIngest.length > 0
+        ? await waveformWriter.finish(join(waveformsDir, waveformPartName(toIngest)))
+        : undefined;
+    const committed = await commitBatch(
+      lake,
+      { waveformsDir, waveformPart, records: toIngest, quarantine: toQuarantine, scratchDir },
+      `ingest ${config.runId} batch ${batchNumber++}`,
+    );
+    counts.ingested -= committed.storedMeanwhile;
+    counts.unchanged += committed.storedMeanwhile;
+    written.records += committed.records;
+    written.quarantine += committed.quarantine;
+    if (committed.waveformPart) written.waveforms.push(committed.waveformPart);
+    onProgress?.({ done: counts.listed, total });
   };
 
   let batch: ListingRow[] = [];
@@ -229,14 +241,11 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   }
   if (batch.length > 0) await processBatch(batch);
 
-  // Parts an earlier attempt of this run wrote are this run's outputs too: its event names them.
-  if (earlierAttempt) {
-    const earlier = await partsOfRun(config.warehouse, config.runId);
-    for (const kind of ['records', 'waveforms', 'quarantine'] as const) {
-      const known = new Set(written[kind].map((file) => file.path));
-      written[kind].unshift(...earlier[kind].filter((file) => !known.has(file.path)));
-    }
-  }
+  // What every attempt of this run (a retried activity, a resume) stored is this run's output: its event
+  // names all of it, parts included.
+  const stored = await lake.transaction('read what the run stored', (c) =>
+    storedByRun(c, waveformsDir, config.runId),
+  );
   const recordListSha = await sha256File(config.recordListPath);
   const dataset =
     (name: string) =>
@@ -256,9 +265,9 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       { name: 'record_list', path: config.recordListPath, sha256: recordListSha, rows: counts.listed },
     ],
     outputs: [
-      ...written.records.map(dataset('records')),
-      ...written.waveforms.map(dataset('waveforms')),
-      ...written.quarantine.map(dataset('quarantine')),
+      ...stored.records.map(dataset(RECORDS_TABLE)),
+      ...stored.waveforms.map(dataset(WAVEFORMS_TABLE)),
+      ...stored.quarantine.map(dataset(QUARANTINE_TABLE)),
     ],
     facets: {
       shard: config.shard,
@@ -278,9 +287,9 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     quarantinedBy,
     recordList: { path: config.recordListPath, sha256: recordListSha },
     written: {
-      records: written.records.length,
+      records: written.records,
       waveforms: written.waveforms.length,
-      quarantine: written.quarantine.length,
+      quarantine: written.quarantine,
     },
     lineageEvent,
   };
@@ -295,36 +304,6 @@ async function countShardRows(recordListPath: string, shard: Shard): Promise<num
   let total = 0;
   for await (const row of readRecordList(recordListPath)) if (inShard(row, shard)) total++;
   return total;
-}
-
-/**
- * Part names derive from the run and the batch's content, so a resumed run never overwrites a part of
- * another run and two shards never share a name.
- */
-function batchDigest(runId: string, outcomes: Outcome[]): string {
-  const hash = createHash('sha256').update(runId);
-  for (const outcome of outcomes) {
-    if (outcome.kind === 'ingest')
-      hash.update(`${outcome.catalog.studyId}:${outcome.catalog.contentSha256};`);
-    if (outcome.kind === 'quarantine') hash.update(`${quarantineKey(outcome.row)};`);
-  }
-  return hash.digest('hex').slice(0, 20);
-}
-
-/**
- * Deletes what an interrupted run of this shard left behind: temporary files, and waveform parts no
- * catalog row points at (their records part was never committed, so the records are re-ingested).
- */
-async function removeAbandonedParts(folder: string, shardTag: string, state?: ShardState): Promise<void> {
-  const names = await readdir(folder).catch(() => [] as string[]);
-  const prefix = `part-${shardTag}-`;
-  for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const temporary = name.includes('.parquet.tmp-');
-    const orphan =
-      state !== undefined && name.endsWith('.parquet') && !state.referencedWaveformFiles.has(name);
-    if (temporary || orphan) await rm(join(folder, name), { force: true });
-  }
 }
 
 function rejectedListing(row: Extract<ListingRow, { ok: false }>, config: IngestConfig): Outcome {
@@ -486,7 +465,6 @@ function examineRecord(
       sourcePath: listed.path,
       contentSha256,
       ingestRunId: config.runId,
-      version: (stored?.version ?? 0) + 1,
     },
   };
 }

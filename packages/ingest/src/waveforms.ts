@@ -1,14 +1,6 @@
 import { join } from 'node:path';
-import {
-  ConfigError,
-  type EcgRecord,
-  InputError,
-  queryRows,
-  sqlString,
-  warehouseLayout,
-  withDuckDB,
-} from '@enecg/common';
-import { listRecords, parquetParts } from './catalog.ts';
+import { ConfigError, type EcgRecord, InputError, LAKE, queryRows, warehouseLayout } from '@enecg/common';
+import { listRecords, RECORDS_TABLE, readLakeTable } from './catalog.ts';
 import { readParquetFile } from './parquet.ts';
 import { type CatalogRow, STORED_INVALID, type StoredWaveform, storedWaveforms } from './tables.ts';
 import { MILLIVOLTS_PER_UNIT } from './validate.ts';
@@ -52,17 +44,17 @@ async function studiesByPart(
   warehouse: string,
   studyIds?: readonly number[],
 ): Promise<Map<string, Set<number>>> {
-  const { records } = warehouseLayout(warehouse);
   const parts = new Map<string, Set<number>>();
-  if ((await parquetParts(records)).length === 0 || studyIds?.length === 0) return parts;
+  if (studyIds?.length === 0) return parts;
   const wanted = studyIds === undefined ? undefined : new Set(studyIds);
-  const rows = await withDuckDB((c) =>
+  // Ordered by each part's smallest study: the read order depends on the data only, never on run ids.
+  const rows = await readLakeTable(warehouse, RECORDS_TABLE, [], (c) =>
     queryRows(
       c,
       `SELECT waveform_file, list(study_id ORDER BY study_id) AS study_ids FROM (
-         SELECT study_id, waveform_file FROM read_parquet(${sqlString(join(records, '*.parquet'))})
+         SELECT study_id, waveform_file FROM ${LAKE}.${RECORDS_TABLE}
          QUALIFY row_number() OVER (PARTITION BY study_id ORDER BY version DESC) = 1)
-       GROUP BY waveform_file ORDER BY waveform_file`,
+       GROUP BY waveform_file ORDER BY min(study_id), waveform_file`,
     ),
   );
   for (const row of rows) {

@@ -1,8 +1,7 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { ConfigError, type LineageEvent, sha256File } from '@enecg/common';
+import { basename, dirname, join } from 'node:path';
+import { ConfigError, type LineageEvent, sha256File, warehouseLayout } from '@enecg/common';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   ingest,
@@ -149,10 +148,23 @@ describe.skipIf(!hasSharedData)(
       const strip = (rows: Awaited<ReturnType<typeof listRecords>>) =>
         rows.map(({ studyId, contentSha256 }) => ({ studyId, contentSha256 }));
       expect(strip(await listRecords(sharded))).toEqual(strip(await listRecords(together)));
-      for (const folder of ['records', 'waveforms']) {
-        for (const name of await readdir(join(sharded, folder)))
-          expect(name).toMatch(/^part-s[012]of3-[0-9a-f]{20}\.parquet$/);
-      }
+      // Waveform parts are named by their content and registered in the lake as written.
+      for (const name of await readdir(warehouseLayout(sharded).waveforms))
+        expect(name).toMatch(/^ingest-[0-9a-f]{24}\.parquet$/);
+    });
+
+    it('two clean runs on the same data write byte-identical waveform parts under the same names', async () => {
+      const first = await newWarehouse();
+      const second = await newWarehouse();
+      await ingest({ source: built.source, warehouse: first, runId: 'one', batchSize: 4 });
+      await ingest({ source: built.source, warehouse: second, runId: 'two', batchSize: 4 });
+      const parts = async (warehouse: string) => {
+        const dir = warehouseLayout(warehouse).waveforms;
+        const names = (await readdir(dir)).sort();
+        return Promise.all(names.map(async (name) => [name, await sha256File(join(dir, name))]));
+      };
+      expect(await parts(second)).toEqual(await parts(first));
+      expect((await parts(first)).length).toBe(2);
     });
 
     it('resumes an interrupted run under its resume token without duplicating records', async () => {
@@ -170,34 +182,36 @@ describe.skipIf(!hasSharedData)(
       await expect(interrupted).rejects.toThrow('worker lost');
       const committed = (await listRecords(warehouse)).length;
       expect(committed).toBeGreaterThan(0);
-      // What a crash between the waveform and the records part of a batch leaves behind.
-      const orphan = join(warehouse, 'waveforms', 'part-s0of1-00000000000000000000.parquet');
-      const temporary = join(warehouse, 'records', 'part-s0of1-11111111111111111111.parquet.tmp-1-abcd');
+      // What a crash between writing a batch's waveform part and committing it leaves behind: a file
+      // the lake never registered, which nothing reads.
+      const orphan = join(warehouseLayout(warehouse).waveforms, 'ingest-000000000000000000000000.parquet');
       await writeFile(orphan, 'orphan');
-      await writeFile(temporary, 'partial');
       const resumed = await ingest({
         source: built.source,
         warehouse,
         resumeToken: 'interrupted',
         batchSize: 3,
       });
-      expect(existsSync(orphan) || existsSync(temporary)).toBe(false);
       expect(resumed).toMatchObject({ runId: 'interrupted', ingested: 6, unchanged: 0 });
       const records = await listRecords(warehouse);
       expect(records).toHaveLength(6);
       expect(new Set(records.map((r) => r.ingestRunId))).toEqual(new Set(['interrupted']));
-      // The resumed run's event names the parts its first attempt wrote too: none is left unaccounted for.
+      expect(records.map((r) => r.waveformFile)).not.toContain(basename(orphan));
+      let read = 0;
+      for await (const batch of readWaveforms({ warehouse, batchSize: 10 })) read += batch.length;
+      expect(read).toBe(6);
+      // The resumed run's event names the parts its first attempt registered too: every part the lake
+      // holds is accounted for, with its hash.
       const event = JSON.parse(await readFile(resumed.lineageEvent, 'utf8')) as LineageEvent;
-      const named = event.outputs.map((output) => output.path).sort();
-      const onDisk: string[] = [];
-      for (const folder of ['records', 'waveforms', 'quarantine']) {
-        const names = existsSync(join(warehouse, folder)) ? await readdir(join(warehouse, folder)) : [];
-        onDisk.push(...names.map((name) => `${folder}/${name}`));
-      }
-      expect(named).toEqual(onDisk.sort());
+      const named = event.outputs
+        .filter((output) => output.name === 'waveforms')
+        .map((output) => basename(output.path));
+      expect(named.sort()).toEqual([...new Set(records.map((r) => r.waveformFile))].sort());
       for (const output of event.outputs) {
         expect(output.sha256).toBe(await sha256File(join(warehouse, output.path)));
       }
+      const recordRows = event.outputs.filter((o) => o.name === 'records').map((o) => o.rows ?? 0);
+      expect(recordRows.reduce((a, b) => a + b, 0)).toBe(6);
     });
 
     it('appends a lineage event naming the record list and every written part with hashes and rows', async () => {
@@ -214,6 +228,8 @@ describe.skipIf(!hasSharedData)(
         sha256: await sha256File(join(built.source, 'record_list.csv')),
       });
       expect(event.outputs.map((o) => o.name).sort()).toEqual(['quarantine', 'records', 'waveforms']);
+      // Every output is an immutable data file of the lake (waveform parts as ingest wrote them, catalog
+      // and quarantine files as DuckLake wrote them), with its hash.
       for (const output of event.outputs) {
         expect(output.sha256).toBe(await sha256File(join(warehouse, output.path)));
       }
@@ -241,9 +257,9 @@ async function sha256Of(paths: string[]): Promise<string> {
 
 async function allParts(warehouse: string): Promise<string[]> {
   const names: string[] = [];
-  for (const folder of ['records', 'waveforms', 'quarantine']) {
-    for (const name of await readdir(join(warehouse, folder)).catch(() => []))
-      names.push(`${folder}/${name}`);
+  const layout = warehouseLayout(warehouse);
+  for (const folder of [layout.records, layout.waveforms, layout.quarantine]) {
+    for (const name of await readdir(folder).catch(() => [])) names.push(`${folder}/${name}`);
   }
   return names.sort();
 }

@@ -66,6 +66,7 @@ describe('cacheFeaturesFrom', { timeout: 60_000 }, () => {
       expert: 'dlinear',
       weightsId: expert.weightsId,
       preprocessingHash: expert.preprocessingHash,
+      expertOptions: { seed: 9 },
     });
     expect(byKey.featureSetId).toBe(summary.featureSetId);
     expert.dispose();
@@ -112,10 +113,15 @@ describe('cacheFeaturesFrom', { timeout: 60_000 }, () => {
     await expect(cacheFeaturesFrom(() => inBatches(records, 3, 2), options)).rejects.toThrow(
       /simulated crash/,
     );
+    const expert = await createExpert('dlinear', { seed: 9 });
     const afterCrash = await readFeatures({
       warehouse: root,
-      featureSetId: `dlinear/random-init-9-${(await createExpert('dlinear', { seed: 9 })).preprocessingHash.slice(0, 12)}`,
+      expert: 'dlinear',
+      weightsId: expert.weightsId,
+      preprocessingHash: expert.preprocessingHash,
+      expertOptions: { seed: 9 },
     });
+    expert.dispose();
     expect(afterCrash.studyIds.length).toBe(6);
     const folder = join(root, 'lineage', 'events');
     const types = await Promise.all(

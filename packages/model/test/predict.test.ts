@@ -32,8 +32,8 @@ describe('predict one record with the frozen experts', () => {
     const rawLeads = await createExpert('raw-leads', { seed: 42 });
     embeddings = { dlinear: await dlinear.embed(records), gate: await rawLeads.embed(records) };
     caches = {
-      dlinear: featureSetKey(dlinear.weightsId, dlinear.preprocessingHash),
-      'raw-leads': featureSetKey(rawLeads.weightsId, rawLeads.preprocessingHash),
+      dlinear: featureSetKey(dlinear.weightsId, dlinear.preprocessingHash, { seed: 42 }),
+      'raw-leads': featureSetKey(rawLeads.weightsId, rawLeads.preprocessingHash, { seed: 42 }),
     };
     const n = records.length;
     const matrix = (rows: Float32Array[]) => ({

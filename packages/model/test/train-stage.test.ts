@@ -10,8 +10,11 @@ import type { TrainingSet } from '../src/train/dataset.ts';
 import { train } from '../src/train/stage.ts';
 import { syntheticTrainingSet } from './synthetic-training-set.ts';
 
-/** Writes the set as the warehouse holds it: labels/*.parquet and features/<expert>/<key>/*.parquet. */
-async function writeWarehouse(root: string, set: TrainingSet): Promise<void> {
+/**
+ * Writes the set as the warehouse holds it: labels/*.parquet and features/<expert>/<key>/*.parquet, the key
+ * ending in `keySuffix` (another configuration's feature sets sit beside the first one's).
+ */
+async function writeWarehouse(root: string, set: TrainingSet, keySuffix = ''): Promise<void> {
   const staging = join(root, 'staging');
   await mkdir(staging, { recursive: true });
   await mkdir(join(root, 'labels'), { recursive: true });
@@ -35,9 +38,11 @@ async function writeWarehouse(root: string, set: TrainingSet): Promise<void> {
     'raw-leads': set.gateInput,
   };
   await withDuckDB(async (connection) => {
-    await connection.run(
-      `COPY (SELECT study_id::BIGINT AS study_id, subject_id::BIGINT AS subject_id, rr_interval::DOUBLE AS rr_interval, age::DOUBLE AS age, gender::INTEGER AS gender, flag::INTEGER AS flag, potassium_class::INTEGER AS potassium_class, potassium::DOUBLE AS potassium, report_label::INTEGER AS report_label, report_labels::INTEGER[] AS report_labels, report_source::VARCHAR AS report_source, split, fold::INTEGER AS fold, label_version FROM read_json(${sqlString(join(staging, 'labels.json'))})) TO ${sqlString(join(root, 'labels', 'labels.parquet'))} (FORMAT parquet)`,
-    );
+    // The labels are the same for every configuration: only the first one writes them.
+    if (keySuffix === '')
+      await connection.run(
+        `COPY (SELECT study_id::BIGINT AS study_id, subject_id::BIGINT AS subject_id, rr_interval::DOUBLE AS rr_interval, age::DOUBLE AS age, gender::INTEGER AS gender, flag::INTEGER AS flag, potassium_class::INTEGER AS potassium_class, potassium::DOUBLE AS potassium, report_label::INTEGER AS report_label, report_labels::INTEGER[] AS report_labels, report_source::VARCHAR AS report_source, split, fold::INTEGER AS fold, label_version FROM read_json(${sqlString(join(staging, 'labels.json'))})) TO ${sqlString(join(root, 'labels', 'labels.parquet'))} (FORMAT parquet)`,
+      );
     for (const [expert, { dim, matrix }] of Object.entries(caches)) {
       const rows = set.studyIds.map((studyId, i) => ({
         study_id: studyId,
@@ -45,7 +50,7 @@ async function writeWarehouse(root: string, set: TrainingSet): Promise<void> {
       }));
       const json = join(staging, `${expert}.json`);
       await writeFile(json, JSON.stringify(rows));
-      const dir = join(root, 'features', expert, `w${expert.length}-p${dim}`);
+      const dir = join(root, 'features', expert, `w${expert.length}-p${dim}${keySuffix}`);
       await mkdir(dir, { recursive: true });
       await connection.run(
         `COPY (SELECT study_id::BIGINT AS study_id, embedding::FLOAT[] AS embedding FROM read_json(${sqlString(json)})) TO ${sqlString(join(dir, 'part-0.parquet'))} (FORMAT parquet)`,
@@ -108,6 +113,37 @@ describe('train and evaluate stages over a Parquet warehouse', () => {
     const other = await train({ warehouse, config: { ...config, preset: 'faithful' } });
     expect(other.modelId).not.toBe(first.modelId);
   }, 120_000);
+
+  it('two configurations side by side: each trains on the exact feature sets it names', async () => {
+    const shared = await mkdtemp(join(tmpdir(), 'enecg-train-two-configs-'));
+    try {
+      await writeWarehouse(shared, syntheticTrainingSet({ studies: 300, seed: 9 }));
+      const keysOf = async (suffix: string) => {
+        const experts: string[] = [];
+        let gateCache = '';
+        for (const expert of (await readdir(join(shared, 'features'))).sort()) {
+          const key = (await readdir(join(shared, 'features', expert))).find((name) =>
+            suffix === '' ? !name.endsWith('-b') : name.endsWith(suffix),
+          )!;
+          if (expert === 'raw-leads') gateCache = key;
+          else experts.push(`${expert}/${key}`);
+        }
+        return { experts, gateCache };
+      };
+      const alone = await train({ warehouse: shared, config, ...(await keysOf('')) });
+      // A second configuration (another expert seed, say) caches its own sets of the same experts.
+      await writeWarehouse(shared, syntheticTrainingSet({ studies: 300, seed: 10 }), '-b');
+      const first = await train({ warehouse: shared, config, ...(await keysOf('')) });
+      const second = await train({ warehouse: shared, config, ...(await keysOf('-b')) });
+      expect(first.modelId).toBe(alone.modelId);
+      expect(first.weightsSha256).toBe(alone.weightsSha256);
+      expect(second.modelId).not.toBe(first.modelId);
+      // Naming only the expert is ambiguous now, and says which sets there are.
+      await expect(train({ warehouse: shared, config })).rejects.toThrow(/choose one of the caches/);
+    } finally {
+      await rm(shared, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   it('refuses a bad config before work starts, and an unknown expert', async () => {
     await expect(train({ warehouse, config: { batchSize: 0 } })).rejects.toThrow(ConfigError);

@@ -1,15 +1,33 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DuckDBConnection, DuckDBInstance as DuckDBInstanceType } from '@duckdb/node-api';
 import { DuckDBInstance, StatementType } from '@duckdb/node-api';
-import { ConfigError, InputError, sqlString, warehouseLayout, writeFileAtomic } from '@enecg/common';
+import {
+  ConfigError,
+  InputError,
+  LAKE,
+  LOAD_SETTINGS,
+  lakeAttachSql,
+  lakeExists,
+  queryRows,
+  requireDuckDBExtension,
+  resolveLakeCatalog,
+  sqlString,
+  warehouseLayout,
+  withLake,
+  writeFileAtomic,
+} from '@enecg/common';
 
 /** One documented view: what it answers, which files it needs, and how it is defined. */
 interface ViewDefinition {
   name: string;
   description: string;
-  /** The view is only defined once this folder holds a matching file (DuckDB refuses empty globs). */
-  needs: { folder: string; matches: (relativePath: string) => boolean };
+  /**
+   * The view is only defined once this folder holds a matching file (DuckDB refuses empty globs), or once
+   * the warehouse's lake holds the table.
+   */
+  needs: { folder: string; matches: (relativePath: string) => boolean } | { lakeTable: string };
   /** Views this one selects from. */
   dependsOn?: string[];
   body: (root: string) => string;
@@ -57,20 +75,20 @@ const VIEWS: ViewDefinition[] = [
   {
     name: 'records',
     description: 'One row per ingested ECG record (the record catalog written by ingest).',
-    needs: { folder: 'records', matches: PARQUET },
-    body: (root) => `SELECT * FROM ${parquetUnder(root, 'records')}`,
+    needs: { lakeTable: 'records' },
+    body: () => `SELECT * FROM ${LAKE}.records`,
   },
   {
     name: 'waveforms',
     description: 'The stored signals of every ingested record.',
-    needs: { folder: 'waveforms', matches: PARQUET },
-    body: (root) => `SELECT * FROM ${parquetUnder(root, 'waveforms')}`,
+    needs: { lakeTable: 'waveforms' },
+    body: () => `SELECT * FROM ${LAKE}.waveforms`,
   },
   {
     name: 'quarantine',
     description: 'One row per rejected record, with the file, field and reason.',
-    needs: { folder: 'quarantine', matches: PARQUET },
-    body: (root) => `SELECT * FROM ${parquetUnder(root, 'quarantine')}`,
+    needs: { lakeTable: 'quarantine' },
+    body: () => `SELECT * FROM ${LAKE}.quarantine`,
   },
   {
     name: 'labels',
@@ -217,10 +235,28 @@ async function folderHasMatch(folder: string, matches: (relativePath: string) =>
   return entries.some((entry) => !entry.includes('.tmp-') && matches(entry.split('\\').join('/')));
 }
 
-/** The views whose files exist now, in dependency order. */
-async function availableViews(root: string): Promise<ViewDefinition[]> {
+/** The tables of the warehouse's lake (none when it has no lake yet). */
+async function lakeTables(root: string): Promise<Set<string>> {
+  if (!lakeExists(root)) return new Set();
+  return withLake({ warehouse: root, readOnly: true }, ({ connection }) => tablesOf(connection));
+}
+
+async function tablesOf(connection: DuckDBConnection): Promise<Set<string>> {
+  const rows = await queryRows(
+    connection,
+    `SELECT table_name FROM duckdb_tables() WHERE database_name = ${sqlString(LAKE)}`,
+  );
+  return new Set(rows.map((row) => row.table_name as string));
+}
+
+/** The views whose files (or lake tables) exist now, in dependency order. */
+async function availableViews(root: string, tables: ReadonlySet<string>): Promise<ViewDefinition[]> {
   const present = await Promise.all(
-    VIEWS.map((view) => folderHasMatch(join(root, view.needs.folder), view.needs.matches)),
+    VIEWS.map((view) =>
+      'lakeTable' in view.needs
+        ? tables.has(view.needs.lakeTable)
+        : folderHasMatch(join(root, view.needs.folder), view.needs.matches),
+    ),
   );
   const chosen = new Set<string>();
   return VIEWS.filter((view, index) => {
@@ -244,13 +280,20 @@ function viewStatements(view: ViewDefinition, root: string): string[] {
  */
 export async function refreshCatalog(warehouse: string): Promise<{ path: string; views: string[] }> {
   const root = resolve(warehouse);
-  const defined = await availableViews(root);
+  const defined = await availableViews(root, await lakeTables(root));
   const views = defined.map((view) => view.name);
   const statements = defined.flatMap((view) => viewStatements(view, root));
+  if (lakeExists(root)) {
+    // A plain duckdb shell attaches the lake read-only (its ducklake extension installs on first use).
+    statements.unshift(
+      `${lakeAttachSql(root, await resolveLakeCatalog(root), true).replace('ATTACH', 'ATTACH IF NOT EXISTS')}`,
+    );
+  }
   const missing = VIEWS.filter((view) => !views.includes(view.name)).map((view) => view.name);
   const header = [
     '-- EnECG warehouse catalog: `.read catalog.sql` in a DuckDB shell, then query the views below.',
-    '-- Regenerated when a stage ends; the data are Parquet/JSON files, so reading never waits on a writer.',
+    "-- Regenerated when a stage ends. Tables live in the warehouse's DuckLake (attached read-only below: a reader",
+    '-- sees committed snapshots only and never waits on a writer); the rest are Parquet/JSON files.',
     '-- SELECT view_name, comment FROM duckdb_views() WHERE NOT internal; lists them with their meaning.',
     ...DOCUMENTED_VIEWS.map((view) => `--   ${view.name.padEnd(15)} ${view.description}`),
     ...(missing.length > 0 ? [`-- Not defined yet (no files): ${missing.join(', ')}`] : []),
@@ -270,23 +313,56 @@ export interface Catalog {
   close(): void;
 }
 
+/** Bounds on one auditor's query, so that a cross join neither runs forever nor takes the machine's memory. */
+export interface QueryLimits {
+  /** Wall-clock limit of one statement (default 60 s). */
+  timeoutMs?: number;
+  /** DuckDB's memory_limit for the session (default '2GB'); larger intermediates spill or fail. */
+  memoryLimit?: string;
+}
+
+export const DEFAULT_QUERY_LIMITS: Required<QueryLimits> = { timeoutMs: 60_000, memoryLimit: '2GB' };
+
 /**
- * Opens an in-memory DuckDB with the catalog's views, then locks it down: file access is confined to the
- * warehouse, the configuration is locked, and only single SELECT statements run. Nothing is held open
- * on the warehouse, so writers and other readers never wait.
+ * Opens an in-memory DuckDB with the catalog's views (the lake attached read-only), then locks it down: file
+ * access is confined to the warehouse, memory is bounded, the configuration is locked, and only single
+ * SELECT statements run, each within a time limit. Readers see committed snapshots, so writers and other
+ * readers never wait.
  */
-export async function openCatalog(warehouse: string): Promise<Catalog> {
+export async function openCatalog(warehouse: string, limits: QueryLimits = {}): Promise<Catalog> {
+  // A catalog busy with writers' commits refuses an attach for a while: wait it out (bounded, about 60 s).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openCatalogOnce(warehouse, limits);
+    } catch (error) {
+      if (!/database is locked/i.test((error as Error).message) || attempt >= 36) throw error;
+      await sleep(Math.min(2000, 20 * 2 ** (attempt - 1)) * (0.5 + Math.random()));
+    }
+  }
+}
+
+async function openCatalogOnce(warehouse: string, limits: QueryLimits): Promise<Catalog> {
+  const timeoutMs = limits.timeoutMs ?? DEFAULT_QUERY_LIMITS.timeoutMs;
+  const memoryLimit = limits.memoryLimit ?? DEFAULT_QUERY_LIMITS.memoryLimit;
   const root = resolve(warehouse);
   const instance: DuckDBInstanceType = await DuckDBInstance.create(':memory:', {
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',
+    ...LOAD_SETTINGS,
   });
   const connection = await instance.connect();
   const views: string[] = [];
   const unavailable: Catalog['unavailable'] = [];
   try {
+    if (lakeExists(root)) {
+      const catalog = await resolveLakeCatalog(root);
+      await connection.run(`LOAD ${sqlString(requireDuckDBExtension('ducklake'))}`);
+      await connection.run(`LOAD ${sqlString(requireDuckDBExtension(catalog.kind))}`);
+      await connection.run(lakeAttachSql(root, catalog, true));
+    }
+    const tables = lakeExists(root) ? await tablesOf(connection) : new Set<string>();
     // DuckDB reads Parquet footers when it defines a view: one corrupt file must not hide the other views.
-    for (const view of await availableViews(root)) {
+    for (const view of await availableViews(root, tables)) {
       if ((view.dependsOn ?? []).some((name) => !views.includes(name))) continue;
       try {
         for (const statement of viewStatements(view, root)) await connection.run(statement);
@@ -296,6 +372,7 @@ export async function openCatalog(warehouse: string): Promise<Catalog> {
       }
     }
     await connection.run(`SET allowed_directories = [${sqlString(`${root}/`)}]`);
+    await connection.run(`SET memory_limit = ${sqlString(memoryLimit)}`);
     await connection.run('SET enable_external_access = false');
     await connection.run('SET lock_configuration = true');
   } catch (error) {
@@ -306,7 +383,7 @@ export async function openCatalog(warehouse: string): Promise<Catalog> {
   return {
     views,
     unavailable,
-    query: (sql) => runSelect(connection, root, sql),
+    query: (sql) => runSelect(connection, root, sql, timeoutMs),
     close: () => {
       connection.closeSync();
       instance.closeSync();
@@ -319,6 +396,7 @@ async function runSelect(
   connection: DuckDBConnection,
   warehouse: string,
   sql: string,
+  timeoutMs: number,
 ): Promise<Record<string, unknown>[]> {
   let extracted: Awaited<ReturnType<DuckDBConnection['extractStatements']>>;
   try {
@@ -341,18 +419,32 @@ async function runSelect(
       'sql',
     );
   }
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    connection.interrupt();
+  }, timeoutMs);
   try {
     const reader = await prepared.runAndReadAll();
     return reader.getRowObjectsJson() as Record<string, unknown>[];
   } catch (error) {
+    if (timedOut) {
+      throw new ConfigError(`the query ran longer than ${timeoutMs / 1000} s and was stopped`, 'timeout');
+    }
     // The statement was valid, so a failure here is the stored data's (DuckDB names the file).
     throw new InputError((error as Error).message, { file: warehouse });
+  } finally {
+    clearTimeout(timer);
   }
 }
 
 /** Opens the catalog, runs one SELECT, closes it. */
-export async function queryCatalog(warehouse: string, sql: string): Promise<Record<string, unknown>[]> {
-  const catalog = await openCatalog(warehouse);
+export async function queryCatalog(
+  warehouse: string,
+  sql: string,
+  limits: QueryLimits = {},
+): Promise<Record<string, unknown>[]> {
+  const catalog = await openCatalog(warehouse, limits);
   try {
     return await catalog.query(sql);
   } finally {

@@ -1,5 +1,11 @@
-export type { Catalog } from './catalog.ts';
-export { DOCUMENTED_VIEWS, openCatalog, queryCatalog, refreshCatalog } from './catalog.ts';
+export type { Catalog, QueryLimits } from './catalog.ts';
+export {
+  DEFAULT_QUERY_LIMITS,
+  DOCUMENTED_VIEWS,
+  openCatalog,
+  queryCatalog,
+  refreshCatalog,
+} from './catalog.ts';
 export type { ChampionDecisionRecord, ChampionStatus } from './decisions.ts';
 export {
   championStatus,

@@ -89,13 +89,16 @@ export async function lineageUpstream(warehouse: string, modelId: string): Promi
   };
 }
 
-/** Warehouse folders whose Parquet rows carry `study_id`, and whether to show the matching rows. */
-const STUDY_FOLDERS: ReadonlyArray<{ folder: string; showRows: boolean }> = [
-  { folder: 'records', showRows: true },
-  { folder: 'quarantine', showRows: true },
-  { folder: 'labels', showRows: true },
-  { folder: 'waveforms', showRows: false },
-  { folder: 'features', showRows: false },
+/**
+ * Warehouse folders whose Parquet rows carry `study_id` (relative to the warehouse; the lake's tables keep
+ * their data files under data/main/<table>), and whether to show the matching rows.
+ */
+const STUDY_FOLDERS: ReadonlyArray<{ folder: string; location: string; showRows: boolean }> = [
+  { folder: 'records', location: join('data', 'main', 'records'), showRows: true },
+  { folder: 'quarantine', location: join('data', 'main', 'quarantine'), showRows: true },
+  { folder: 'labels', location: 'labels', showRows: true },
+  { folder: 'waveforms', location: join('data', 'main', 'waveforms'), showRows: false },
+  { folder: 'features', location: 'features', showRows: false },
 ];
 
 export interface DownstreamAnswer {
@@ -129,8 +132,8 @@ export async function lineageDownstream(warehouse: string, studyId: number): Pro
   const layout = warehouseLayout(warehouse);
   const foundIn: DownstreamAnswer['foundIn'] = [];
   await withDuckDB(async (connection) => {
-    for (const { folder, showRows } of STUDY_FOLDERS) {
-      const location = join(layout.root, folder);
+    for (const { folder, location: relativeLocation, showRows } of STUDY_FOLDERS) {
+      const location = join(layout.root, relativeLocation);
       if (!(await hasParquet(location))) continue;
       const source = `read_parquet(${sqlString(join(location, '**', '*.parquet'))}, union_by_name = true, filename = true)`;
       let rows: Record<string, unknown>[];

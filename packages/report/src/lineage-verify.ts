@@ -16,7 +16,19 @@ import { pathContains } from './lineage-store.ts';
  * Warehouse paths that are not data a run vouches for: the log itself, the stage cache (a memo of
  * summaries, never read as data) and the regenerated catalog SQL. Every other file must be named by an event.
  */
-export const UNTRACKED_WAREHOUSE_PATHS: readonly string[] = ['lineage', 'stage-cache', 'catalog.sql'];
+export const UNTRACKED_WAREHOUSE_PATHS: readonly string[] = [
+  'lineage',
+  'stage-cache',
+  'catalog.sql',
+  // The lake's own bookkeeping: its catalog (and SQLite's journal), the pointer to it, the commit gates.
+  'catalog.sqlite',
+  'catalog.sqlite-journal',
+  'catalog.sqlite-wal',
+  'catalog.sqlite-shm',
+  'catalog.lock',
+  'lake.json',
+  'data/main/commit_gates',
+];
 
 /** One thing that does not match the record; `event` and `file` are null where none is concerned. */
 export interface VerifyProblem {

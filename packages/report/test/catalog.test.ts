@@ -1,14 +1,20 @@
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, sqlString, withDuckDB } from '@enecg/common';
+import { ConfigError, requireDuckDBExtension, sqlString, withDuckDB, withLake } from '@enecg/common';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DOCUMENTED_VIEWS, openCatalog, queryCatalog, refreshCatalog } from '../src/index.ts';
 import { buildWarehouse, evaluationFixture, type WarehouseFixture } from './warehouse-fixture.ts';
 
-/** What `.read catalog.sql` does in a DuckDB shell: run every statement of the file in a fresh database. */
+/**
+ * What `.read catalog.sql` does in a DuckDB shell: run every statement of the file in a fresh database, whose
+ * ducklake extension is loaded (a shell with network access installs it on first use).
+ */
 async function readCatalogSqlLikeAShell(catalogSql: string, query: string) {
   return withDuckDB(async (connection) => {
+    for (const extension of ['ducklake', 'sqlite'] as const) {
+      await connection.run(`LOAD ${sqlString(requireDuckDBExtension(extension))}`);
+    }
     const text = await readFile(catalogSql, 'utf8');
     const statements = await connection.extractStatements(text);
     for (let index = 0; index < statements.count; index++) {
@@ -24,12 +30,11 @@ describe('catalog over an empty or partial warehouse', () => {
     const empty = await refreshCatalog(warehouse);
     expect(empty.views).toEqual([]);
     expect(await readFile(empty.path, 'utf8')).toContain('Not defined yet (no files): records');
-    await mkdir(join(warehouse, 'records'), { recursive: true });
-    await withDuckDB((c) =>
-      c.run(
-        `COPY (SELECT 40000001::BIGINT AS study_id, 10000001::BIGINT AS subject_id)
-           TO ${sqlString(join(warehouse, 'records', 'part-0.parquet'))} (FORMAT parquet)`,
-      ),
+    await withLake({ warehouse }, (lake) =>
+      lake.transaction('one record', async (c) => {
+        await c.run('CREATE TABLE records (study_id BIGINT, subject_id BIGINT)');
+        await c.run('INSERT INTO records VALUES (40000001, 10000001)');
+      }),
     );
     const partial = await refreshCatalog(warehouse);
     expect(partial.views).toEqual(['records']);
@@ -176,6 +181,24 @@ describe('catalog over a full pipeline run', () => {
     );
     expect(read).toEqual([{ n: 0 }]);
   });
+
+  it('stops a query that runs past its time limit, and bounds its memory', async () => {
+    const started = Date.now();
+    await expect(
+      queryCatalog(
+        fixture.warehouse,
+        'SELECT sum(a.range * b.range) AS n FROM range(100000000) a, range(100000000) b',
+        { timeoutMs: 500 },
+      ),
+    ).rejects.toThrow(/ran longer than 0.5 s/);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    const [limit] = await queryCatalog(
+      fixture.warehouse,
+      "SELECT current_setting('memory_limit') AS memory_limit",
+      { memoryLimit: '256MB' },
+    );
+    expect(String(limit!.memory_limit)).toMatch(/^(244|256)\.\d* ?Mi?B$/);
+  }, 60_000);
 
   it('a corrupt Parquet file makes its view unavailable without hiding the others', async () => {
     const copy = await buildWarehouse(await mkdtemp(join(tmpdir(), 'enecg-catalog-corrupt-')));

@@ -2,8 +2,9 @@ import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { appendLineageEvent, produceFileAtomic, sqlString, warehouseLayout, withDuckDB } from '@enecg/common';
+import { appendLineageEvent, withLake } from '@enecg/common';
 import { describe, expect, it } from 'vitest';
 import { refreshCatalog } from '../src/index.ts';
 import { runEnecg } from './cli.ts';
@@ -58,28 +59,31 @@ describe('reading lineage from another process while a run writes', () => {
     let chunks = 0;
     let cliAnswer: Promise<Awaited<ReturnType<typeof runEnecg>>> | undefined;
     const runningAnswers = () => answers.filter((answer) => answer.status === 'RUNNING').length;
-    while ((runningAnswers() < 3 || chunks < 3) && chunks < 400) {
-      const file = join(warehouseLayout(warehouse).records, `chunk-${chunks}.parquet`);
-      await produceFileAtomic(file, (tmp) =>
-        withDuckDB((c) =>
+    await withLake({ warehouse }, async (lake) => {
+      while ((runningAnswers() < 3 || chunks < 3) && chunks < 400) {
+        // Each chunk is one lake commit of the records table.
+        await lake.transaction(`chunk ${chunks}`, (c) =>
           c.run(
-            `COPY (SELECT 50000000 + ${chunks * ROWS_PER_CHUNK} + range AS study_id, 11000000 + range AS subject_id
-                     FROM range(${ROWS_PER_CHUNK})) TO ${sqlString(tmp)} (FORMAT parquet)`,
+            `INSERT INTO records (study_id, subject_id)
+             SELECT 50000000 + ${chunks * ROWS_PER_CHUNK} + range, 11000000 + range FROM range(${ROWS_PER_CHUNK})`,
           ),
-        ),
-      );
-      chunks++;
-      // An auditor's one-off `enecg sql` in a third process, while the run is still writing.
-      if (chunks === 2) {
-        cliAnswer = runEnecg([
-          'sql',
-          '--warehouse',
-          warehouse,
-          '--json',
-          'SELECT count(*)::INT AS n FROM records',
-        ]);
+        );
+        chunks++;
+        // Ingest commits once per batch of records, with decoding in between; back-to-back commits on a
+        // SQLite catalog (rollback journal) would starve readers' attaches.
+        await sleep(150);
+        // An auditor's one-off `enecg sql` in a third process, while the run is still writing.
+        if (chunks === 2) {
+          cliAnswer = runEnecg([
+            'sql',
+            '--warehouse',
+            warehouse,
+            '--json',
+            'SELECT count(*)::INT AS n FROM records',
+          ]);
+        }
       }
-    }
+    });
     await appendLineageEvent(warehouse, event('COMPLETE', chunks));
     expect(await exited).toBe(0);
 
@@ -92,7 +96,7 @@ describe('reading lineage from another process while a run writes', () => {
     const during = answers.filter((answer) => answer.status === 'RUNNING');
     expect(during.length).toBeGreaterThanOrEqual(3);
     expect(during.some((answer) => answer.records! > initial && answer.records! < final)).toBe(true);
-    // Whole chunks only: a reader never sees a half-written Parquet file.
+    // Whole commits only: a reader never sees half a transaction.
     expect(counts.every((count) => (count - initial) % ROWS_PER_CHUNK === 0)).toBe(true);
     expect(answers.at(-1)).toMatchObject({ status: 'COMPLETE', records: final });
 

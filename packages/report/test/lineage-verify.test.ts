@@ -226,9 +226,9 @@ describe('lineage verify: tampered events', () => {
 
 describe('lineage verify: tampered data files', () => {
   const kinds: Array<[string, () => string, string]> = [
-    ['records part', () => 'records', 'ingest'],
-    ['waveforms part', () => 'waveforms', 'ingest'],
-    ['quarantine part', () => 'quarantine', 'ingest'],
+    ['records part', () => 'data/main/records/part-0.parquet', 'ingest'],
+    ['waveforms part', () => 'data/main/waveforms/part-0.parquet', 'ingest'],
+    ['quarantine part', () => 'data/main/quarantine/part-0.parquet', 'ingest'],
     ['labels part', () => 'labels/rules-v1/part-0.parquet', 'labels'],
     ['features part', () => 'features/dlinear/w3f9a1-p77c2d0', 'features'],
     ['model weights', () => `models/${fixture.modelId}/model.safetensors`, 'train'],

@@ -1,15 +1,17 @@
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { DatasetRef, LineageEvent } from '@enecg/common';
 import {
   appendLineageEvent,
   codeVersion,
   describeDataset,
+  lakeTableExists,
   mulberry32,
   sha256,
   sqlString,
   warehouseLayout,
   withDuckDB,
+  withLake,
   writeFileAtomic,
 } from '@enecg/common';
 import type { EvaluationReport, MetricSet, TaskEvaluation } from '@enecg/model';
@@ -257,6 +259,19 @@ export async function buildWarehouse(root: string, options: FixtureOptions = {})
          TO ${sqlString(join(featureFolder, 'part-0.parquet'))} (FORMAT parquet)`,
     );
   });
+  // The ingest tables live in the warehouse's lake: their files are registered as they are. Every run of
+  // the fixture ingests the same bytes, so a later run finds them stored and adds nothing.
+  await withLake({ warehouse }, (lake) =>
+    lake.transaction('fixture tables', async (c) => {
+      for (const folder of [layout.records, layout.waveforms, layout.quarantine]) {
+        const file = join(folder, 'part-0.parquet');
+        const table = basename(folder);
+        if (await lakeTableExists(c, table)) continue;
+        await c.run(`CREATE TABLE ${table} AS SELECT * FROM read_parquet(${sqlString(file)}) LIMIT 0`);
+        await c.run(`CALL ducklake_add_data_files('lake', ${sqlString(table)}, ${sqlString(file)})`);
+      }
+    }),
+  );
   const modelFolder = join(layout.models, modelId);
   await writeFileAtomic(join(modelFolder, 'model.safetensors'), Buffer.alloc(4096, seed % 256));
   await writeFileAtomic(
@@ -270,9 +285,10 @@ export async function buildWarehouse(root: string, options: FixtureOptions = {})
 
   const code = await codeVersion();
   const rawFiles = await describeDataset('mimic-iv-ecg/files', join(rawRoot, 'files'));
-  const records = await describeDataset('records', layout.records, kept.length);
-  const waveforms = await describeDataset('waveforms', layout.waveforms, kept.length * 2);
-  const quarantine = await describeDataset('quarantine', layout.quarantine, 1);
+  const part = (folder: string) => join(folder, 'part-0.parquet');
+  const records = await describeDataset('records', part(layout.records), kept.length);
+  const waveforms = await describeDataset('waveforms', part(layout.waveforms), kept.length * 2);
+  const quarantine = await describeDataset('quarantine', part(layout.quarantine), 1);
   const labels = await describeDataset('labels', labelFile, kept.length);
   const features = await describeDataset('features/dlinear', featureFolder, kept.length);
   const weights = await describeDataset('model/weights', join(modelFolder, 'model.safetensors'));

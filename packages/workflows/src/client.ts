@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { resolveLakeCatalog } from '@enecg/common';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import type { PipelineConfig } from './config.ts';
 import { resolveTemporalTarget } from './connection.ts';
@@ -27,12 +28,16 @@ export function newPipelineRunId(now = new Date()): string {
   return `run-${stamp}-${randomUUID().slice(0, 8)}`;
 }
 
-/** Starts the pipeline workflow; its workflow id is the run id that lineage and reports use. */
-export function startPipeline(
+/**
+ * Starts the pipeline workflow; its workflow id is the run id that lineage and reports use. The warehouse's
+ * catalog is settled first (recorded in lake.json, where every worker finds it; a conflicting one is refused).
+ */
+export async function startPipeline(
   client: Client,
   config: PipelineConfig,
   runId = newPipelineRunId(),
 ): Promise<WorkflowHandle<(input: { config: PipelineConfig }) => Promise<PipelineResult>>> {
+  await resolveLakeCatalog(config.warehouse, config.warehouseCatalog);
   return client.workflow.start('enecgPipeline', {
     taskQueue: CPU_TASK_QUEUE,
     workflowId: runId,

@@ -1,7 +1,16 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { ConfigError, parseConfig, queryRows, sqlString, warehouseLayout, withDuckDB } from '@enecg/common';
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import {
+  ConfigError,
+  LAKE,
+  lakeExists,
+  lakeTableExists,
+  parseConfig,
+  queryRows,
+  sqlString,
+  withLake,
+} from '@enecg/common';
 import { parseLabelConfig } from '@enecg/labels';
 import {
   BACKEND_CHOICES,
@@ -36,6 +45,12 @@ export const PipelineConfigSchema = z.strictObject({
   hosp: z.string().min(1),
   /** Where Parquet tables, features, models, reports and lineage go. */
   warehouse: z.string().min(1),
+  /**
+   * The warehouse's lake catalog: `sqlite` (default, `<warehouse>/catalog.sqlite`) or a
+   * `postgres://user@host:port/database` URL, how workers on several machines share one warehouse. Recorded
+   * in `<warehouse>/lake.json` when the warehouse is created; a different value is refused afterwards.
+   */
+  warehouseCatalog: z.string().min(1).optional(),
   seed: z.number().int().nonnegative().default(42),
   ingest: z
     .strictObject({
@@ -221,19 +236,19 @@ export async function loadPipelineConfig(path: string): Promise<PipelineConfig> 
  * the run would fail minutes later, at training, with no cached gate input to speak of.
  */
 export async function checkGateLeadsIngested(config: PipelineConfig, source: string): Promise<void> {
-  const records = warehouseLayout(config.warehouse).records;
-  const hasParts = await readdir(records)
-    .then((names) => names.some((name) => name.endsWith('.parquet')))
-    .catch(() => false);
-  if (!hasParts) return;
+  if (!lakeExists(config.warehouse)) return;
   const wanted = config.gateInput.leads;
-  const [row] = await withDuckDB((connection) =>
-    queryRows(
-      connection,
-      `SELECT count(*)::INTEGER AS records,
-              count(*) FILTER (WHERE list_has_all(lead_names, [${wanted.map(sqlString).join(', ')}]))::INTEGER AS matching
-         FROM read_parquet(${sqlString(join(records, '*.parquet'))}, union_by_name = true)`,
-    ),
+  const row = await withLake({ warehouse: config.warehouse, readOnly: true }, (lake) =>
+    lake.transaction('check gate leads', async (connection) => {
+      if (!(await lakeTableExists(connection, 'records'))) return undefined;
+      const [counts] = await queryRows(
+        connection,
+        `SELECT count(*)::INTEGER AS records,
+                count(*) FILTER (WHERE list_has_all(lead_names, [${wanted.map(sqlString).join(', ')}]))::INTEGER AS matching
+           FROM ${LAKE}.records`,
+      );
+      return counts;
+    }),
   );
   if (row && Number(row.records) > 0 && Number(row.matching) === 0) {
     throw new ConfigError(

@@ -3,11 +3,10 @@ import { mkdirSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { EnvironmentError } from '@enecg/common';
+import { EnvironmentError, workDir } from '@enecg/common';
 import { Connection } from '@temporalio/client';
 import { configuredAddress, resolveTemporalTarget } from './connection.ts';
 import { ensureTemporalCli } from './temporal-cli.ts';
-import { workDir } from './tools-dir.ts';
 
 const run = promisify(execFile);
 

@@ -1,4 +1,4 @@
-import { ConfigError, EnvironmentError } from '@enecg/common';
+import { ConfigError, EnvironmentError, resolveLakeCatalog } from '@enecg/common';
 import {
   type Client,
   ScheduleAlreadyRunning,
@@ -6,6 +6,7 @@ import {
   ScheduleOverlapPolicy,
 } from '@temporalio/client';
 import { type Duration, msToNumber } from '@temporalio/common';
+import type { PipelineConfig } from './config.ts';
 import { CPU_TASK_QUEUE } from './task-queues.ts';
 
 export interface RetrainScheduleOptions {
@@ -133,6 +134,9 @@ function scheduleBody(options: RetrainScheduleOptions) {
 }
 
 export async function createRetrainSchedule(client: Client, options: RetrainScheduleOptions): Promise<void> {
+  // Settled now, so that every scheduled run's workers find the same catalog in lake.json.
+  const { warehouse, warehouseCatalog } = options.pipelineConfig as PipelineConfig;
+  await resolveLakeCatalog(warehouse, warehouseCatalog);
   try {
     await client.schedule.create({ scheduleId: options.scheduleId, ...scheduleBody(options) });
   } catch (error) {

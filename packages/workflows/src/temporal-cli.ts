@@ -3,8 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { EnvironmentError } from '@enecg/common';
-import { toolsDir } from './tools-dir.ts';
+import { EnvironmentError, toolsDir } from '@enecg/common';
 
 const run = promisify(execFile);
 

@@ -91,6 +91,19 @@ describe('the enecgPipeline workflow on a real Temporal server', () => {
     expect(second.model).toEqual({ ...first.model, cacheHit: true });
   });
 
+  it('two configurations alternate on one warehouse, each training on its own feature sets', async () => {
+    const address = inject('temporalAddress');
+    const first = await runPipelineLocally({ config, address });
+    // Another seed: other random-init experts, so other feature sets of the same experts beside the first.
+    const other = await runPipelineLocally({
+      config: validatePipelineConfig({ ...input, seed: 8 }),
+      address,
+    });
+    const again = await runPipelineLocally({ config, address });
+    expect(other.model.modelId).not.toBe(first.model.modelId);
+    expect(again.model).toEqual({ ...first.model, cacheHit: true });
+  });
+
   it('refuses a bad configuration before any work starts, naming the key', () => {
     expect(() => validatePipelineConfig({ ...input, experts: [{ name: 'resnet' }] })).toThrow(ConfigError);
     expect(() => validatePipelineConfig({ ...input, experts: [{ name: 'resnet' }] })).toThrow(

@@ -16,6 +16,7 @@ import { registerSqlCommand } from './sql.ts';
 import { registerSweepCommand } from './sweep.ts';
 import { registerSynthCommand } from './synth.ts';
 import { registerTrainCommand } from './train.ts';
+import { registerWarehouseCommands } from './warehouse.ts';
 
 /** Each stage contributes one module that adds its command(s); the order here is the help order. */
 const registrations: ReadonlyArray<(program: Command) => void> = [
@@ -35,6 +36,7 @@ const registrations: ReadonlyArray<(program: Command) => void> = [
   registerSweepCommand,
   registerSqlCommand,
   registerLineageCommand,
+  registerWarehouseCommands,
   registerSetupCommands,
 ];
 

@@ -7,7 +7,8 @@ export function registerSetupCommands(program: Command): void {
   program
     .command('setup')
     .description(
-      'Install the pinned Temporal CLI and build the native TensorFlow backend into .tools/ (idempotent; ' +
+      'Install the pinned Temporal CLI and DuckDB extensions (ducklake, sqlite, postgres) and build the native ' +
+        'TensorFlow backend into .tools/ (idempotent; ' +
         'seconds once cached). ENECG_NATIVE_BACKEND=0 skips the native build (the pipeline then runs on wasm)',
     )
     .option(
@@ -22,6 +23,8 @@ export function registerSetupCommands(program: Command): void {
       const { describeNativeSetup, nativeBackendSetting, setupNativeBackend } = await import('@enecg/model');
       const cli = await ensureTemporalCli(log);
       if (!options.json && !cli.source.startsWith('cached')) log(`Temporal CLI ready at ${cli.path}`);
+      const { ensureDuckDBExtensions } = await import('@enecg/common');
+      const extensions = await ensureDuckDBExtensions(log);
       const gpu = options.gpu === true || nativeBackendSetting().gpu;
       const native: NativeSetupResult[] = [await setupNativeBackend('cpu', log)];
       if (gpu) native.push(await setupNativeBackend('gpu', log));
@@ -34,6 +37,7 @@ export function registerSetupCommands(program: Command): void {
           {
             temporalCli: cli.path,
             source: cli.source,
+            duckdbExtensions: extensions.dir,
             native: native.map(({ variant, status, dir, reason, seconds }) => ({
               variant,
               status,

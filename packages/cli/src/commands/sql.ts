@@ -47,6 +47,8 @@ interface SqlOptions {
   format: string;
   maxWidth?: string;
   json?: boolean;
+  timeout?: string;
+  memoryLimit?: string;
 }
 
 export function registerSqlCommand(program: Command): void {
@@ -61,12 +63,21 @@ export function registerSqlCommand(program: Command): void {
     .option('--format <format>', "'table', 'csv' or 'json'", 'table')
     .option('--max-width <n>', 'table: wrap values wider than this many characters (default: never)')
     .option('--json', 'the same as --format json')
+    .option('--timeout <seconds>', 'stop the query after this many seconds (default 60)')
+    .option('--memory-limit <size>', "DuckDB's memory limit for the query, e.g. 512MB (default 2GB)")
     .action(async (query: string, options: SqlOptions) => {
       const format = options.json ? 'json' : choiceArgument(options.format, '--format', FORMATS);
       const maxWidth =
         options.maxWidth === undefined ? undefined : positiveIntegerArgument(options.maxWidth, '--max-width');
       const { openCatalog } = await import('@enecg/report/catalog');
-      const catalog = await openCatalog(requireWarehouse(options.warehouse));
+      const timeoutMs =
+        options.timeout === undefined
+          ? undefined
+          : positiveIntegerArgument(options.timeout, '--timeout') * 1000;
+      const catalog = await openCatalog(requireWarehouse(options.warehouse), {
+        timeoutMs,
+        memoryLimit: options.memoryLimit,
+      });
       try {
         for (const { view, reason } of catalog.unavailable) {
           process.stderr.write(`enecg: view ${view} is unavailable: ${reason}\n`);

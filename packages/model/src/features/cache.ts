@@ -153,7 +153,7 @@ async function cacheOnBackend(
   const expertOptions = { ...options.expertOptions, seed };
   const expert = await createExpert(options.expert, expertOptions);
   try {
-    const key = featureSetKey(expert.weightsId, expert.preprocessingHash);
+    const key = featureSetKey(expert.weightsId, expert.preprocessingHash, expertOptions);
     const dir = featureSetDir(options.warehouse, expert.name, key);
     const manifest: FeatureSetManifest = {
       featureSetId: `${expert.name}/${key}`,

@@ -1,9 +1,8 @@
-import type { DuckDBConnection, DuckDBListVector, DuckDBValue } from '@duckdb/node-api';
-import { BIGINT, DuckDBDataChunk, FLOAT, LIST, listValue, VARCHAR } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBListVector, DuckDBVector } from '@duckdb/node-api';
+import { FLOAT, LIST, listValue } from '@duckdb/node-api';
 import { InputError, queryRows, sqlString } from '@enecg/common';
 
-/** Rows per appended chunk: large enough to amortise calls, small enough for short-lived buffers. */
-const CHUNK_ROWS = 256;
+const EMBEDDING_TYPE = LIST(FLOAT);
 
 export interface FeatureRows {
   studyIds: number[];
@@ -35,26 +34,19 @@ export async function writeFeaturePart(
   await connection.run(
     'CREATE OR REPLACE TEMP TABLE feature_part (study_id BIGINT, content_sha256 VARCHAR, embedding FLOAT[], expert VARCHAR, weights_id VARCHAR, preprocessing_hash VARCHAR)',
   );
+  // Row by row: DuckDB 1.4's data-chunk path corrupts VARCHAR columns longer than 12 bytes.
   const appender = await connection.createAppender('feature_part');
   try {
-    for (let start = 0; start < rows.studyIds.length; start += CHUNK_ROWS) {
-      const end = Math.min(start + CHUNK_ROWS, rows.studyIds.length);
-      const count = end - start;
-      const chunk = DuckDBDataChunk.create([BIGINT, VARCHAR, LIST(FLOAT), VARCHAR, VARCHAR, VARCHAR], count);
-      const ids: DuckDBValue[] = [];
-      const lists: DuckDBValue[] = [];
-      for (let i = start; i < end; i++) {
-        ids.push(BigInt(rows.studyIds[i]!));
-        const embedding = rows.embeddings[i]!;
-        lists.push(embedding === null ? null : listValue(Array.from(embedding)));
-      }
-      chunk.setColumnValues(0, ids);
-      chunk.setColumnValues(1, rows.contentHashes.slice(start, end));
-      chunk.setColumnValues(2, lists);
-      chunk.setColumnValues(3, new Array(count).fill(identity.expert));
-      chunk.setColumnValues(4, new Array(count).fill(identity.weightsId));
-      chunk.setColumnValues(5, new Array(count).fill(identity.preprocessingHash));
-      appender.appendDataChunk(chunk);
+    for (let i = 0; i < rows.studyIds.length; i++) {
+      appender.appendBigInt(BigInt(rows.studyIds[i]!));
+      appender.appendVarchar(rows.contentHashes[i]!);
+      const embedding = rows.embeddings[i]!;
+      if (embedding === null) appender.appendNull();
+      else appender.appendList(listValue(Array.from(embedding)), EMBEDDING_TYPE);
+      appender.appendVarchar(identity.expert);
+      appender.appendVarchar(identity.weightsId);
+      appender.appendVarchar(identity.preprocessingHash);
+      appender.endRow();
     }
     appender.flushSync();
   } finally {
@@ -133,11 +125,11 @@ export async function readFeatureMatrix(
   ) {
     const ids = chunk.getColumnVector(0);
     const lists = chunk.getColumnVector(1) as DuckDBListVector;
-    const child = lists.childVector;
     for (let i = 0; i < chunk.rowCount; i++, row++) {
       studyIds[row] = Number(ids.getItem(i));
-      const offset = lists.getEntryOffset(i);
-      for (let j = 0; j < width; j++) matrix[row * width + j] = child.getItem(offset + j) as number;
+      // A view of the list's slice of the child vector (no copy; the embedding IS NOT NULL above).
+      const embedding = lists.getItemVector(i) as DuckDBVector<number>;
+      for (let j = 0; j < width; j++) matrix[row * width + j] = embedding.getItem(j) as number;
     }
   }
   return { studyIds, dim: width, matrix };

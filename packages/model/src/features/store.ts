@@ -1,11 +1,12 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, InputError, warehouseLayout, withDuckDB } from '@enecg/common';
+import { ConfigError, hashObject, InputError, warehouseLayout, withDuckDB } from '@enecg/common';
+import type { ExpertOptions } from '../experts/types.ts';
 import { readFeatureMatrix } from './parquet.ts';
 
 /**
- * Feature sets live under features/<expert>/<weights>-<preprocessing>/ : one folder per (expert, weights
- * hash, preprocessing hash), holding part-NNNNNN.parquet files keyed by study_id and a feature-set.json
+ * Feature sets live under features/<expert>/<weights>-<preprocessing>-<options>/ : one folder per (expert,
+ * weights hash, preprocessing hash, expert options and seed), holding part-NNNNNN.parquet files keyed by study_id and a feature-set.json
  * manifest. The folder name is the feature set's key; `<expert>/<key>` is its id.
  */
 export const MANIFEST_FILE = 'feature-set.json';
@@ -42,8 +43,18 @@ export function isWeightlessFeatureSet(key: string): boolean {
   return key.startsWith(`${shortWeightsId('none')}-`);
 }
 
-export function featureSetKey(weightsId: string, preprocessingHash: string): string {
-  return `${shortWeightsId(weightsId)}-${preprocessingHash.slice(0, 12)}`;
+/**
+ * A feature set's key names everything that determines its values: the weights, the preprocessing, and the
+ * expert's options (its config and seed; the weights path is not, the weights hash is). Two configurations
+ * of one expert therefore cache side by side, and training names the exact set its config implies.
+ */
+export function featureSetKey(
+  weightsId: string,
+  preprocessingHash: string,
+  options: Pick<ExpertOptions, 'seed' | 'config'>,
+): string {
+  const optionsHash = hashObject({ config: options.config ?? null, seed: options.seed }).slice(0, 8);
+  return `${shortWeightsId(weightsId)}-${preprocessingHash.slice(0, 12)}-${optionsHash}`;
 }
 
 export function featureSetDir(warehouse: string, expert: string, key: string): string {
@@ -74,7 +85,13 @@ export async function readManifest(dir: string): Promise<FeatureSetManifest | un
 }
 
 export type ReadFeaturesOptions =
-  | { warehouse: string; expert: string; weightsId: string; preprocessingHash: string }
+  | {
+      warehouse: string;
+      expert: string;
+      weightsId: string;
+      preprocessingHash: string;
+      expertOptions: Pick<ExpertOptions, 'seed' | 'config'>;
+    }
   | { warehouse: string; featureSetId: string };
 
 export interface FeatureMatrix {
@@ -98,7 +115,7 @@ export async function readFeatures(options: ReadFeaturesOptions): Promise<Featur
     [expert, key] = parts as [string, string];
   } else {
     expert = options.expert;
-    key = featureSetKey(options.weightsId, options.preprocessingHash);
+    key = featureSetKey(options.weightsId, options.preprocessingHash, options.expertOptions);
   }
   const dir = featureSetDir(options.warehouse, expert, key);
   const files = await listFeatureParts(dir);

@@ -56,7 +56,7 @@ export async function loadPredictor(options: PredictorOptions): Promise<Predicto
         manifest.expertOptions?.[name] ?? { seed: manifest.config.seed };
       const expert = await createExpert(name, expertOptions);
       experts.set(name, expert);
-      const key = featureSetKey(expert.weightsId, expert.preprocessingHash);
+      const key = featureSetKey(expert.weightsId, expert.preprocessingHash, expertOptions);
       if (key !== cacheKey) {
         throw new IntegrityError(
           `expert ${name} is built as ${key}, but the model was trained on feature set ${name}/${cacheKey}`,

@@ -53,7 +53,10 @@ export interface PretrainInput extends StageInput {
 
 export interface TrainInput extends StageInput {
   config: Record<string, unknown>;
+  /** Exact feature sets (`<expert>/<key>`) the config implies, never "the one cache of an expert". */
   experts: string[];
+  /** Key of the gate input's (`raw-leads`) feature set. */
+  gateCache?: string;
   /** The label table's hash and the feature-set folders the model is trained on: with the config, the cache key. */
   labelsSha256: string;
   featureSets: string[];
@@ -194,7 +197,7 @@ export function createActivities() {
         const key = {
           stage: 'train',
           inputs: { labels: input.labelsSha256, features: featureDigests.map((digest) => digest.sha256) },
-          config: { training: input.config, experts: input.experts },
+          config: { training: input.config, experts: input.experts, gateCache: input.gateCache },
           codeVersion: await codeVersion(),
         };
         return cachedStage(input.warehouse, key, async () => {
@@ -205,6 +208,7 @@ export function createActivities() {
               runId: input.runId,
               config: input.config,
               experts: input.experts,
+              gateCache: input.gateCache,
             },
             progress,
           );

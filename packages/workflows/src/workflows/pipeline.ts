@@ -42,7 +42,9 @@ export async function enecgPipeline({ config }: PipelineInput): Promise<Pipeline
     runId,
     warehouse,
     config: { seed: config.seed, ...config.training },
-    experts: config.experts.map((e) => e.name),
+    // The exact feature sets this config produced: other configs' caches of the same experts may sit beside them.
+    experts: experts.map((f) => f.featureSetId),
+    gateCache: gates[0]?.featureSetId.split('/')[1],
     labelsSha256: labels.output.sha256,
     featureSets: features.map((f) => f.dir),
   });
