@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,12 @@ const native = installedBackends().find((choice) => choice === 'node' || choice 
 const DLINEAR = { leads: ['II'], length: 200 };
 const MOMENT = { length: 128, model: { seqLen: 128 } };
 
+const SUBJECTS = 120;
+
+/**
+ * The same cohort gives the same warehouse contents (and so the same pretraining identity) wherever it is
+ * built; a lake warehouse cannot be copied (its catalog records its data path).
+ */
 async function syntheticWarehouse(subjects: number): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'enecg-pretrain-'));
   const source = join(root, 'mimic');
@@ -42,7 +48,7 @@ async function someRecords(warehouse: string) {
 describe('pretrainExpert: self-supervised pretraining on the warehouse', { timeout: 300_000 }, () => {
   let warehouse: string;
   beforeAll(async () => {
-    warehouse = await syntheticWarehouse(120);
+    warehouse = await syntheticWarehouse(SUBJECTS);
   }, 120_000);
 
   it('refuses an expert without an objective and a bad setting before reading anything', async () => {
@@ -163,8 +169,7 @@ describe('pretrainExpert: self-supervised pretraining on the warehouse', { timeo
   it.skipIf(!native)(
     `resumes after its process is killed to the same bytes as an uninterrupted run${native ? '' : ' (skipped: no native TensorFlow backend built)'}`,
     async () => {
-      const copy = join(await mkdtemp(join(tmpdir(), 'enecg-pretrain-killed-')), 'warehouse');
-      await cp(warehouse, copy, { recursive: true });
+      const copy = await syntheticWarehouse(SUBJECTS);
       const options = (where: string): PretrainOptions => ({
         warehouse: where,
         expert: 'moment',
@@ -218,8 +223,7 @@ describe('pretrainExpert: self-supervised pretraining on the warehouse', { timeo
   );
 
   it('run as segments that pause between checkpoints, it ends with the same bytes and loss curve as one run', async () => {
-    const copy = join(await mkdtemp(join(tmpdir(), 'enecg-pretrain-segments-')), 'warehouse');
-    await cp(warehouse, copy, { recursive: true });
+    const copy = await syntheticWarehouse(SUBJECTS);
     const options = (where: string): PretrainOptions => ({
       warehouse: where,
       expert: 'dlinear',

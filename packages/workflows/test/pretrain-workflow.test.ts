@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@enecg/common';
@@ -13,7 +13,6 @@ import type { EnecgPretrainInput } from '../src/workflows/pretrain.ts';
 
 let root: string;
 let source: string;
-let ingested: string;
 
 const DLINEAR = { length: 100 };
 
@@ -21,15 +20,14 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'enecg-pretrain-workflow-'));
   source = join(root, 'source');
   await generateSynthetic({ subjects: 16, outDir: source, seed: 9, layout: 'v1' });
-  ingested = join(root, 'ingested');
-  await ingest({ source, warehouse: ingested });
-  await deriveLabels({ source, hosp: join(source, 'hosp'), warehouse: ingested });
 }, 120_000);
 
-async function copyOf(warehouse: string): Promise<string> {
-  const copy = join(await mkdtemp(join(root, 'copy-')), 'warehouse');
-  await cp(warehouse, copy, { recursive: true });
-  return copy;
+/** A warehouse of the same source: the same contents wherever it is built (a lake cannot be copied). */
+async function ingested(): Promise<string> {
+  const warehouse = join(await mkdtemp(join(root, 'ingested-')), 'warehouse');
+  await ingest({ source, warehouse });
+  await deriveLabels({ source, hosp: join(source, 'hosp'), warehouse });
+  return warehouse;
 }
 
 describe('pretraining in pipeline configs', () => {
@@ -63,8 +61,8 @@ describe('pretraining in pipeline configs', () => {
 
 describe('the enecgPretrain workflow on a real Temporal server', { timeout: 300_000 }, () => {
   it('runs in segments, continues as new, and ends with the bytes of one uninterrupted pretraining', async () => {
-    const direct = await copyOf(ingested);
-    const viaTemporal = await copyOf(ingested);
+    const direct = await ingested();
+    const viaTemporal = await ingested();
     const pretrain = { steps: 12, checkpointEvery: 2, batchSize: 4 };
     const expected = await pretrainExpert({
       warehouse: direct,

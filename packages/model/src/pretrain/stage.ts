@@ -466,7 +466,7 @@ async function recordLineage(
 ): Promise<void> {
   const { waveforms } = warehouseLayout(options.warehouse);
   const inputs: DatasetRef[] = [
-    await describeDataset('waveforms', waveforms),
+    ...(existsSync(waveforms) ? [await describeDataset('waveforms', waveforms)] : []),
     await describeDataset('labels (split column only)', labelsFile(options.warehouse)),
   ];
   if (options.weightsPath) inputs.push(await describeDataset('weights', options.weightsPath));
