@@ -1,12 +1,14 @@
 import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { sha256 } from '@enecg/common';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { enecg } from './enecg.ts';
 
 let cwd: string;
 let modelId: string;
+/** The stored test evaluation, relative to the warehouse. */
+let evaluationFile: string;
 
 /** Runs a stage command in `cwd`, as a user would with a relative warehouse path, and parses its JSON. */
 async function stage(args: string[]): Promise<Record<string, unknown>> {
@@ -49,7 +51,18 @@ beforeAll(async () => {
     'cli-train',
   ]);
   modelId = trained.modelId as string;
-  await stage(['evaluate', '--warehouse', 'wh', '--model', modelId, '--replicates', '20']);
+  const evaluated = await stage([
+    'evaluate',
+    '--warehouse',
+    'wh',
+    '--model',
+    modelId,
+    '--replicates',
+    '20',
+    '--run-id',
+    'cli-train',
+  ]);
+  evaluationFile = relative(join(cwd, 'wh'), resolve(cwd, evaluated.evaluationPath as string));
   await stage(['report', 'cli-train', '--warehouse', 'wh']);
 }, 240_000);
 
@@ -67,7 +80,7 @@ describe('enecg lineage verify over stages run from the command line with a rela
     await cp(join(cwd, 'wh'), copy, { recursive: true });
     await flipByte(join(copy, 'labels', 'labels.parquet'));
     await flipByte(join(copy, 'models', modelId, 'model.safetensors'));
-    await flipByte(join(copy, 'models', modelId, 'evaluation.json'));
+    await flipByte(join(copy, evaluationFile));
     const { code, lines } = await verify(copy);
     expect(code).toBe(1);
     expect(lines).toEqual([
@@ -76,7 +89,7 @@ describe('enecg lineage verify over stages run from the command line with a rela
       ),
       expect.stringMatching(
         new RegExp(
-          `^event \\d{12}\\.json \\(evaluate run [^)]+\\): models/${modelId}/evaluation\\.json: sha256 recorded`,
+          `^event \\d{12}\\.json \\(evaluate run [^)]+\\): ${evaluationFile.replaceAll('.', '\\.')}: sha256 recorded`,
         ),
       ),
       expect.stringMatching(
@@ -111,4 +124,51 @@ describe('enecg lineage verify over stages run from the command line with a rela
       ),
     ]);
   });
+
+  it('evaluating and reporting again add or reuse files, never rewrite one, and verify stays clean', async () => {
+    const before = await artifactHashes(join(cwd, 'wh'));
+    const evaluateAgain = (replicates: string, runId: string) =>
+      stage([
+        'evaluate',
+        '--warehouse',
+        'wh',
+        '--model',
+        modelId,
+        '--replicates',
+        replicates,
+        '--run-id',
+        runId,
+      ]);
+    const same = await evaluateAgain('20', 'cli-again');
+    expect(same).toMatchObject({ reused: true });
+    expect(relative(join(cwd, 'wh'), resolve(cwd, same.evaluationPath as string))).toBe(evaluationFile);
+    // More replicates within the run: another evaluation, so the run's report is added beside the first.
+    const more = await evaluateAgain('30', 'cli-train');
+    expect(more).toMatchObject({ reused: false });
+    const report = await stage(['report', 'cli-train', '--warehouse', 'wh']);
+    expect(report.html).toMatch(/runs\/cli-train\/report-[0-9a-f]{16}\.html$/);
+    const after = await artifactHashes(join(cwd, 'wh'));
+    for (const [file, hash] of before) expect(after.get(file), file).toBe(hash);
+    expect([...after.keys()].filter((file) => !before.has(file)).sort()).toEqual(
+      [
+        relative(join(cwd, 'wh'), resolve(cwd, more.evaluationPath as string)),
+        relative(join(cwd, 'wh'), resolve(cwd, report.html as string)),
+        relative(join(cwd, 'wh'), resolve(cwd, report.markdown as string)),
+      ].sort(),
+    );
+    expect(await verify('wh')).toEqual({ code: 0, lines: [] });
+  });
 });
+
+/** sha256 of every file a stage wrote (the lake's data files, models, runs, labels, features), by relative path. */
+async function artifactHashes(warehouse: string): Promise<Map<string, string>> {
+  const hashes = new Map<string, string>();
+  for (const folder of ['data', 'labels', 'features', 'models', 'runs']) {
+    for (const entry of await readdir(join(warehouse, folder), { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile() || entry.parentPath.includes('commit_gates')) continue;
+      const file = join(entry.parentPath, entry.name);
+      hashes.set(relative(warehouse, file), sha256(await readFile(file)));
+    }
+  }
+  return hashes;
+}

@@ -18,7 +18,7 @@ export {
   InputError,
   IntegrityError,
 } from './errors.ts';
-export { produceFileAtomic, writeFileAtomic } from './files.ts';
+export { produceFileAtomic, storeContentOnce, writeFileAtomic, writeFileOnce } from './files.ts';
 export { canonicalJson, hashObject, sha256, sha256File } from './hashing.ts';
 export type { Lake, LakeCatalog, LakeOptions } from './lake.ts';
 export {
@@ -36,6 +36,7 @@ export {
   serializedTransaction,
   withLake,
 } from './lake.ts';
+export { currentLakeSnapshot } from './lake-snapshot.ts';
 export type {
   ChainedLineageEvent,
   CodeVersion,

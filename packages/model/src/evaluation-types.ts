@@ -78,11 +78,20 @@ export interface TaskEvaluation {
   gateWeightsByGroup: Record<string, Record<string, number>>;
 }
 
-/** What `evaluate` writes to `models/<modelId>/evaluation.json` and what reports read. */
+/** What `evaluate` writes to `models/<modelId>/evaluations/<split>-<key>.json` and what reports read. */
 export interface EvaluationReport {
   modelId: string;
+  /** The run that computed it; later runs that evaluate the same key reuse the file as it is. */
   runId: string;
   split: 'test' | 'val';
+  /**
+   * Hashes what the evaluation depends on (model weights, split data, replicates, seed, code version); the
+   * file's name carries it. Absent in evaluations written before evaluations were keyed.
+   */
+  evaluationKey?: string;
+  /** Bootstrap replicates and seed of the 95% intervals. */
+  replicates?: number;
+  seed?: number;
   /** sha256 of the split's study ids (sorted, one per line): two evaluations with equal hashes saw the same split. */
   splitSha256?: string;
   experts: string[];

@@ -14,7 +14,7 @@ export {
   withKernelFallback,
 } from './backend/index.ts';
 export type { EvaluateStageOptions, EvaluateSummary } from './evaluate/stage.ts';
-export { evaluate, evaluationFileName } from './evaluate/stage.ts';
+export { evaluate } from './evaluate/stage.ts';
 export type {
   BaselineComparison,
   BestExpertComparison,

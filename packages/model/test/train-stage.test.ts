@@ -1,9 +1,12 @@
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, sqlString, withDuckDB } from '@enecg/common';
+import { ConfigError, queryRows, sha256, sqlString, withDuckDB, withLake } from '@enecg/common';
+import { ingest } from '@enecg/ingest';
+import { generateSynthetic } from '@enecg/synth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evaluate } from '../src/evaluate/stage.ts';
+import { type EvaluateSummary, evaluate } from '../src/evaluate/stage.ts';
 import type { EvaluationReport } from '../src/evaluation-types.ts';
 import { TASKS } from '../src/evaluation-types.ts';
 import type { TrainingSet } from '../src/train/dataset.ts';
@@ -60,8 +63,47 @@ async function writeWarehouse(root: string, set: TrainingSet, keySuffix = ''): P
   await rm(staging, { recursive: true });
 }
 
+const EVALUATE_PROCESS = join(import.meta.dirname, 'support', 'evaluate-process.ts');
+
+function evaluateInProcess(modelId: string, runId: string): Promise<EvaluateSummary> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', EVALUATE_PROCESS, warehouse, modelId, runId], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.stderr.on('data', (chunk) => (err += chunk));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`evaluate ${runId} exited ${code}: ${err}`)),
+    );
+  });
+}
+
+let warehouse: string;
+
+/** The COMPLETE lineage event of a run. */
+async function completion(runId: string) {
+  const folder = join(warehouse, 'lineage', 'events');
+  const events = await Promise.all(
+    (await readdir(folder)).map(async (name) => JSON.parse(await readFile(join(folder, name), 'utf8'))),
+  );
+  return events.find((event) => event.run.runId === runId && event.eventType === 'COMPLETE');
+}
+
+/** Each run's evaluate event names the stored evaluation, with its hash, as its only output. */
+async function expectEventsName(runIds: string[], stored: EvaluateSummary) {
+  for (const runId of runIds) {
+    expect((await completion(runId)).outputs).toEqual([
+      expect.objectContaining({
+        path: stored.evaluationPath.slice(warehouse.length + 1),
+        sha256: stored.evaluationSha256,
+      }),
+    ]);
+  }
+}
+
 describe('train and evaluate stages over a Parquet warehouse', () => {
-  let warehouse: string;
   const config = { hiddenSize: 16, gate: { length: 32 }, maxEpochs: 3 };
   beforeAll(async () => {
     warehouse = await mkdtemp(join(tmpdir(), 'enecg-train-'));
@@ -71,7 +113,7 @@ describe('train and evaluate stages over a Parquet warehouse', () => {
     await rm(warehouse, { recursive: true, force: true });
   });
 
-  it('trains, writes safetensors + model.json, evaluates into evaluation.json, with lineage', async () => {
+  it('trains, writes safetensors + model.json, evaluates into a stored evaluation, with lineage', async () => {
     const summary = await train({ warehouse, config, crossValidate: true, runId: 'run-1' });
     expect(summary.experts).toEqual(['alpha', 'beta', 'noise']);
     expect(summary.folds?.map((fold) => fold.fold)).toEqual([0, 1, 2]);
@@ -88,8 +130,12 @@ describe('train and evaluate stages over a Parquet warehouse', () => {
       replicates: 50,
       runId: 'run-1',
     });
+    expect(evaluation.evaluationPath).toBe(
+      join(summary.modelDir, 'evaluations', `test-${evaluation.evaluationKey}.json`),
+    );
     const report = JSON.parse(await readFile(evaluation.evaluationPath, 'utf8')) as EvaluationReport;
     expect(report.modelId).toBe(summary.modelId);
+    expect(report).toMatchObject({ evaluationKey: evaluation.evaluationKey, replicates: 50, seed: 42 });
     expect(Object.keys(report.tasks).sort()).toEqual([...TASKS].sort());
     expect(report.trainableParameters).toBe(summary.trainableParameters);
     expect(report.trainingCurve).toHaveLength(summary.epochsRun);
@@ -105,11 +151,73 @@ describe('train and evaluate stages over a Parquet warehouse', () => {
     expect(completed('evaluate')).toHaveLength(1);
   }, 120_000);
 
+  it('evaluating again reuses the stored file byte for byte; other settings add another file, never rewrite', async () => {
+    const { modelId, modelDir } = await train({ warehouse, config });
+    const first = await evaluate({ warehouse, modelId, replicates: 40, runId: 'evaluate-a' });
+    const bytes = await readFile(first.evaluationPath);
+    const again = await evaluate({ warehouse, modelId, replicates: 40, runId: 'evaluate-b' });
+    expect(again).toMatchObject({
+      reused: true,
+      evaluationPath: first.evaluationPath,
+      evaluationSha256: first.evaluationSha256,
+    });
+    expect(again.tasks).toEqual(first.tasks);
+    const other = await evaluate({ warehouse, modelId, replicates: 60, runId: 'evaluate-c' });
+    const otherSeed = await evaluate({ warehouse, modelId, replicates: 40, seed: 7, runId: 'evaluate-d' });
+    const validation = await evaluate({
+      warehouse,
+      modelId,
+      replicates: 40,
+      split: 'val',
+      runId: 'evaluate-e',
+    });
+    const paths = [first, other, otherSeed, validation].map((summary) => summary.evaluationPath);
+    expect(new Set(paths).size).toBe(4);
+    expect([other, otherSeed, validation].map((summary) => summary.reused)).toEqual([false, false, false]);
+    expect(await readFile(first.evaluationPath)).toEqual(bytes);
+    const stored = (await readdir(join(modelDir, 'evaluations'))).sort();
+    expect(stored).toEqual(
+      expect.arrayContaining(paths.map((path) => path.slice(path.lastIndexOf('/') + 1))),
+    );
+    expect(stored.every((name) => /^(test|val)-[0-9a-f]{16}\.json$/.test(name))).toBe(true);
+    expect(JSON.parse(await readFile(other.evaluationPath, 'utf8'))).toMatchObject({
+      replicates: 60,
+      seed: 42,
+    });
+    // The reusing run's event names the stored file with its hash, as the first run's does.
+    await expectEventsName(['evaluate-a', 'evaluate-b'], first);
+    expect((await completion('evaluate-b')).facets).toMatchObject({
+      reused: true,
+      evaluationKey: first.evaluationKey,
+    });
+  }, 120_000);
+
+  it('two processes evaluating one model at once store one file, and both runs name it', async () => {
+    const { modelId, modelDir } = await train({ warehouse, config });
+    const [a, b] = await Promise.all(
+      ['overlap-a', 'overlap-b'].map((runId) => evaluateInProcess(modelId, runId)),
+    );
+    expect(b!.evaluationPath).toBe(a!.evaluationPath);
+    expect(b!.evaluationSha256).toBe(a!.evaluationSha256);
+    expect(sha256(await readFile(a!.evaluationPath))).toBe(a!.evaluationSha256);
+    const stored = await readdir(join(modelDir, 'evaluations'));
+    expect(stored.filter((name) => name.includes(a!.evaluationKey))).toEqual([
+      `test-${a!.evaluationKey}.json`,
+    ]);
+    // No temporary file of the process that lost the race stays behind.
+    expect(stored.filter((name) => name.includes('.tmp-'))).toEqual([]);
+    await expectEventsName(['overlap-a', 'overlap-b'], a!);
+  }, 120_000);
+
   it('same config and data name the same model with byte-identical weights, on one thread or two', async () => {
     const first = await train({ warehouse, config, threads: 1 });
     const second = await train({ warehouse, config, threads: 2 });
     expect(second.modelId).toBe(first.modelId);
     expect(second.weightsSha256).toBe(first.weightsSha256);
+    // Trained again, the model keeps the files its first training wrote (lineage events name their hashes).
+    const manifest = await readFile(join(first.modelDir, 'model.json'));
+    await train({ warehouse, config, threads: 1, runId: 'train-again' });
+    expect(await readFile(join(first.modelDir, 'model.json'))).toEqual(manifest);
     const other = await train({ warehouse, config: { ...config, preset: 'faithful' } });
     expect(other.modelId).not.toBe(first.modelId);
   }, 120_000);
@@ -144,6 +252,36 @@ describe('train and evaluate stages over a Parquet warehouse', () => {
       await rm(shared, { recursive: true, force: true });
     }
   }, 180_000);
+
+  it('records the lake snapshot training read: time travel shows the records as they were then', async () => {
+    const lakeWarehouse = await mkdtemp(join(tmpdir(), 'enecg-train-lake-'));
+    try {
+      await writeWarehouse(lakeWarehouse, syntheticTrainingSet({ studies: 300, seed: 9 }));
+      const source = join(lakeWarehouse, 'source');
+      await generateSynthetic({ subjects: 8, outDir: source, seed: 5 });
+      const half = (index: number) => ({ source, warehouse: lakeWarehouse, shard: { index, count: 2 } });
+      const before = await ingest(half(0));
+      const summary = await train({ warehouse: lakeWarehouse, config });
+      const manifest = JSON.parse(await readFile(join(summary.modelDir, 'model.json'), 'utf8'));
+      expect(manifest.lakeSnapshot).toBe(summary.lakeSnapshot);
+      expect(manifest.lakeSnapshot).toBeGreaterThan(0);
+      const after = await ingest(half(1));
+      expect(after.ingested).toBeGreaterThan(0);
+      // What an auditor asks: how many records were there when this model was trained?
+      const [counts] = await withLake({ warehouse: lakeWarehouse, readOnly: true }, ({ connection }) =>
+        queryRows(
+          connection,
+          `SELECT (SELECT count(*) FROM lake.records AT (VERSION => ${manifest.lakeSnapshot}))::INTEGER AS at_training,
+                  (SELECT count(*) FROM lake.records)::INTEGER AS now`,
+        ),
+      );
+      expect(counts).toEqual({ at_training: before.ingested, now: before.ingested + after.ingested });
+      // The same model trained after the second ingest keeps the snapshot of its first training.
+      expect((await train({ warehouse: lakeWarehouse, config })).lakeSnapshot).toBe(manifest.lakeSnapshot);
+    } finally {
+      await rm(lakeWarehouse, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('refuses a bad config before work starts, and an unknown expert', async () => {
     await expect(train({ warehouse, config: { batchSize: 0 } })).rejects.toThrow(ConfigError);

@@ -65,7 +65,18 @@ const DECISION_COLUMNS = `{
     perTask: 'STRUCT(task VARCHAR, metric VARCHAR, champion DOUBLE, challenger DOUBLE, improvement STRUCT(value DOUBLE, lo DOUBLE, hi DOUBLE), verdict VARCHAR)[]'
   }`;
 
-const EVALUATION_COLUMNS = `{modelId: 'VARCHAR', runId: 'VARCHAR', split: 'VARCHAR', tasks: 'JSON'}`;
+const EVALUATION_COLUMNS = `{
+    modelId: 'VARCHAR', runId: 'VARCHAR', split: 'VARCHAR', evaluationKey: 'VARCHAR', replicates: 'INTEGER',
+    seed: 'BIGINT', splitSha256: 'VARCHAR', tasks: 'JSON'
+  }`;
+
+const MODEL_COLUMNS = `{
+    modelId: 'VARCHAR', lakeSnapshot: 'BIGINT', weightsSha256: 'VARCHAR', backend: 'VARCHAR',
+    featureCaches: 'JSON', config: 'JSON', inputs: 'JSON', lineageHead: 'JSON'
+  }`;
+
+/** An evaluation as `evaluate` stores it, relative to models/. */
+const EVALUATION_FILE = (path: string) => /^[^/]+\/evaluations\/[^/]+\.json$/.test(path);
 
 function parquetUnder(root: string, folder: string): string {
   return `read_parquet(${sqlString(join(root, folder, '**', '*.parquet'))}, union_by_name = true)`;
@@ -192,27 +203,46 @@ SELECT run_id, job, event_time, 'output' AS direction, d.name, d.path, d.sha256,
                  columns = ${DECISION_COLUMNS})`,
   },
   {
+    name: 'models',
+    description:
+      'One row per trained model (models/<id>/model.json): config, feature sets, weights hash, and lake_snapshot, the lake snapshot its training read (time travel: FROM lake.records AT (VERSION => lake_snapshot)).',
+    needs: { folder: 'models', matches: (path) => /^[^/]+\/model\.json$/.test(path) },
+    body: (root) =>
+      `SELECT modelId AS model_id, lakeSnapshot AS lake_snapshot, weightsSha256 AS weights_sha256, backend,
+       featureCaches AS feature_caches, config, inputs, lineageHead AS lineage_head
+  FROM read_json(${sqlString(join(root, 'models', '*', 'model.json'))}, format = 'auto',
+                 columns = ${MODEL_COLUMNS})`,
+  },
+  {
+    name: 'evaluations',
+    description:
+      'One row per stored evaluation (models/<id>/evaluations/<split>-<key>.json, written once): model, split, key, replicates, seed, the run that computed it, and its file.',
+    needs: { folder: 'models', matches: EVALUATION_FILE },
+    body: (root) =>
+      `SELECT modelId AS model_id, split, evaluationKey AS evaluation_key, replicates, seed, runId AS run_id,
+       splitSha256 AS split_sha256, tasks, filename AS file
+  FROM read_json(${sqlString(join(root, 'models', '*', 'evaluations', '*.json'))}, format = 'auto',
+                 columns = ${EVALUATION_COLUMNS}, filename = true)`,
+  },
+  {
     name: 'metrics',
     description:
-      'Test metrics with bootstrap 95% intervals per model, task and source (ensemble, baseline, expert:<name>).',
-    needs: { folder: 'models', matches: (path) => /^[^/]+\/evaluation\.json$/.test(path) },
-    body: (root) =>
-      `WITH evaluations AS (
-  SELECT modelId AS model_id, runId AS run_id, split, tasks
-    FROM read_json(${sqlString(join(root, 'models', '*', 'evaluation.json'))}, format = 'auto',
-                   columns = ${EVALUATION_COLUMNS})
-), per_task AS (
-  SELECT model_id, run_id, split, task, json_extract(tasks, task) AS evaluation
+      'Metrics with bootstrap 95% intervals per stored evaluation (model, split, evaluation key), task and source (ensemble, baseline, expert:<name>).',
+    needs: { folder: 'models', matches: EVALUATION_FILE },
+    dependsOn: ['evaluations'],
+    body: () =>
+      `WITH per_task AS (
+  SELECT model_id, run_id, split, evaluation_key, task, json_extract(tasks, task) AS evaluation
     FROM (SELECT *, unnest(json_keys(tasks)) AS task FROM evaluations)
 ), per_source AS (
-  SELECT model_id, run_id, split, task, 'ensemble' AS source, evaluation->'ensemble' AS metric_set FROM per_task
+  SELECT model_id, run_id, split, evaluation_key, task, 'ensemble' AS source, evaluation->'ensemble' AS metric_set FROM per_task
   UNION ALL
-  SELECT model_id, run_id, split, task, 'baseline', evaluation->'baseline' FROM per_task
+  SELECT model_id, run_id, split, evaluation_key, task, 'baseline', evaluation->'baseline' FROM per_task
   UNION ALL
-  SELECT model_id, run_id, split, task, 'expert:' || expert, json_extract(evaluation->'experts', expert)
+  SELECT model_id, run_id, split, evaluation_key, task, 'expert:' || expert, json_extract(evaluation->'experts', expert)
     FROM (SELECT *, unnest(json_keys(evaluation->'experts')) AS expert FROM per_task)
 )
-SELECT model_id, run_id, split, task, source, metric,
+SELECT model_id, run_id, split, evaluation_key, task, source, metric,
        CAST(json_extract(metric_set, metric)->>'value' AS DOUBLE) AS value,
        CAST(json_extract(metric_set, metric)->>'lo' AS DOUBLE) AS lo,
        CAST(json_extract(metric_set, metric)->>'hi' AS DOUBLE) AS hi

@@ -5,6 +5,7 @@ import { ConfigError, InputError, sha256, sqlString, warehouseLayout, withDuckDB
 import type { EvaluationReport } from '@enecg/model';
 import {
   completed,
+  datasetLocation,
   normalizeDatasetPath,
   pathContains,
   readLineageEvents,
@@ -322,33 +323,45 @@ function parseEvaluation(text: string, file: string): EvaluationReport {
   return value as EvaluationReport;
 }
 
-/** Models whose evaluation.json belongs to one of the runs, by model id. */
-export async function readEvaluations(warehouse: string, runIds: Set<string>): Promise<EvaluationReport[]> {
-  const modelsFolder = warehouseLayout(warehouse).models;
-  let modelIds: string[];
-  try {
-    modelIds = (await readdir(modelsFolder)).sort();
-  } catch {
-    return [];
-  }
-  const reports: EvaluationReport[] = [];
-  for (const modelId of modelIds) {
-    const file = join(modelsFolder, modelId, 'evaluation.json');
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch {
-      continue;
-    }
-    const report = parseEvaluation(text, file);
-    if (runIds.has(report.runId)) reports.push(report);
-  }
-  return reports;
+/** A stored evaluation and the file that holds it. */
+export interface RunEvaluation {
+  report: EvaluationReport;
+  /** Absolute path of the evaluation file. */
+  path: string;
 }
 
-function ensembleMetrics(reports: EvaluationReport[]): Map<string, number> {
+/**
+ * The test-split evaluations the runs computed or reused, as their `evaluate` events name them (so an
+ * evaluation another run computed first, and reused here, counts): per model the one its latest event
+ * names, ordered by model id.
+ */
+export async function readEvaluations(
+  warehouse: string,
+  events: StoredEvent[],
+  runIds: Set<string>,
+): Promise<RunEvaluation[]> {
+  const paths = completed(events)
+    .filter((event) => event.job.name === 'evaluate' && runIds.has(event.run.runId))
+    .flatMap((event) => event.outputs.map((output) => datasetLocation(warehouse, output.path)));
+  const byModel = new Map<string, RunEvaluation>();
+  for (const path of new Set(paths.reverse())) {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      const reason = `a lineage event names this evaluation, but it cannot be read (${(error as Error).message})`;
+      throw new InputError(reason, { file: path });
+    }
+    const report = parseEvaluation(text, path);
+    if (report.split === 'test' && !byModel.has(report.modelId))
+      byModel.set(report.modelId, { report, path });
+  }
+  return [...byModel.values()].sort((a, b) => a.report.modelId.localeCompare(b.report.modelId));
+}
+
+function ensembleMetrics(evaluations: RunEvaluation[]): Map<string, number> {
   const metrics = new Map<string, number>();
-  for (const report of reports) {
+  for (const { report } of evaluations) {
     for (const [task, evaluation] of Object.entries(report.tasks)) {
       if (!evaluation) continue;
       const sources: Array<[string, Record<string, { value: number }>]> = [
@@ -397,8 +410,8 @@ export async function lineageDiff(warehouse: string, runA: string, runB: string)
     };
     if (diff.facets.length + diff.inputs.length + diff.outputs.length > 0) jobs.push(diff);
   }
-  const metricsA = ensembleMetrics(await readEvaluations(warehouse, runFamily(events, runA)));
-  const metricsB = ensembleMetrics(await readEvaluations(warehouse, runFamily(events, runB)));
+  const metricsA = ensembleMetrics(await readEvaluations(warehouse, events, runFamily(events, runA)));
+  const metricsB = ensembleMetrics(await readEvaluations(warehouse, events, runFamily(events, runB)));
   const metrics: MetricChange[] = [...new Set([...metricsA.keys(), ...metricsB.keys()])]
     .sort()
     .flatMap((key) => {

@@ -9,8 +9,8 @@ import {
   lineageEventHead,
   newRunId,
   sha256,
+  storeContentOnce,
   warehouseLayout,
-  writeFileAtomic,
 } from '@enecg/common';
 import type {
   BaselineComparison,
@@ -716,7 +716,8 @@ ${anchors.map((section) => `<section id="${section.anchor}"><h2>${escapeHtml(sec
 
 /**
  * Renders `runs/<runId>/report.html` (self-contained: inline SVG plots rendered in Node, no scripts, nothing
- * fetched) and `report.md`. The same warehouse state always renders the same bytes.
+ * fetched) and `report.md`. The same warehouse state always renders the same bytes, which a re-render
+ * reuses; a report that differs is added as `report-<content hash>.html` (and `.md`), never rewritten.
  */
 export async function renderReport(options: RenderReportOptions): Promise<RenderReportSummary> {
   const { warehouse, runId } = options;
@@ -726,10 +727,10 @@ export async function renderReport(options: RenderReportOptions): Promise<Render
   }
   const family = runFamily(events, runId);
   const runs = runRows(events, family);
-  const evaluations = await readEvaluations(warehouse, family);
+  const evaluations = await readEvaluations(warehouse, events, family);
   const plots: Plot[] = [];
   const sections: Section[] = [];
-  for (const evaluation of evaluations) sections.push(await modelSection(evaluation, plots));
+  for (const { report } of evaluations) sections.push(await modelSection(report, plots));
   const catalog = await openCatalog(warehouse);
   let stats: DataStatistics;
   try {
@@ -752,7 +753,7 @@ export async function renderReport(options: RenderReportOptions): Promise<Render
     `${runs.length} job runs, ${status}; started ${runs[0]?.startedAt ?? '?'}` +
     `${ended.length > 0 ? `, last ended ${ended.sort().at(-1)}` : ''}` +
     `${nominal ? ` (scheduled for ${nominal})` : ''}; ` +
-    `models: ${evaluations.map((evaluation) => evaluation.modelId).join(', ') || 'none evaluated'}.`;
+    `models: ${evaluations.map(({ report }) => report.modelId).join(', ') || 'none evaluated'}.`;
 
   const html = htmlPage(runId, summary, sections);
   const markdown = [
@@ -765,19 +766,14 @@ export async function renderReport(options: RenderReportOptions): Promise<Render
     ...sections.flatMap((section) => [`## ${section.title}`, '', section.markdown, '']),
   ].join('\n');
 
+  // The run's first report is report.html; a later one that differs (after a promotion decision, or a stage
+  // run again) is stored beside it under its content hash, so the report a lineage event names stays as it was.
   const folder = join(warehouseLayout(warehouse).runs, runId);
-  const htmlPath = join(folder, 'report.html');
-  const markdownPath = join(folder, 'report.md');
-  await writeFileAtomic(htmlPath, html);
-  await writeFileAtomic(markdownPath, markdown);
+  const htmlPath = await storeContentOnce(join(folder, 'report.html'), html);
+  const markdownPath = await storeContentOnce(join(folder, 'report.md'), markdown);
 
   const inputs = await Promise.all(
-    evaluations.map((evaluation) =>
-      describeDataset(
-        `evaluation/${evaluation.modelId}`,
-        join(warehouseLayout(warehouse).models, evaluation.modelId, 'evaluation.json'),
-      ),
-    ),
+    evaluations.map(({ report, path }) => describeDataset(`evaluation/${report.modelId}`, path)),
   );
   const outputs = [
     await describeDataset('report.html', htmlPath),
@@ -799,7 +795,7 @@ export async function renderReport(options: RenderReportOptions): Promise<Render
     markdown: markdownPath,
     htmlSha256: sha256(html),
     markdownSha256: sha256(markdown),
-    models: evaluations.map((evaluation) => evaluation.modelId),
+    models: evaluations.map(({ report }) => report.modelId),
     plots: plots.length,
     lineageHead: await lineageEventHead(event),
   };

@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { ConfigError, requireDuckDBExtension, sqlString, withDuckDB, withLake } from '@enecg/common';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DOCUMENTED_VIEWS, openCatalog, queryCatalog, refreshCatalog } from '../src/index.ts';
-import { buildWarehouse, evaluationFixture, type WarehouseFixture } from './warehouse-fixture.ts';
+import {
+  buildWarehouse,
+  evaluationFixture,
+  evaluationKeyFixture,
+  type WarehouseFixture,
+} from './warehouse-fixture.ts';
 
 /**
  * What `.read catalog.sql` does in a DuckDB shell: run every statement of the file in a fresh database, whose
@@ -123,6 +128,41 @@ describe('catalog over a full pipeline run', () => {
     expect(count!.n).toBe(7 * (2 * 2 + 3 * 5));
   });
 
+  it('evaluations lists every stored evaluation; models gives the lake snapshot a model read, for time travel', async () => {
+    expect(
+      await queryCatalog(
+        fixture.warehouse,
+        'SELECT model_id, split, evaluation_key, replicates FROM evaluations',
+      ),
+    ).toEqual([
+      {
+        model_id: fixture.modelId,
+        split: 'test',
+        evaluation_key: evaluationKeyFixture(42),
+        replicates: 1000,
+      },
+    ]);
+    const copy = await buildWarehouse(await mkdtemp(join(tmpdir(), 'enecg-catalog-time-travel-')));
+    const [model] = await queryCatalog(
+      copy.warehouse,
+      'SELECT model_id, lake_snapshot::INT AS lake_snapshot FROM models',
+    );
+    expect(model).toEqual({ model_id: copy.modelId, lake_snapshot: expect.any(Number) });
+    // A later ingest commits more records.
+    await withLake({ warehouse: copy.warehouse }, (lake) =>
+      lake.transaction('later ingest', (c) =>
+        c.run('INSERT INTO records (study_id, subject_id) VALUES (49999991, 19999991), (49999992, 19999991)'),
+      ),
+    );
+    // The query the report package's README documents, as `enecg sql` runs it.
+    const [counts] = await queryCatalog(
+      copy.warehouse,
+      `SELECT (SELECT count(*) FROM lake.records AT (VERSION => ${model!.lake_snapshot}))::INT AS when_trained,
+              (SELECT count(*) FROM lake.records)::INT AS now`,
+    );
+    expect(counts).toEqual({ when_trained: copy.studyIds.length, now: copy.studyIds.length + 2 });
+  }, 60_000);
+
   it('features shows the current row per feature set and study; feature_history keeps the superseded ones', async () => {
     const copy = await buildWarehouse(await mkdtemp(join(tmpdir(), 'enecg-catalog-recomputed-')));
     const setFolder = join(copy.warehouse, 'features', 'dlinear', 'w3f9a1-p77c2d0');
@@ -180,7 +220,7 @@ describe('catalog over a full pipeline run', () => {
       `SELECT count(*)::INT AS n FROM features WHERE study_id = ${withdrawn!.study_id}`,
     );
     expect(read).toEqual([{ n: 0 }]);
-  });
+  }, 60_000);
 
   it('stops a query that runs past its time limit, and bounds its memory', async () => {
     const started = Date.now();

@@ -233,7 +233,7 @@ describe('lineage verify: tampered data files', () => {
     ['features part', () => 'features/dlinear/w3f9a1-p77c2d0', 'features'],
     ['model weights', () => `models/${fixture.modelId}/model.safetensors`, 'train'],
     ['model manifest', () => `models/${fixture.modelId}/model.json`, 'train'],
-    ['evaluation', () => `models/${fixture.modelId}/evaluation.json`, 'evaluate'],
+    ['evaluation', () => fixture.evaluationFile, 'evaluate'],
     ['report html', () => `runs/${fixture.pipelineRunId}/report.html`, 'report'],
     ['report markdown', () => `runs/${fixture.pipelineRunId}/report.md`, 'report'],
   ];
@@ -262,15 +262,16 @@ describe('lineage verify: tampered data files', () => {
     await cp(join(copy, 'models', fixture.modelId), join(copy, 'models', 'moe-smuggled'), {
       recursive: true,
     });
-    await rm(join(copy, 'models', fixture.modelId, 'evaluation.json'));
+    await rm(join(copy, fixture.evaluationFile));
+    const smuggledEvaluation = fixture.evaluationFile.replace(fixture.modelId, 'moe-smuggled');
     expect(lines(await lineageVerify(copy))).toEqual([
       expect.stringMatching(
         new RegExp(
-          `\\(evaluate run evaluate-42\\): models/${fixture.modelId}/evaluation\\.json: recorded with sha256 [0-9a-f]{16}, the file is gone$`,
+          `\\(evaluate run evaluate-42\\): ${fixture.evaluationFile.replaceAll('.', '\\.')}: recorded with sha256 [0-9a-f]{16}, the file is gone$`,
         ),
       ),
       'labels/rules-v1/part-1.parquet: a data file no lineage event names',
-      'models/moe-smuggled/evaluation.json: a data file no lineage event names',
+      `${smuggledEvaluation}: a data file no lineage event names`,
       'models/moe-smuggled/model.json: a data file no lineage event names',
       'models/moe-smuggled/model.safetensors: a data file no lineage event names',
     ]);

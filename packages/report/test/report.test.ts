@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ConfigError, InputError } from '@enecg/common';
+import { appendLineageEvent, ConfigError, InputError, sha256 } from '@enecg/common';
 import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lineageVerify, type RenderReportSummary, renderReport } from '../src/index.ts';
@@ -90,9 +90,71 @@ describe('renderReport', () => {
     expect(verify.checked).toBe(11);
   }, 60_000);
 
-  it('names the file and field of a malformed evaluation.json', async () => {
+  it('evaluating and rendering again add files beside the earlier ones, never rewrite them; verify stays clean', async () => {
+    const copy = await buildWarehouse(await mkdtemp(join(tmpdir(), 'enecg-report-again-')));
+    const first = await renderReport({ warehouse: copy.warehouse, runId: copy.pipelineRunId });
+    const artifacts = async () => {
+      const files = new Map<string, string>();
+      for (const folder of ['models', 'runs']) {
+        for (const entry of await readdir(join(copy.warehouse, folder), {
+          recursive: true,
+          withFileTypes: true,
+        })) {
+          if (entry.isFile()) {
+            const file = join(entry.parentPath, entry.name);
+            files.set(file, sha256(await readFile(file)));
+          }
+        }
+      }
+      return files;
+    };
+    const before = await artifacts();
+    const complete = (runId: string, parentRunId: string | undefined, path: string) =>
+      appendLineageEvent(copy.warehouse, {
+        eventType: 'COMPLETE',
+        eventTime: new Date().toISOString(),
+        run: parentRunId === undefined ? { runId } : { runId, parentRunId },
+        job: { name: 'evaluate' },
+        inputs: [],
+        outputs: [{ name: `models/${copy.modelId}/evaluations/test`, path }],
+        facets: {},
+      });
+    // Another run evaluates the model again and reuses the stored evaluation: the pipeline's report is unchanged.
+    await complete('evaluate-elsewhere', undefined, join(copy.warehouse, copy.evaluationFile));
+    const unchanged = await renderReport({ warehouse: copy.warehouse, runId: copy.pipelineRunId });
+    expect(unchanged).toMatchObject({
+      html: first.html,
+      htmlSha256: first.htmlSha256,
+      models: [copy.modelId],
+    });
+    // Within the pipeline, an evaluation with more replicates: its report goes beside the first one.
+    const more = evaluationFixture(copy.modelId, 'evaluate-more', 42);
+    more.replicates = 2000;
+    more.tasks.rr_interval!.ensemble.mae!.value = 71.5;
+    const moreFile = join(
+      copy.warehouse,
+      'models',
+      copy.modelId,
+      'evaluations',
+      'test-00000000000000aa.json',
+    );
+    await writeFile(moreFile, `${JSON.stringify(more, null, 2)}\n`);
+    await complete('evaluate-more', copy.pipelineRunId, moreFile);
+    const second = await renderReport({ warehouse: copy.warehouse, runId: copy.pipelineRunId });
+    expect(second.html).toBe(
+      join(copy.warehouse, 'runs', copy.pipelineRunId, `report-${second.htmlSha256.slice(0, 16)}.html`),
+    );
+    expect(second.markdown).toMatch(/report-[0-9a-f]{16}\.md$/);
+    expect(await readFile(second.markdown, 'utf8')).toContain('| ensemble | 71.5 [');
+    const after = await artifacts();
+    for (const [file, hash] of before) expect(after.get(file), file).toBe(hash);
+    expect(after.size).toBe(before.size + 3);
+    expect((await lineageVerify(copy.warehouse)).problems).toEqual([]);
+  }, 60_000);
+
+  it('names the file and field of a malformed evaluation', async () => {
     const broken = await buildWarehouse(await mkdtemp(join(tmpdir(), 'enecg-report-broken-')));
-    const file = join(broken.warehouse, 'models', broken.modelId, 'evaluation.json');
+    const file = join(broken.warehouse, broken.evaluationFile);
     const { runId: _, ...withoutRunId } = JSON.parse(await readFile(file, 'utf8'));
     await writeFile(file, JSON.stringify(withoutRunId));
     const attempt = renderReport({ warehouse: broken.warehouse, runId: broken.pipelineRunId });

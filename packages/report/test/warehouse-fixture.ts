@@ -4,6 +4,7 @@ import type { DatasetRef, LineageEvent } from '@enecg/common';
 import {
   appendLineageEvent,
   codeVersion,
+  currentLakeSnapshot,
   describeDataset,
   lakeTableExists,
   mulberry32,
@@ -107,13 +108,21 @@ function classificationTask(random: () => number, classes: number, accuracy: num
   };
 }
 
-/** An evaluation.json as `evaluate` writes it: all five tasks, five experts, a 5-epoch curve. */
+/** The key `evaluate` would name the fixture's evaluation by (any 16 hex digits do). */
+export function evaluationKeyFixture(seed: number): string {
+  return sha256(`evaluation-${seed}`).slice(0, 16);
+}
+
+/** An evaluation as `evaluate` stores it: all five tasks, five experts, a 5-epoch curve. */
 export function evaluationFixture(modelId: string, runId: string, seed: number): EvaluationReport {
   const random = mulberry32(seed);
   return {
     modelId,
     runId,
     split: 'test',
+    evaluationKey: evaluationKeyFixture(seed),
+    replicates: 1000,
+    seed,
     experts: EXPERTS,
     tasks: {
       rr_interval: regressionTask(random, 850, 160, 78),
@@ -146,6 +155,8 @@ export interface WarehouseFixture {
   runIds: Record<'ingest' | 'labels' | 'features' | 'train' | 'evaluate', string>;
   studyIds: number[];
   quarantinedStudyId: number;
+  /** The stored test evaluation, relative to the warehouse (models/<id>/evaluations/test-<key>.json). */
+  evaluationFile: string;
 }
 
 /** Study ids in the v1.0 layout (8 digits), subjects with 8-digit ids, 3 studies per subject. */
@@ -176,7 +187,7 @@ async function rawRecordFiles(
 
 /**
  * A warehouse as a full pipeline run leaves it: real Parquet written by DuckDB, lineage events appended
- * by the real `appendLineageEvent`, an evaluation.json, and raw WFDB-named files outside the warehouse.
+ * by the real `appendLineageEvent`, a stored evaluation, and raw WFDB-named files outside the warehouse.
  */
 export interface FixtureOptions {
   seed?: number;
@@ -276,10 +287,11 @@ export async function buildWarehouse(root: string, options: FixtureOptions = {})
   await writeFileAtomic(join(modelFolder, 'model.safetensors'), Buffer.alloc(4096, seed % 256));
   await writeFileAtomic(
     join(modelFolder, 'model.json'),
-    `${JSON.stringify({ modelId, lr: 1e-4, epochs: 5 })}\n`,
+    `${JSON.stringify({ modelId, lr: 1e-4, epochs: 5, lakeSnapshot: await currentLakeSnapshot(warehouse) })}\n`,
   );
+  const evaluationFile = `models/${modelId}/evaluations/test-${evaluationKeyFixture(seed)}.json`;
   await writeFileAtomic(
-    join(modelFolder, 'evaluation.json'),
+    join(warehouse, evaluationFile),
     `${JSON.stringify(evaluationFixture(modelId, runIds.evaluate, seed), null, 2)}\n`,
   );
 
@@ -293,7 +305,10 @@ export async function buildWarehouse(root: string, options: FixtureOptions = {})
   const features = await describeDataset('features/dlinear', featureFolder, kept.length);
   const weights = await describeDataset('model/weights', join(modelFolder, 'model.safetensors'));
   const modelJson = await describeDataset('model/config', join(modelFolder, 'model.json'));
-  const evaluation = await describeDataset('evaluation', join(modelFolder, 'evaluation.json'));
+  const evaluation = await describeDataset(
+    `models/${modelId}/evaluations/test`,
+    join(warehouse, evaluationFile),
+  );
   const stage = async (
     job: keyof typeof runIds,
     minute: number,
@@ -400,5 +415,6 @@ export async function buildWarehouse(root: string, options: FixtureOptions = {})
     runIds,
     studyIds: kept.map((row) => row.studyId),
     quarantinedStudyId: quarantined.studyId,
+    evaluationFile,
   } satisfies WarehouseFixture;
 }

@@ -22,7 +22,8 @@ export function registerEvaluateCommand(program: Command): void {
     .description(
       'Evaluate a trained model on the test split: MAE/MSE, accuracy, macro P/R/F1, AUROC with subject-level\n' +
         'bootstrap 95% intervals, against each expert alone and a trivial baseline; gate-weight statistics.\n' +
-        'Writes <warehouse>/models/<modelId>/evaluation.json',
+        'Stores <warehouse>/models/<modelId>/evaluations/<split>-<key>.json once: the key covers model, data,\n' +
+        'replicates, seed and code, so evaluating again reuses it and other settings add another file',
     )
     .requiredOption('--warehouse <dir>', 'warehouse folder')
     .requiredOption('--model <id|dir>', 'model id printed by `enecg train`, or its folder')
@@ -54,7 +55,7 @@ export function registerEvaluateCommand(program: Command): void {
       if (options.json) printSummary({ ...summary }, options);
       else
         process.stdout.write(
-          `${await formatEvaluationFile(summary.evaluationPath)}Written to ${summary.evaluationPath}\n`,
+          `${await formatEvaluationFile(summary.evaluationPath)}${summary.reused ? 'Stored before, reused' : 'Written to'} ${summary.evaluationPath}\n`,
         );
     });
 }

@@ -5,7 +5,10 @@ import { requireWarehouse } from './sql.ts';
 export function registerReportCommand(program: Command): void {
   program
     .command('report')
-    .description('Render <warehouse>/runs/<run>/report.html (self-contained, with plots) and report.md')
+    .description(
+      'Render <warehouse>/runs/<run>/report.html (self-contained, with plots) and report.md; a later report\n' +
+        'of the run that differs is added as report-<content hash>.html/.md, never written over the first',
+    )
     .argument('<run>', 'run id (a pipeline run covers its stage runs)')
     .requiredOption('--warehouse <dir>', 'warehouse folder')
     .option('--json', 'print the summary as JSON')

@@ -56,7 +56,8 @@ export function registerSqlCommand(program: Command): void {
     .command('sql')
     .description(
       'Run one read-only SELECT over the warehouse views (records, quarantine, labels, splits, features,\n' +
-        'lineage_events, runs, lineage_edges, artifacts, metrics). Statements that write are refused.',
+        'lineage_events, runs, lineage_edges, artifacts, models, evaluations, metrics) and the lake (lake.<table>,\n' +
+        'also AT (VERSION => <snapshot>)). Statements that write are refused.',
     )
     .argument('<query>', 'a single SELECT statement')
     .requiredOption('--warehouse <dir>', 'warehouse folder')

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InputError, IntegrityError, type LineageHead, sha256, writeFileAtomic } from '@enecg/common';
+import { InputError, IntegrityError, type LineageHead, sha256, writeFileOnce } from '@enecg/common';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ExpertOptions } from '../experts/types.ts';
 import { decodeSafetensors, encodeSafetensors } from '../safetensors/index.ts';
@@ -37,6 +37,11 @@ export interface ModelManifest {
    * model's inputs, so `lineage verify` catches a rewritten or cut history against it.
    */
   lineageHead?: LineageHead | null;
+  /**
+   * The warehouse lake's snapshot when training read its inputs (null without a lake): what the lake's tables
+   * held then, e.g. `SELECT count(*) FROM lake.records AT (VERSION => lakeSnapshot)`.
+   */
+  lakeSnapshot?: number | null;
 }
 
 /** The weights as model.safetensors bytes (LoRA form: bases and adapters kept apart), with their hash. */
@@ -56,7 +61,11 @@ export function encodeWeights(weights: Weights): EncodedWeights {
   return { bytes, sha256: sha256(bytes) };
 }
 
-/** Writes model.safetensors and model.json into `dir`. */
+/**
+ * Writes model.safetensors and model.json into `dir`, each once: the model id covers the weights, so a model
+ * trained again (another run, a retry) keeps the files and manifest its first training wrote, which lineage
+ * events have named with their hashes. Returns the manifest stored in `dir`.
+ */
 export async function saveCheckpoint(
   dir: string,
   weights: EncodedWeights,
@@ -68,9 +77,10 @@ export async function saveCheckpoint(
     weightsFile: 'model.safetensors',
     weightsSha256: weights.sha256,
   };
-  await writeFileAtomic(join(dir, 'model.safetensors'), weights.bytes);
-  await writeFileAtomic(join(dir, 'model.json'), `${JSON.stringify(full, null, 2)}\n`);
-  return full;
+  await writeFileOnce(join(dir, 'model.safetensors'), weights.bytes);
+  const manifestPath = join(dir, 'model.json');
+  if (await writeFileOnce(manifestPath, `${JSON.stringify(full, null, 2)}\n`)) return full;
+  return JSON.parse(await readFile(manifestPath, 'utf8')) as ModelManifest;
 }
 
 /** Reads a checkpoint back, checking the weights file against the hash model.json recorded. */

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import {
   appendLineageEvent,
   appendStartEvent,
+  currentLakeSnapshot,
   hashObject,
   newRunId,
   readLineageHead,
@@ -64,6 +65,8 @@ export interface TrainSummary {
   trainableParameters: number;
   totalParameters: number;
   studiesWithoutFeatures: number;
+  /** The lake snapshot model.json records (that of the model's first training when it was trained before). */
+  lakeSnapshot: number | null;
   folds?: Array<{ fold: number; trainRows: number; valRows: number; bestValLoss: number }>;
 }
 
@@ -82,6 +85,8 @@ async function trainOn(backend: string, options: TrainOptions): Promise<TrainSum
   const runId = options.runId ?? newRunId();
   const sources = await resolveFeatureSources(options.warehouse, options.experts, options.gateCache);
   await appendStartEvent(options.warehouse, { runId }, 'train', { config });
+  // The lake as training found it when it began reading: commits made later (a concurrent ingest) are not in it.
+  const lakeSnapshot = await currentLakeSnapshot(options.warehouse);
   const loaded = await loadWarehouseSet(options.warehouse, sources);
   validateTrainingSet(loaded.set, warehouseLayout(options.warehouse).labels);
   const { set } = loaded;
@@ -136,6 +141,7 @@ async function trainOn(backend: string, options: TrainOptions): Promise<TrainSum
     expertOptions: await expertOptionsOf(loaded.sources),
     backend,
     lineageHead: await readLineageHead(options.warehouse),
+    lakeSnapshot,
   });
   disposeWeights(fitted.weights);
   const counts = parameterCounts(fitted.shape);
@@ -160,6 +166,7 @@ async function trainOn(backend: string, options: TrainOptions): Promise<TrainSum
       bestEpoch: fitted.bestEpoch,
       trainingCurve: fitted.curve,
       folds,
+      lakeSnapshot: manifest.lakeSnapshot ?? null,
     },
   });
   return {
@@ -178,6 +185,7 @@ async function trainOn(backend: string, options: TrainOptions): Promise<TrainSum
     trainableParameters: counts.trainable,
     totalParameters: counts.total,
     studiesWithoutFeatures: loaded.studiesWithoutFeatures,
+    lakeSnapshot: manifest.lakeSnapshot ?? null,
     ...(options.crossValidate ? { folds } : {}),
   };
 }

@@ -68,9 +68,9 @@ export async function promoteIfBetter(
     run: { runId: input.runId, nominalTime: input.nominalTime },
     job: { name: 'promote' },
     inputs: [
-      { name: `models/${challenger.modelId}/evaluation-val`, path: input.challengerEvaluation },
+      { name: `models/${challenger.modelId}/evaluations/val`, path: input.challengerEvaluation },
       ...(input.championEvaluation && champion
-        ? [{ name: `models/${champion.modelId}/evaluation-val`, path: input.championEvaluation }]
+        ? [{ name: `models/${champion.modelId}/evaluations/val`, path: input.championEvaluation }]
         : []),
     ],
     outputs: [{ name: 'promotion/decision', path: decisionFile }],

@@ -78,8 +78,9 @@ export function createSweepActivities() {
     },
 
     /**
-     * Evaluates a trial on the validation and the test split (both kept under the sweep's folder, since
-     * the model folder holds one evaluation) and measures its inference throughput.
+     * Evaluates a trial on the validation and the test split (stored with the model, and copied under the
+     * sweep's folder, which the sweep's lineage names as what its selection read) and measures its
+     * inference throughput.
      */
     async evaluateSweepTrial(
       input: EvaluateTrialInput,
