@@ -74,6 +74,13 @@ const HELP: Record<string, { summary?: string; examples: string[] }> = {
       'enecg labels --source .work/demo/synthetic-120 --hosp .work/demo/synthetic-120/hosp --warehouse .work/wh',
     ],
   },
+  pretrain: {
+    summary: "self-supervised pretraining of an expert on the warehouse's unlabelled training ECGs",
+    examples: [
+      'enecg pretrain --warehouse .work/demo/warehouse --expert dlinear --steps 20',
+      'enecg pretrain --warehouse .work/demo/warehouse --expert moment --config pretrain.json --weights moment-small.safetensors --json',
+    ],
+  },
   features: {
     summary: 'run a frozen expert over the warehouse and cache its embeddings (resumable)',
     examples: [

@@ -9,6 +9,12 @@
  *   npm run bench:science                                 # cohorts of 500, 2,000 and 5,000 subjects
  *   BENCH_SCIENCE_COHORTS=500 npm run bench:science       # a subset
  *
+ * Each cohort also pretrains the experts of BENCH_SCIENCE_PRETRAIN (default dlinear,timesnet; empty:
+ * none) on its training split (`pretrainExpert`, BENCH_SCIENCE_PRETRAIN_STEPS steps, default 300), caches
+ * their features from the pretrained checkpoints and trains each as a one-expert model with preset
+ * `default`: pretrained against its random-init self on the same test rows and replicates, with the
+ * pretraining's cost in CPU-minutes per 1,000 ECGs. BENCH_SCIENCE_PRESETS picks presets (default both).
+ *
  * Work data lives in .work/bench-science/ and is reused by a second run (every stage is incremental).
  */
 import { execFileSync } from 'node:child_process';
@@ -32,6 +38,7 @@ import {
   type Predictions,
   toInferenceModel,
 } from '../src/predict/infer.ts';
+import { PRETRAIN_DEFAULTS, pretrainExpert } from '../src/pretrain/index.ts';
 import { ensureTrainingBackend } from '../src/train/backend.ts';
 import { resolveTrainConfig } from '../src/train/config.ts';
 import { rowsOfSplit, type TrainingSet } from '../src/train/dataset.ts';
@@ -43,7 +50,13 @@ const COHORTS = (process.env.BENCH_SCIENCE_COHORTS ?? '500,2000,5000').split(','
 const SEED = 42;
 const REPLICATES = Number(process.env.BENCH_SCIENCE_REPLICATES ?? 500);
 const EXPERTS = ['dlinear', 'timesnet', 'measurements'] as const;
-const PRESETS = ['faithful', 'default'] as const;
+const PRESETS = (process.env.BENCH_SCIENCE_PRESETS ?? 'faithful,default').split(',') as Array<
+  'faithful' | 'default'
+>;
+const PRETRAINED = (process.env.BENCH_SCIENCE_PRETRAIN ?? 'dlinear,timesnet')
+  .split(',')
+  .filter(Boolean) as Array<(typeof EXPERTS)[number]>;
+const PRETRAIN_STEPS = Number(process.env.BENCH_SCIENCE_PRETRAIN_STEPS ?? 300);
 const WORK = join(root, '.work', 'bench-science');
 const OUTPUT = process.env.BENCH_SCIENCE_OUT ?? join(root, 'docs', 'results', 'science-benchmark.md');
 /** The issue's targets, checked on the largest cohort. */
@@ -76,12 +89,34 @@ interface TaskRow {
   gate: Record<string, number>;
 }
 
+/** One task of one pretrained expert against its random-init self (one-expert models, preset default). */
+interface PretrainedRow {
+  task: TaskKey;
+  expert: string;
+  n: number;
+  metric: string;
+  random: MetricValue;
+  pretrained: MetricValue;
+  /** pretrained - random-init, paired over the same replicates. */
+  difference: MetricValue;
+}
+
+interface PretrainCost {
+  expert: string;
+  steps: number;
+  batchSize: number;
+  trainRecords: number;
+  cpuSeconds: number;
+  heldOutLoss: { initial: number; final: number };
+}
+
 interface CohortResult {
   subjects: number;
   records: number;
   testRecords: number;
   times: StageTimes;
   presets: Record<string, { rows: TaskRow[]; epochs: Record<string, string> }>;
+  pretrained: { rows: PretrainedRow[]; costs: PretrainCost[] };
 }
 
 const seconds = (start: number) => (performance.now() - start) / 1000;
@@ -175,6 +210,29 @@ function rowsOf(
   return rows;
 }
 
+function pretrainedRows(samples: Partial<Record<TaskKey, PairedTaskSamples>>): PretrainedRow[] {
+  const rows: PretrainedRow[] = [];
+  for (const expert of PRETRAINED) {
+    for (const task of TASKS) {
+      const scored = samples[task];
+      if (!scored) continue;
+      const { metric } = scored;
+      const random = scored.models[expert] as PairedTaskSamples['baseline'];
+      const pretrained = scored.models[`${expert} pretrained`] as PairedTaskSamples['baseline'];
+      rows.push({
+        task,
+        expert,
+        n: scored.n,
+        metric,
+        random: intervals(random)[metric] as MetricValue,
+        pretrained: intervals(pretrained)[metric] as MetricValue,
+        difference: pairedDifference(pretrained, random, metric),
+      });
+    }
+  }
+  return rows;
+}
+
 async function runCohort(subjects: number): Promise<CohortResult> {
   const times: StageTimes = {};
   const dir = join(WORK, `cohort-${subjects}-seed-${SEED}`);
@@ -193,16 +251,62 @@ async function runCohort(subjects: number): Promise<CohortResult> {
     (summary) => summary.ingested === 0,
   );
   await timed(times, 'labels', () => deriveLabels({ source, hosp: join(source, 'hosp'), warehouse }));
+  const featureSets: Record<string, string> = {};
   for (const expert of [...EXPERTS, 'raw-leads']) {
-    await timed(
+    const summary = await timed(
       times,
       `features ${expert}`,
       () => cacheFeatures({ warehouse, expert, expertOptions: { seed: SEED }, batchSize: 32 }),
       (summary) => summary.computed === 0,
     );
+    featureSets[expert] = summary.featureSetId;
   }
-  const sources = await resolveFeatureSources(warehouse, [...EXPERTS]);
+  // Pretraining reads the training split only; its features then cover every record like the others.
+  const costs: PretrainCost[] = [];
+  const pretrainedSets: string[] = [];
+  for (const expert of PRETRAINED) {
+    const pretrained = await timed(
+      times,
+      `pretrain ${expert}`,
+      () => pretrainExpert({ warehouse, expert, config: { steps: PRETRAIN_STEPS }, seed: SEED }),
+      (summary) => summary.reused,
+    );
+    if (!pretrained.reused) {
+      costs.push({
+        expert,
+        steps: pretrained.steps,
+        batchSize: PRETRAIN_DEFAULTS.batchSize,
+        trainRecords: pretrained.trainRecords,
+        cpuSeconds: pretrained.cpuSeconds,
+        heldOutLoss: pretrained.heldOutLoss,
+      });
+    }
+    const features = await timed(
+      times,
+      `features ${expert} (pretrained)`,
+      () =>
+        cacheFeatures({
+          warehouse,
+          expert,
+          expertOptions: { seed: SEED, weightsPath: pretrained.checkpoint },
+          batchSize: 32,
+        }),
+      (summary) => summary.computed === 0,
+    );
+    pretrainedSets.push(features.featureSetId);
+  }
+  const sources = await resolveFeatureSources(
+    warehouse,
+    EXPERTS.map((expert) => featureSets[expert] as string),
+  );
   const { set } = await loadWarehouseSet(warehouse, sources);
+  const pretrainedSet =
+    pretrainedSets.length === 0
+      ? undefined
+      : (await loadWarehouseSet(warehouse, await resolveFeatureSources(warehouse, pretrainedSets))).set;
+  if (pretrainedSet && pretrainedSet.studyIds.join() !== set.studyIds.join()) {
+    throw new Error('the pretrained feature sets cover other studies than the random-init ones');
+  }
   await ensureTrainingBackend();
   const rows = { train: rowsOfSplit(set, 'train'), val: rowsOfSplit(set, 'val') };
   const testRows = rowsOfSplit(set, 'test');
@@ -212,6 +316,7 @@ async function runCohort(subjects: number): Promise<CohortResult> {
     testRecords: testRows.length,
     times,
     presets: {},
+    pretrained: { rows: [], costs },
   };
   for (const preset of PRESETS) {
     const predictions: Record<string, Predictions> = {};
@@ -220,11 +325,13 @@ async function runCohort(subjects: number): Promise<CohortResult> {
     const lineups: Array<[string, readonly string[]]> = [
       ['ensemble', EXPERTS],
       ...EXPERTS.map((e) => [e, [e]] as [string, string[]]),
+      ...(preset === 'default' ? PRETRAINED.map((e) => [`${e} pretrained`, [e]] as [string, string[]]) : []),
     ];
     for (const [name, experts] of lineups) {
+      const features = name.endsWith(' pretrained') ? pretrainedSet!.expertFeatures : set.expertFeatures;
       const subset: TrainingSet = {
         ...set,
-        expertFeatures: Object.fromEntries(experts.map((expert) => [expert, set.expertFeatures[expert]!])),
+        expertFeatures: Object.fromEntries(experts.map((expert) => [expert, features[expert]!])),
       };
       const fitted = await timed(times, `train ${preset} ${name}`, () =>
         fitModel(subset, resolveTrainConfig({ preset, seed: SEED }), rows),
@@ -244,6 +351,7 @@ async function runCohort(subjects: number): Promise<CohortResult> {
     });
     const gates = gateMeans(set, testRows, predictions.ensemble as Predictions, gateOrder);
     result.presets[preset] = { rows: rowsOf(samples, gates), epochs };
+    if (preset === 'default') result.pretrained.rows = pretrainedRows(samples);
   }
   return result;
 }
@@ -285,6 +393,7 @@ function cohortMarkdown(result: CohortResult): string {
     }
     lines.push('');
   }
+  lines.push(...pretrainedMarkdown(result));
   lines.push(
     `Stage times (s; "reused": found done by an earlier run, only checked): ${Object.entries(result.times)
       .map(([stage, s]) => `${stage} ${s.toFixed(1)}`)
@@ -292,6 +401,33 @@ function cohortMarkdown(result: CohortResult): string {
     '',
   );
   return lines.join('\n');
+}
+
+function pretrainedMarkdown(result: CohortResult): string[] {
+  const { rows, costs } = result.pretrained;
+  if (rows.length === 0) return [];
+  const lines = [
+    '### pretrained experts against their random-init selves (one-expert models, preset `default`)',
+    '',
+    `Each expert pretrained by \`pretrainExpert\` (masked reconstruction, ${PRETRAIN_STEPS} steps of ${PRETRAIN_DEFAULTS.batchSize} ECGs, seed ${SEED}) on the cohort's training split only, then its features cached from the pretrained checkpoint and a one-expert model trained exactly as for its random-init self; same test rows and ${REPLICATES} paired replicates.`,
+    '',
+    '| expert | task | metric | n | random-init | pretrained | pretrained - random-init |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const row of rows) {
+    lines.push(
+      `| ${row.expert} | ${row.task} | ${row.metric} | ${row.n} | ${cell(row.random, row.metric)} | ${cell(row.pretrained, row.metric)} | ${cell(row.difference, row.metric)} ${verdict(row.metric, row.difference)} |`,
+    );
+  }
+  lines.push('');
+  for (const cost of costs) {
+    const passes = cost.steps * cost.batchSize;
+    lines.push(
+      `- pretraining cost, ${cost.expert}: ${(cost.cpuSeconds / 60).toFixed(2)} CPU-minutes for ${cost.steps} steps x ${cost.batchSize} = ${passes.toLocaleString('en-US')} ECG passes over ${cost.trainRecords.toLocaleString('en-US')} training ECGs, so ${((cost.cpuSeconds / 60) * (1000 / passes)).toFixed(2)} CPU-minutes per 1,000 ECGs (held-out reconstruction loss ${cost.heldOutLoss.initial.toFixed(3)} -> ${cost.heldOutLoss.final.toFixed(3)})`,
+    );
+  }
+  if (costs.length > 0) lines.push('');
+  return lines;
 }
 
 function targetsMarkdown(largest: CohortResult | undefined): string {
@@ -314,6 +450,12 @@ function targetsMarkdown(largest: CohortResult | undefined): string {
     `- RR MAE <= ${TARGET_RR_MAE_MS} ms: ${rr.toFixed(1)} ms, ${rr <= TARGET_RR_MAE_MS ? 'met' : 'missed'}`,
     `- never significantly worse than its best single expert: ${worseThanBest.length === 0 ? 'met' : `missed on ${worseThanBest.join(', ')}`}`,
     `- better than its best single expert on at least two tasks: ${betterThanBest.length} (${betterThanBest.join(', ') || 'none'})`,
+    ...PRETRAINED.map((expert) => {
+      const better = largest.pretrained.rows
+        .filter((row) => row.expert === expert && verdict(row.metric, row.difference) === 'better')
+        .map((row) => row.task);
+      return `- pretrained ${expert} beats its random-init self (paired interval excludes 0) on at least three tasks: ${better.length}/5 (${better.join(', ') || 'none'}), ${better.length >= 3 ? 'met' : 'missed'}`;
+    }),
     '',
   ].join('\n');
 }
@@ -347,7 +489,7 @@ const header = [
   '',
   `Produced by \`npm run bench:science\` (packages/model/bench/science.ts) on ${new Date().toISOString().slice(0, 10)}, commit ${commitOf()}.`,
   `Cohorts: ${COHORTS.join(', ')} synthetic subjects (packages/synth, seed ${SEED}, v1 layout), subject-level 70/20/10 split;`,
-  `experts dlinear and timesnet are random-init (no checkpoint can be downloaded here), measurements needs no weights;`,
+  `experts dlinear and timesnet are random-init (no checkpoint can be downloaded here; their pretrained rows use checkpoints this run pretrains), measurements needs no weights;`,
   `every expert alone is a separately trained one-expert model, evaluated on the same test rows and replicates as the ensemble.`,
   `Machine: ${availableParallelism()} cores, load average ${loadBefore.toFixed(1)} at the start and ${(loadavg()[0] as number).toFixed(1)} at the end`,
   `(shared with other work), backend ${activeBackend()?.tfBackend ?? 'unknown'}; whole run ${(total / 60).toFixed(1)} min, end to end (synth to evaluation).`,

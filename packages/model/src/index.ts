@@ -70,6 +70,28 @@ export {
   zScorePerLead,
 } from './preprocess/index.ts';
 export type {
+  CurvePoint,
+  PretrainConfig,
+  PretrainConfigInput,
+  PretrainManifest,
+  PretrainOptions,
+  PretrainProgress,
+  PretrainSegment,
+  PretrainSegmentOptions,
+  PretrainSummary,
+} from './pretrain/index.ts';
+export {
+  CHECKPOINT_FILE,
+  PRETRAIN_DEFAULTS,
+  PRETRAIN_MANIFEST_FILE,
+  pretrainableExperts,
+  pretrainDir,
+  pretrainExpert,
+  pretrainSegment,
+  requirePretrainable,
+  resolvePretrainConfig,
+} from './pretrain/index.ts';
+export type {
   InitRule,
   SafetensorsContents,
   Tensor,

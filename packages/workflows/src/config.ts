@@ -16,6 +16,9 @@ import {
   BACKEND_CHOICES,
   checkTopK,
   expertNames,
+  type PretrainConfig,
+  pretrainableExperts,
+  resolvePretrainConfig,
   resolveTrainConfig,
   validateExpertConfig,
 } from '@enecg/model';
@@ -27,6 +30,11 @@ const ExpertEntry = z.strictObject({
   /** A safetensors file with the expert's real weights; absent means seeded random init. */
   weights: z.string().optional(),
   config: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * Pretrain the expert on the warehouse's training-split ECGs before caching its features (`enecg
+   * pretrain`; `weights` is then the starting point), or reuse an identical finished pretraining.
+   */
+  pretrain: z.record(z.string(), z.unknown()).optional(),
 });
 
 /** The whole pipeline's configuration: one YAML file, validated once, before any work starts. */
@@ -80,7 +88,9 @@ export const PipelineConfigSchema = z.strictObject({
  * The validated configuration. `gateInput` is derived from `training.gate`, so the leads the gate is
  * trained on are always the leads that were cached for it.
  */
-export type PipelineConfig = z.output<typeof PipelineConfigSchema> & {
+export type PipelineConfig = Omit<z.output<typeof PipelineConfigSchema>, 'experts'> & {
+  /** `pretrain` with every default filled in. */
+  experts: Array<Omit<z.output<typeof ExpertEntry>, 'pretrain'> & { pretrain?: PretrainConfig }>;
   gateInput: { leads: string[]; length: number };
 };
 export type PipelineConfigInput = z.input<typeof PipelineConfigSchema>;
@@ -113,6 +123,20 @@ export function validatePipelineConfig(
       () => validateExpertConfig(expert.name, expert.config),
       expert.name,
     );
+    if (expert.pretrain !== undefined) {
+      if (!pretrainableExperts().includes(expert.name)) {
+        throw new ConfigError(
+          `${source}: no self-supervised objective for ${expert.name} (pretrainable: ${pretrainableExperts().join(', ')})`,
+          `experts.${index}.pretrain`,
+        );
+      }
+      inSection(
+        `experts.${index}.pretrain`,
+        source,
+        () => resolvePretrainConfig(expert.pretrain),
+        'pretrain',
+      );
+    }
   });
   inSection('labels', source, () => parseLabelConfig(config.labels));
   const { gate } = inSection('training', source, () => {
@@ -126,7 +150,11 @@ export function validatePipelineConfig(
     source: absolute(config.source),
     hosp: absolute(config.hosp),
     warehouse: absolute(config.warehouse),
-    experts: config.experts.map((e) => (e.weights ? { ...e, weights: absolute(e.weights) } : e)),
+    experts: config.experts.map(({ pretrain, ...e }) => ({
+      ...e,
+      ...(e.weights ? { weights: absolute(e.weights) } : {}),
+      ...(pretrain ? { pretrain: resolvePretrainConfig(pretrain) } : {}),
+    })),
     gateInput: { leads: gate.leads, length: gate.length },
   };
   for (const key of ['source', 'hosp'] as const) {

@@ -7,6 +7,7 @@ import { registerLabelsCommand } from './labels.ts';
 import { registerLineageCommand } from './lineage.ts';
 import { registerPipelineCommands } from './pipeline.ts';
 import { registerPredictCommand } from './predict.ts';
+import { registerPretrainCommand } from './pretrain.ts';
 import { registerReportCommand } from './report.ts';
 import { registerRunCommands } from './runs.ts';
 import { registerScheduleCommands } from './schedule.ts';
@@ -26,6 +27,7 @@ const registrations: ReadonlyArray<(program: Command) => void> = [
   registerSynthCommand,
   registerIngestCommand,
   registerLabelsCommand,
+  registerPretrainCommand,
   registerFeaturesCommand,
   registerTrainCommand,
   registerEvaluateCommand,

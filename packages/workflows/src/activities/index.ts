@@ -38,6 +38,19 @@ export interface FeaturesInput extends StageInput {
   backend: BackendChoice;
 }
 
+export interface PretrainInput extends StageInput {
+  expert: string;
+  expertConfig?: Record<string, unknown>;
+  /** Validated by the caller (`resolvePretrainConfig`); absent keys take their defaults. */
+  pretrain?: Record<string, unknown>;
+  /** A checkpoint to continue from (domain adaptation); absent means the expert's seeded init. */
+  weights?: string;
+  seed: number;
+  backend: BackendChoice;
+  /** This attempt stops after this step with a checkpoint; a retry resumes from the last one. */
+  untilStep: number;
+}
+
 export interface TrainInput extends StageInput {
   config: Record<string, unknown>;
   /** Exact feature sets (`<expert>/<key>`) the config implies, never "the one cache of an expert". */
@@ -150,6 +163,30 @@ export function createActivities() {
             partRows: input.partRows,
             backend: input.backend,
             runId: input.runId,
+          },
+          about(progress, { expert: input.expert }),
+        ),
+      );
+    },
+
+    /**
+     * One segment of a pretraining, in a stage process: resumes from the pretraining's last checkpoint
+     * (the previous segment's, or a killed attempt's) and stops after `untilStep`.
+     */
+    async pretrainSegment(input: PretrainInput) {
+      return runStage(input.warehouse, (progress) =>
+        inStageProcess(
+          'pretrain',
+          {
+            warehouse: input.warehouse,
+            expert: input.expert,
+            expertConfig: input.expertConfig,
+            config: input.pretrain,
+            weightsPath: input.weights,
+            seed: input.seed,
+            backend: input.backend,
+            runId: input.runId,
+            untilStep: input.untilStep,
           },
           about(progress, { expert: input.expert }),
         ),

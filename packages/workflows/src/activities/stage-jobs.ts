@@ -1,5 +1,10 @@
 import type { IngestOptions } from '@enecg/ingest';
-import type { CacheFeaturesOptions, EvaluateStageOptions, TrainOptions } from '@enecg/model';
+import type {
+  CacheFeaturesOptions,
+  EvaluateStageOptions,
+  PretrainSegmentOptions,
+  TrainOptions,
+} from '@enecg/model';
 import type { renderReport } from '@enecg/report';
 import type { EvaluateTrialInput, TrainTrialInput } from '../sweep/trial-work.ts';
 
@@ -15,6 +20,8 @@ type Progress = (progress: unknown) => void;
 export const stageJobs = {
   ingest: async (options: Omit<IngestOptions, 'onProgress'>, report: Progress) =>
     (await import('@enecg/ingest')).ingest({ ...options, onProgress: report }),
+  pretrain: async (options: Omit<PretrainSegmentOptions, 'onProgress'>, report: Progress) =>
+    (await import('@enecg/model')).pretrainSegment({ ...options, onProgress: report }),
   cacheFeatures: async (options: Omit<CacheFeaturesOptions, 'onProgress'>, report: Progress) =>
     (await import('@enecg/model')).cacheFeatures({ ...options, onProgress: report }),
   train: async (options: Omit<TrainOptions, 'onProgress'>, report: Progress) =>

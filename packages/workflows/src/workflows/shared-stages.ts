@@ -1,7 +1,8 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { executeChild, proxyActivities } from '@temporalio/workflow';
 import type { PipelineActivities } from '../activities/index.ts';
 import type { PipelineConfig } from '../config.ts';
 import { CPU_TASK_QUEUE, GATE_INPUT_EXPERT } from '../task-queues.ts';
+import { enecgPretrain } from './pretrain.ts';
 
 /** Short bookkeeping activities (read or promote a champion, choose a queue, render a report). */
 const quick = { startToCloseTimeout: '10 minutes', retry: { maximumAttempts: 3 } } as const;
@@ -110,8 +111,31 @@ export async function prepareInputs(
       partRows: config.features.partRows,
       backend: config.features.backend,
     });
+  // An expert with `pretrain` is pretrained first (or an identical finished pretraining reused), as a
+  // child workflow of its own, and its features come from the pretrained checkpoint.
+  const weightsOf = async (expert: PipelineConfig['experts'][number]) => {
+    if (!expert.pretrain) return expert.weights;
+    const pretrained = await executeChild(enecgPretrain, {
+      workflowId: `${runId}-pretrain-${expert.name}`,
+      args: [
+        {
+          runId,
+          warehouse,
+          expert: expert.name,
+          expertConfig: expert.config,
+          pretrain: { ...expert.pretrain },
+          weights: expert.weights,
+          seed: config.seed,
+          backend: config.features.backend,
+          steps: expert.pretrain.steps,
+          checkpointEvery: expert.pretrain.checkpointEvery,
+        },
+      ],
+    });
+    return pretrained.checkpoint;
+  };
   const [experts, gates] = await Promise.all([
-    Promise.all(config.experts.map((e) => cache(e.name, e.weights, e.config))),
+    Promise.all(config.experts.map(async (e) => cache(e.name, await weightsOf(e), e.config))),
     Promise.all(gateInputs.map((gate) => cache(GATE_INPUT_EXPERT, undefined, gate))),
   ]);
   return { shards, labels, experts, gates };

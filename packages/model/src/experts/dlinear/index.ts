@@ -14,7 +14,7 @@ export const DLINEAR_DEFAULTS = {
   individual: false,
 };
 
-function resolveDlinearConfig(given: Record<string, unknown> | undefined) {
+export function resolveDlinearConfig(given: Record<string, unknown> | undefined) {
   const config = resolveExpertConfig('dlinear', given, DLINEAR_DEFAULTS);
   const preprocess = preprocessPart('dlinear', config);
   const movingAvg = requireInteger(config.movingAvg, 'dlinear.movingAvg', 1, preprocess.length);

@@ -20,7 +20,7 @@ export const MOMENT_DEFAULTS = {
   batchSize: 4,
 };
 
-function resolveMomentConfig(given: Record<string, unknown> | undefined) {
+export function resolveMomentConfig(given: Record<string, unknown> | undefined) {
   const { settings, model, preprocess } = resolveSizedExpert(
     'moment',
     given,
@@ -67,7 +67,7 @@ export const momentExpert: ExpertFactory = {
 };
 
 /** Records [leads x length] -> x [B, leads, seqLen] left-padded with zeros, and the input mask [B, seqLen]. */
-function leftPadded(
+export function leftPadded(
   inputs: readonly Float32Array[],
   leads: number,
   length: number,

@@ -209,32 +209,60 @@ export function relativePositionBuckets(length: number, config: MomentConfig): I
  */
 export function momentEmbed(params: MomentParams, x: tf.Tensor3D, inputMask: tf.Tensor2D): tf.Tensor2D {
   const { config } = params;
-  const [batch, channels, length] = x.shape;
+  const [batch] = x.shape;
   const patches = momentPatchCount(config);
-  const d = config.dModel;
   return tf.tidy(() => {
-    const normalized = revinNormalize(x, inputMask, config.revinEps);
-    const patched = tf.reshape(normalized, [batch, channels, patches, config.patchLen]);
-    const patchMask = patchView(inputMask, config.patchLen, length); // [B, P]
-    const observed = tf.reshape(patchMask, [batch, 1, patches, 1]);
-    const embedded = tf.add(
-      tf.add(
-        tf.mul(observed, dense(patched, params.valueEmbedding)),
-        tf.mul(tf.sub(1, observed), params.maskEmbedding),
-      ),
-      params.positionTable,
-    );
-    const tokens = tf.reshape(embedded, [batch * channels, patches, d]);
-    const keep = tf.reshape(tf.tile(tf.reshape(patchMask, [batch, 1, patches]), [1, channels, 1]), [
-      batch * channels,
-      patches,
-    ]) as tf.Tensor2D;
-    const encoded = t5Encoder(params, tokens, keep);
-    const perChannel = tf.reshape(encoded, [batch, channels, patches, d]);
-    const channelMean = tf.mean(perChannel, 1); // [B, P, d]
+    const { encoded, patchMask } = momentEncode(params, x, inputMask);
+    const channelMean = tf.mean(encoded, 1); // [B, P, d]
     const weights = tf.reshape(patchMask, [batch, patches, 1]);
     return tf.div(tf.sum(tf.mul(channelMean, weights), 1), tf.sum(weights, 1)) as tf.Tensor2D;
   });
+}
+
+/** What the encoder saw and made: the inputs its reconstruction is compared with, and its tokens. */
+export interface MomentEncoding {
+  /** RevIN-normalised input cut into patches [B, C, P, patchLen]: a reconstruction's target. */
+  patched: tf.Tensor4D;
+  /** Encoder output per channel and patch [B, C, P, dModel]. */
+  encoded: tf.Tensor4D;
+  /** [B, P]: 1 where every sample of the patch was observed. */
+  patchMask: tf.Tensor2D;
+}
+
+/**
+ * The encoder path shared by embedding and MOMENT's masked-patch pretraining. `hidden` [B, P] (1 =
+ * hidden) replaces those patches' value embedding with the mask embedding while attention still
+ * reaches them, as MOMENT's pretraining masks patches; absent, only padding is hidden.
+ */
+export function momentEncode(
+  params: MomentParams,
+  x: tf.Tensor3D,
+  inputMask: tf.Tensor2D,
+  hidden?: tf.Tensor2D,
+): MomentEncoding {
+  const { config } = params;
+  const [batch, channels, length] = x.shape;
+  const patches = momentPatchCount(config);
+  const d = config.dModel;
+  const normalized = revinNormalize(x, inputMask, config.revinEps);
+  const patched = tf.reshape(normalized, [batch, channels, patches, config.patchLen]) as tf.Tensor4D;
+  const patchMask = patchView(inputMask, config.patchLen, length); // [B, P]
+  const shown = hidden === undefined ? patchMask : tf.mul(patchMask, tf.sub(1, hidden));
+  const observed = tf.reshape(shown, [batch, 1, patches, 1]);
+  const embedded = tf.add(
+    tf.add(
+      tf.mul(observed, dense(patched, params.valueEmbedding)),
+      tf.mul(tf.sub(1, observed), params.maskEmbedding),
+    ),
+    params.positionTable,
+  );
+  const tokens = tf.reshape(embedded, [batch * channels, patches, d]);
+  const keep = tf.reshape(tf.tile(tf.reshape(patchMask, [batch, 1, patches]), [1, channels, 1]), [
+    batch * channels,
+    patches,
+  ]) as tf.Tensor2D;
+  const encoded = tf.reshape(t5Encoder(params, tokens, keep), [batch, channels, patches, d]) as tf.Tensor4D;
+  return { patched, encoded, patchMask };
 }
 
 /** Per-channel standardisation over observed samples only; population std plus eps (not inside the sqrt). */

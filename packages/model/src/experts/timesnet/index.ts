@@ -21,7 +21,7 @@ export const TIMESNET_DEFAULTS = {
   embedding: 'flatten',
 };
 
-function resolveTimesnetConfig(given: Record<string, unknown> | undefined) {
+export function resolveTimesnetConfig(given: Record<string, unknown> | undefined) {
   const config = resolveExpertConfig('timesnet', given, TIMESNET_DEFAULTS);
   const preprocess = preprocessPart('timesnet', config);
   if (preprocess.length > 5000) throw new ConfigError('TimesNet positions stop at 5000', 'timesnet.length');

@@ -1,6 +1,6 @@
 import { InputError } from '@enecg/common';
 import { packBatch, tf, unpackBatch } from '../../backend/index.ts';
-import type { WeightSource } from '../../safetensors/index.ts';
+import type { InitRule, WeightSource } from '../../safetensors/index.ts';
 import { selectPeriods } from './periods.ts';
 
 /** TimesNet (Wu et al.) in the Time-Series-Library layout, classification path without its head. */
@@ -22,9 +22,73 @@ export interface TimesNetConfig {
 }
 
 const LAYER_NORM_EPS = 1e-5;
+const TOKEN_CONV = 'enc_embedding.value_embedding.tokenConv.weight';
+/** A buffer, not a parameter: pretraining leaves it as it is. */
+export const TIMESNET_POSITIONS = 'enc_embedding.position_embedding.pe';
+const POSITIONS = TIMESNET_POSITIONS;
+
+/**
+ * The checkpoint's tensors (TSLib names, PyTorch layouts) and their random init: the token Conv1d
+ * [d_model, C, 3] (kaiming_normal fan_in leaky_relu in TSLib), the inception kernels [out, in, k, k]
+ * (kaiming_normal fan_out relu; both as uniforms of equal variance here), biases 0, the layer norm,
+ * and the positional buffer.
+ */
+export function timesnetTensorSpecs(
+  config: TimesNetConfig,
+): Array<{ name: string; shape: readonly number[]; init: InitRule }> {
+  const { channels, dModel, dFf, numKernels } = config;
+  const tokenStd = Math.sqrt(2 / (1 + 0.01 ** 2)) / Math.sqrt(channels * 3);
+  const specs: Array<{ name: string; shape: readonly number[]; init: InitRule }> = [
+    {
+      name: TOKEN_CONV,
+      shape: [dModel, channels, 3],
+      init: { kind: 'uniform', bound: tokenStd * Math.sqrt(3) },
+    },
+    {
+      name: POSITIONS,
+      shape: [1, MAX_POSITIONS, dModel],
+      init: { kind: 'computed', data: sinusoidalPositions(MAX_POSITIONS, dModel) },
+    },
+  ];
+  for (let i = 0; i < config.eLayers; i++) {
+    for (const [conv, inChannels, outChannels] of [
+      [0, dModel, dFf],
+      [2, dFf, dModel],
+    ] as const) {
+      for (let j = 0; j < numKernels; j++) {
+        const k = 2 * j + 1;
+        const std = Math.sqrt(2 / (outChannels * k * k));
+        const prefix = `model.${i}.conv.${conv}.kernels.${j}`;
+        specs.push(
+          {
+            name: `${prefix}.weight`,
+            shape: [outChannels, inChannels, k, k],
+            init: { kind: 'uniform', bound: std * Math.sqrt(3) },
+          },
+          { name: `${prefix}.bias`, shape: [outChannels], init: { kind: 'constant', value: 0 } },
+        );
+      }
+    }
+  }
+  specs.push(
+    { name: 'layer_norm.weight', shape: [dModel], init: { kind: 'constant', value: 1 } },
+    { name: 'layer_norm.bias', shape: [dModel], init: { kind: 'constant', value: 0 } },
+  );
+  return specs;
+}
 const MAX_POSITIONS = 5000;
 
-interface InceptionWeights {
+/** The encoder's tensors as the forward pass uses them (tfjs layouts). */
+export interface TimesNetParams {
+  /** [3, C, d_model] */
+  tokenKernel: tf.Tensor3D;
+  /** [T, d_model] */
+  positions: tf.Tensor2D;
+  blocks: Array<[InceptionWeights, InceptionWeights]>;
+  norm: [tf.Tensor1D, tf.Tensor1D];
+}
+
+export interface InceptionWeights {
   /** The num_kernels convolutions (kernel 2j+1, padding j, averaged) folded into one (2K-1)^2 kernel:
    * averaging linear maps is itself linear, and one larger kernel costs fewer multiplications. */
   kernel: tf.Tensor4D;
@@ -34,10 +98,7 @@ interface InceptionWeights {
 export class TimesNetModel {
   private constructor(
     readonly config: TimesNetConfig,
-    private readonly tokenKernel: tf.Tensor3D,
-    private readonly positions: tf.Tensor2D,
-    private readonly blocks: Array<[InceptionWeights, InceptionWeights]>,
-    private readonly norm: [tf.Tensor1D, tf.Tensor1D],
+    private readonly params: TimesNetParams,
   ) {}
 
   get embeddingSize(): number {
@@ -46,23 +107,20 @@ export class TimesNetModel {
 
   static load(weights: WeightSource, config: TimesNetConfig): TimesNetModel {
     const { channels, dModel, dFf, seqLen, numKernels } = config;
-    // Conv1d [d_model, C, 3] (kaiming_normal fan_in leaky_relu in TSLib; a uniform of equal variance here).
-    const tokenStd = Math.sqrt(2 / (1 + 0.01 ** 2)) / Math.sqrt(channels * 3);
-    const token = weights.take('enc_embedding.value_embedding.tokenConv.weight', [dModel, channels, 3], {
-      kind: 'uniform',
-      bound: tokenStd * Math.sqrt(3),
-    });
-    const pe = weights.take('enc_embedding.position_embedding.pe', [1, MAX_POSITIONS, dModel], {
-      kind: 'computed',
-      data: sinusoidalPositions(MAX_POSITIONS, dModel),
-    });
+    const specs = new Map(timesnetTensorSpecs(config).map((spec) => [spec.name, spec]));
+    const take = (name: string) => {
+      const spec = specs.get(name)!;
+      return weights.take(name, spec.shape, spec.init);
+    };
+    const token = take(TOKEN_CONV);
+    const pe = take(POSITIONS);
     const blocks = Array.from({ length: config.eLayers }, (_, i): [InceptionWeights, InceptionWeights] => [
-      loadInception(weights, `model.${i}.conv.0`, dModel, dFf, numKernels),
-      loadInception(weights, `model.${i}.conv.2`, dFf, dModel, numKernels),
+      loadInception(take, `model.${i}.conv.0`, dModel, dFf, numKernels),
+      loadInception(take, `model.${i}.conv.2`, dFf, dModel, numKernels),
     ]);
     const norm: [tf.Tensor1D, tf.Tensor1D] = [
-      tf.tensor1d(weights.take('layer_norm.weight', [dModel], { kind: 'constant', value: 1 })),
-      tf.tensor1d(weights.take('layer_norm.bias', [dModel], { kind: 'constant', value: 0 })),
+      tf.tensor1d(take('layer_norm.weight')),
+      tf.tensor1d(take('layer_norm.bias')),
     ];
     // Nothing else in TimesNet depends on seq_len: the head's shape is the check that the checkpoint was
     // trained on inputs of this length.
@@ -78,30 +136,28 @@ export class TimesNetModel {
     weights.finish(
       (name) => name.startsWith('enc_embedding.temporal_embedding.') || name.startsWith('projection.'),
     );
-    return new TimesNetModel(
-      config,
-      tf.tidy(() => tf.transpose(tf.tensor3d(token, [dModel, channels, 3]), [2, 1, 0]) as tf.Tensor3D),
-      tf.tensor2d(pe.slice(0, seqLen * dModel), [seqLen, dModel]),
+    return new TimesNetModel(config, {
+      tokenKernel: tf.tidy(
+        () => tf.transpose(tf.tensor3d(token, [dModel, channels, 3]), [2, 1, 0]) as tf.Tensor3D,
+      ),
+      positions: tf.tensor2d(pe.slice(0, seqLen * dModel), [seqLen, dModel]),
       blocks,
       norm,
-    );
+    });
   }
 
   /** Inputs are channel-major [C x T] per record; returns one embedding per input. */
   forward(inputs: readonly Float32Array[]): Float32Array[] {
     const { seqLen: t, channels: c, dModel: d } = this.config;
     const b = inputs.length;
-    let encoded = tf.tidy(() => {
-      const x = tf.transpose(tf.tensor3d(packBatch(inputs, c * t), [b, c, t]), [0, 2, 1]) as tf.Tensor3D;
-      // Conv1d with kernel 3 and circular padding 1: wrap one sample around each end, then a valid conv.
-      const wrapped = tf.concat(
-        [tf.slice(x, [0, t - 1, 0], [b, 1, c]), x, tf.slice(x, [0, 0, 0], [b, 1, c])],
-        1,
-      );
-      return tf.add(tf.conv1d(wrapped, this.tokenKernel, 1, 'valid'), this.positions) as tf.Tensor3D;
-    });
-    for (const block of this.blocks) {
-      const next = this.timesBlock(encoded, block);
+    let encoded = tf.tidy(() =>
+      timesnetTokens(
+        this.params,
+        tf.transpose(tf.tensor3d(packBatch(inputs, c * t), [b, c, t]), [0, 2, 1]) as tf.Tensor3D,
+      ),
+    );
+    for (const block of this.params.blocks) {
+      const next = timesBlock(encoded, block, this.params.norm, this.config);
       encoded.dispose();
       encoded = next;
     }
@@ -115,70 +171,92 @@ export class TimesNetModel {
     return unpackBatch(data, b, this.embeddingSize);
   }
 
-  /** layer_norm(TimesBlock(x)) with periods and their weights chosen per record. */
-  private timesBlock(x: tf.Tensor3D, [first, second]: [InceptionWeights, InceptionWeights]): tf.Tensor3D {
-    const { seqLen: t, dModel: d, topK } = this.config;
-    const b = x.shape[0];
-    const values = x.dataSync() as Float32Array;
-    const choices = Array.from({ length: b }, (_, r) =>
-      selectPeriods(values.subarray(r * t * d, (r + 1) * t * d), t, d, topK),
-    );
-    return tf.tidy(() => {
-      let aggregated: tf.Tensor3D = x;
-      for (let k = 0; k < topK; k++) {
-        // Records sharing this branch's period run as one sub-batch; each output row depends on its record only.
-        const groups = new Map<number, number[]>();
-        choices.forEach((choice, r) => {
-          const period = choice.periods[k]!;
-          groups.set(period, [...(groups.get(period) ?? []), r]);
-        });
-        const pieces: tf.Tensor3D[] = [];
-        const order: number[] = [];
-        for (const [period, members] of groups) {
-          const rows = members.length === b ? x : (tf.gather(x, members) as tf.Tensor3D);
-          const padded = Math.ceil(t / period) * period;
-          let grid: tf.Tensor =
-            padded === t
-              ? rows
-              : tf.pad(rows, [
-                  [0, 0],
-                  [0, padded - t],
-                  [0, 0],
-                ]);
-          grid = tf.reshape(grid, [members.length, padded / period, period, d]);
-          grid = inception(gelu(inception(grid as tf.Tensor4D, first)), second);
-          pieces.push(
-            tf.slice(
-              tf.reshape(grid, [members.length, padded, d]) as tf.Tensor3D,
-              [0, 0, 0],
-              [members.length, t, d],
-            ),
-          );
-          order.push(...members);
-        }
-        const stacked = pieces.length === 1 ? pieces[0]! : tf.concat(pieces, 0);
-        const inverse = order.map((_, r) => order.indexOf(r));
-        const branch = order.every((r, i) => r === i) ? stacked : tf.gather(stacked, inverse);
-        const weight = tf.tensor3d(
-          choices.map((choice) => choice.weights[k]!),
-          [b, 1, 1],
-        );
-        aggregated = tf.add(aggregated, tf.mul(branch, weight));
-      }
-      return layerNorm(aggregated, this.norm[0], this.norm[1]);
-    });
-  }
-
   dispose(): void {
-    this.tokenKernel.dispose();
-    this.positions.dispose();
-    for (const pair of this.blocks) for (const w of pair) tf.dispose([w.kernel, w.bias]);
-    tf.dispose(this.norm);
+    const { tokenKernel, positions, blocks, norm } = this.params;
+    tf.dispose([
+      tokenKernel,
+      positions,
+      ...blocks.flatMap((pair) => pair.flatMap((w) => [w.kernel, w.bias])),
+      ...norm,
+    ]);
   }
 }
 
+/**
+ * layer_norm(TimesBlock(x)) with periods and their weights chosen per record (from the values, so they
+ * are constants to autodiff: pretraining learns the convolutions for the periods the data has).
+ */
+export function timesBlock(
+  x: tf.Tensor3D,
+  [first, second]: readonly [InceptionWeights, InceptionWeights],
+  norm: readonly [tf.Tensor1D, tf.Tensor1D],
+  config: TimesNetConfig,
+): tf.Tensor3D {
+  const { seqLen: t, dModel: d, topK } = config;
+  const b = x.shape[0];
+  const values = x.dataSync() as Float32Array;
+  const choices = Array.from({ length: b }, (_, r) =>
+    selectPeriods(values.subarray(r * t * d, (r + 1) * t * d), t, d, topK),
+  );
+  return tf.tidy(() => {
+    let aggregated: tf.Tensor3D = x;
+    for (let k = 0; k < topK; k++) {
+      // Records sharing this branch's period run as one sub-batch; each output row depends on its record only.
+      const groups = new Map<number, number[]>();
+      choices.forEach((choice, r) => {
+        const period = choice.periods[k]!;
+        groups.set(period, [...(groups.get(period) ?? []), r]);
+      });
+      const pieces: tf.Tensor3D[] = [];
+      const order: number[] = [];
+      for (const [period, members] of groups) {
+        const rows = members.length === b ? x : (tf.gather(x, members) as tf.Tensor3D);
+        const padded = Math.ceil(t / period) * period;
+        let grid: tf.Tensor =
+          padded === t
+            ? rows
+            : tf.pad(rows, [
+                [0, 0],
+                [0, padded - t],
+                [0, 0],
+              ]);
+        grid = tf.reshape(grid, [members.length, padded / period, period, d]);
+        grid = inception(gelu(inception(grid as tf.Tensor4D, first)), second);
+        pieces.push(
+          tf.slice(
+            tf.reshape(grid, [members.length, padded, d]) as tf.Tensor3D,
+            [0, 0, 0],
+            [members.length, t, d],
+          ),
+        );
+        order.push(...members);
+      }
+      const stacked = pieces.length === 1 ? pieces[0]! : tf.concat(pieces, 0);
+      const inverse = order.map((_, r) => order.indexOf(r));
+      const branch = order.every((r, i) => r === i) ? stacked : tf.gather(stacked, inverse);
+      const weight = tf.tensor3d(
+        choices.map((choice) => choice.weights[k]!),
+        [b, 1, 1],
+      );
+      aggregated = tf.add(aggregated, tf.mul(branch, weight));
+    }
+    return layerNorm(aggregated, norm[0], norm[1]);
+  });
+}
+
+/** Token convolution (kernel 3, circular padding 1) plus positions: [B, T, C] -> [B, T, d_model]. */
+export function timesnetTokens(
+  params: Pick<TimesNetParams, 'tokenKernel' | 'positions'>,
+  x: tf.Tensor3D,
+): tf.Tensor3D {
+  const [b, t, c] = x.shape;
+  // Conv1d with kernel 3 and circular padding 1: wrap one sample around each end, then a valid conv.
+  const wrapped = tf.concat([tf.slice(x, [0, t - 1, 0], [b, 1, c]), x, tf.slice(x, [0, 0, 0], [b, 1, c])], 1);
+  return tf.add(tf.conv1d(wrapped, params.tokenKernel, 1, 'valid'), params.positions) as tf.Tensor3D;
+}
+
 function loadInception(
-  weights: WeightSource,
+  take: (name: string) => Float32Array,
   prefix: string,
   inChannels: number,
   outChannels: number,
@@ -189,13 +267,8 @@ function loadInception(
   const bias = new Float32Array(outChannels);
   for (let j = 0; j < numKernels; j++) {
     const k = 2 * j + 1;
-    // kaiming_normal(fan_out, relu) in TSLib; a uniform of equal variance here. Bias starts at 0.
-    const std = Math.sqrt(2 / (outChannels * k * k));
-    const w = weights.take(`${prefix}.kernels.${j}.weight`, [outChannels, inChannels, k, k], {
-      kind: 'uniform',
-      bound: std * Math.sqrt(3),
-    });
-    const bj = weights.take(`${prefix}.kernels.${j}.bias`, [outChannels], { kind: 'constant', value: 0 });
+    const w = take(`${prefix}.kernels.${j}.weight`);
+    const bj = take(`${prefix}.kernels.${j}.bias`);
     const offset = numKernels - 1 - j;
     for (let o = 0; o < outChannels; o++) {
       bias[o] = bias[o]! + bj[o]! / numKernels;
@@ -213,6 +286,31 @@ function loadInception(
   return {
     kernel: tf.tensor4d(merged, [size, size, inChannels, outChannels]),
     bias: tf.tensor1d(bias),
+  };
+}
+
+/**
+ * loadInception with tensor ops, so that gradients reach each kernel of the checkpoint: torch weights
+ * [out, in, k, k] (k = 1, 3, ...) -> one centred [K, K, in, out] kernel averaging them, and the mean bias.
+ */
+export function mergeInceptionTensors(
+  kernels: readonly tf.Tensor[],
+  biases: readonly tf.Tensor[],
+): InceptionWeights {
+  const size = 2 * kernels.length - 1;
+  const centred = kernels.map((weight) => {
+    const k = weight.shape[2]!;
+    const pad = (size - k) / 2;
+    return tf.pad(tf.transpose(weight, [2, 3, 1, 0]), [
+      [pad, pad],
+      [pad, pad],
+      [0, 0],
+      [0, 0],
+    ]);
+  });
+  return {
+    kernel: tf.div(tf.addN(centred), kernels.length) as tf.Tensor4D,
+    bias: tf.div(tf.addN([...biases]), biases.length) as tf.Tensor1D,
   };
 }
 

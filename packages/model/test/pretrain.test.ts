@@ -1,0 +1,259 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ConfigError, EnvironmentError } from '@enecg/common';
+import { ingest, readWaveforms } from '@enecg/ingest';
+import { deriveLabels, readLabels } from '@enecg/labels';
+import { generateSynthetic } from '@enecg/synth';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { installedBackends } from '../src/backend/index.ts';
+import { createExpert } from '../src/experts/registry.ts';
+import {
+  type PretrainOptions,
+  pretrainExpert,
+  pretrainSegment,
+  resolvePretrainConfig,
+} from '../src/pretrain/index.ts';
+import { readSafetensors } from '../src/safetensors/index.ts';
+
+const native = installedBackends().find((choice) => choice === 'node' || choice === 'node-gpu');
+const DLINEAR = { leads: ['II'], length: 200 };
+const MOMENT = { length: 128, model: { seqLen: 128 } };
+
+const SUBJECTS = 120;
+
+/**
+ * The same cohort gives the same warehouse contents (and so the same pretraining identity) wherever it is
+ * built; a lake warehouse cannot be copied (its catalog records its data path).
+ */
+async function syntheticWarehouse(subjects: number): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'enecg-pretrain-'));
+  const source = join(root, 'mimic');
+  const warehouse = join(root, 'warehouse');
+  await generateSynthetic({ subjects, outDir: source, seed: 23 });
+  await ingest({ source, warehouse });
+  await deriveLabels({ source, hosp: join(source, 'hosp'), warehouse });
+  return warehouse;
+}
+
+async function someRecords(warehouse: string) {
+  for await (const batch of readWaveforms({ warehouse, batchSize: 3 })) return batch;
+  throw new Error('no records');
+}
+
+describe('pretrainExpert: self-supervised pretraining on the warehouse', { timeout: 300_000 }, () => {
+  let warehouse: string;
+  beforeAll(async () => {
+    warehouse = await syntheticWarehouse(SUBJECTS);
+  }, 120_000);
+
+  it('refuses an expert without an objective and a bad setting before reading anything', async () => {
+    await expect(pretrainExpert({ warehouse, expert: 'tempo' })).rejects.toThrow(
+      /no self-supervised objective/,
+    );
+    expect(() => resolvePretrainConfig({ maskRatio: 1.5 })).toThrow(ConfigError);
+    expect(() => resolvePretrainConfig({ stepz: 3 })).toThrow(/pretrain\.stepz/);
+  });
+
+  it('DLinear: held-out reconstruction loss goes down, only training-split subjects are read, the checkpoint loads strictly by name, and an identical run is reused', async () => {
+    const options: PretrainOptions = {
+      warehouse,
+      expert: 'dlinear',
+      expertConfig: DLINEAR,
+      config: { steps: 60, checkpointEvery: 20, batchSize: 8, heldOutFraction: 0.25 },
+      backend: native ?? 'wasm',
+    };
+    const summary = await pretrainExpert(options);
+    expect(summary.reused).toBe(false);
+    expect(summary.heldOutLoss.final).toBeLessThan(summary.heldOutLoss.initial * 0.95);
+
+    const labels = await readLabels(warehouse);
+    const manifest = JSON.parse(await readFile(summary.manifest, 'utf8'));
+    const trainSubjects = new Set(labels.filter((row) => row.split === 'train').map((row) => row.subjectId));
+    expect(manifest.data.trainSubjects + manifest.data.heldOutSubjects).toBe(trainSubjects.size);
+    expect(manifest.data.trainRecords + manifest.data.heldOutRecords).toBe(
+      labels.filter((row) => row.split === 'train').length,
+    );
+    expect(manifest.lossCurve.map((point: { step: number }) => point.step)).toEqual([0, 20, 40, 60]);
+    expect(manifest.objective).toMatchObject({ name: 'masked-reconstruction', units: 20, maskRatio: 0.3 });
+
+    const stored = await readSafetensors(summary.checkpoint);
+    expect([...stored.tensors.keys()].sort()).toEqual([
+      'Linear_Seasonal.bias',
+      'Linear_Seasonal.weight',
+      'Linear_Trend.bias',
+      'Linear_Trend.weight',
+    ]);
+    const pretrained = await createExpert('dlinear', {
+      seed: 42,
+      config: DLINEAR,
+      weightsPath: summary.checkpoint,
+    });
+    const initial = await createExpert('dlinear', { seed: 42, config: DLINEAR });
+    const records = await someRecords(warehouse);
+    const [a, b] = [await pretrained.embed(records), await initial.embed(records)];
+    expect(a[0]).toHaveLength(200);
+    expect(Array.from(a[0]!)).not.toEqual(Array.from(b[0]!));
+    pretrained.dispose();
+    initial.dispose();
+
+    const again = await pretrainExpert(options);
+    expect(again).toMatchObject({ reused: true, checkpointSha256: summary.checkpointSha256 });
+    const events = await readdir(join(warehouse, 'lineage', 'events'));
+    const pretrainEvents = [];
+    for (const name of events) {
+      const event = JSON.parse(await readFile(join(warehouse, 'lineage', 'events', name), 'utf8'));
+      if (event.job.name === 'pretrain/dlinear') pretrainEvents.push(event);
+    }
+    expect(pretrainEvents).toHaveLength(1);
+    expect(pretrainEvents[0].outputs[0]).toMatchObject({ sha256: summary.checkpointSha256 });
+  });
+
+  it.skipIf(!native)(
+    `MOMENT: masked patch reconstruction lowers held-out loss and writes a checkpoint the expert loads strictly by name${native ? '' : ' (skipped: no native TensorFlow backend built; run `npx enecg setup`)'}`,
+    async () => {
+      const summary = await pretrainExpert({
+        warehouse,
+        expert: 'moment',
+        expertConfig: MOMENT,
+        config: { steps: 60, checkpointEvery: 30, batchSize: 8, learningRate: 0.005, heldOutFraction: 0.25 },
+        backend: native!,
+      });
+      expect(summary.heldOutLoss.final).toBeLessThan(summary.heldOutLoss.initial * 0.97);
+      const stored = await readSafetensors(summary.checkpoint);
+      expect(stored.tensors.get('head.linear.weight')?.shape).toEqual([8, 32]);
+      expect(stored.tensors.has('encoder.block.1.layer.1.DenseReluDense.wo.weight')).toBe(true);
+      const expert = await createExpert('moment', {
+        seed: 42,
+        config: MOMENT,
+        weightsPath: summary.checkpoint,
+      });
+      const embeddings = await expert.embed(await someRecords(warehouse));
+      expect(embeddings[0]).toHaveLength(32);
+      expect(embeddings[0]!.every(Number.isFinite)).toBe(true);
+      expert.dispose();
+    },
+  );
+
+  it.skipIf(!native)(
+    `TimesNet: masked segment reconstruction (TSLib's imputation setup) lowers held-out loss; the checkpoint leaves the imputation head out and loads strictly${native ? '' : ' (skipped: no native TensorFlow backend built)'}`,
+    async () => {
+      const expertConfig = { length: 200 };
+      const summary = await pretrainExpert({
+        warehouse,
+        expert: 'timesnet',
+        expertConfig,
+        config: { steps: 30, checkpointEvery: 15, batchSize: 8, heldOutFraction: 0.25 },
+        backend: native!,
+      });
+      expect(summary.heldOutLoss.final).toBeLessThan(summary.heldOutLoss.initial * 0.9);
+      const stored = await readSafetensors(summary.checkpoint);
+      expect([...stored.tensors.keys()].some((name) => name.startsWith('projection.'))).toBe(false);
+      expect(stored.tensors.get('model.1.conv.2.kernels.5.weight')?.shape).toEqual([16, 32, 11, 11]);
+      const expert = await createExpert('timesnet', {
+        seed: 42,
+        config: expertConfig,
+        weightsPath: summary.checkpoint,
+      });
+      const embeddings = await expert.embed(await someRecords(warehouse));
+      expect(embeddings[0]).toHaveLength(200 * 16);
+      expect(embeddings[0]!.every(Number.isFinite)).toBe(true);
+      expert.dispose();
+    },
+  );
+
+  it.skipIf(!native)(
+    `resumes after its process is killed to the same bytes as an uninterrupted run${native ? '' : ' (skipped: no native TensorFlow backend built)'}`,
+    async () => {
+      const copy = await syntheticWarehouse(SUBJECTS);
+      const options = (where: string): PretrainOptions => ({
+        warehouse: where,
+        expert: 'moment',
+        expertConfig: MOMENT,
+        config: { steps: 40, checkpointEvery: 5, batchSize: 8, heldOutFraction: 0.25 },
+        seed: 7,
+        backend: native!,
+      });
+      const uninterrupted = await pretrainExpert(options(warehouse));
+
+      const child = spawn(
+        process.execPath,
+        [
+          // tsx's loader in this very process (tsx's CLI would run the script in a grandchild, which a
+          // SIGKILL to the CLI leaves running).
+          '--import',
+          pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href,
+          join(import.meta.dirname, 'support/pretrain-child.ts'),
+          JSON.stringify(options(copy)),
+        ],
+        { stdio: 'ignore' },
+      );
+      const progress = join(copy, 'pretrain', 'moment', uninterrupted.pretrainId, 'progress');
+      const exited = new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+      let killedAt = -1;
+      while (killedAt < 0) {
+        const files = existsSync(progress) ? await readdir(progress) : [];
+        const step = Math.max(
+          -1,
+          ...files.map((name) => Number(/^step-(\d+)\.safetensors$/.exec(name)?.[1] ?? -1)),
+        );
+        if (step >= 10) {
+          child.kill('SIGKILL');
+          killedAt = step;
+        } else if (child.exitCode !== null) {
+          throw new Error(`the child exited (${child.exitCode}) before its first checkpoints`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(await exited).toBe('SIGKILL');
+      expect(existsSync(join(progress, '..', 'manifest.json'))).toBe(false);
+
+      const resumed = await pretrainExpert(options(copy));
+      expect(resumed.resumedFrom).toBeGreaterThanOrEqual(10);
+      expect(resumed.resumedFrom).toBeLessThan(40);
+      expect(resumed.pretrainId).toBe(uninterrupted.pretrainId);
+      expect(await readFile(resumed.checkpoint)).toEqual(await readFile(uninterrupted.checkpoint));
+      const curve = (path: string) => readFile(path, 'utf8').then((text) => JSON.parse(text).lossCurve);
+      expect(await curve(resumed.manifest)).toEqual(await curve(uninterrupted.manifest));
+    },
+  );
+
+  it('run as segments that pause between checkpoints, it ends with the same bytes and loss curve as one run', async () => {
+    const copy = await syntheticWarehouse(SUBJECTS);
+    const options = (where: string): PretrainOptions => ({
+      warehouse: where,
+      expert: 'dlinear',
+      expertConfig: DLINEAR,
+      config: { steps: 30, checkpointEvery: 10, batchSize: 4, heldOutFraction: 0.25 },
+      seed: 3,
+      backend: native ?? 'wasm',
+    });
+    const whole = await pretrainExpert(options(warehouse));
+    const first = await pretrainSegment({ ...options(copy), untilStep: 7 });
+    expect(first).toMatchObject({ finished: false, step: 7, resumedFrom: 0 });
+    const second = await pretrainSegment({ ...options(copy), untilStep: 18 });
+    expect(second).toMatchObject({ finished: false, step: 18, resumedFrom: 7 });
+    const last = await pretrainSegment({ ...options(copy), untilStep: 40 });
+    if (!last.finished) throw new Error('the last segment should finish');
+    expect(last.summary.resumedFrom).toBe(18);
+    expect(await readFile(last.summary.checkpoint)).toEqual(await readFile(whole.checkpoint));
+    const curve = (path: string) => readFile(path, 'utf8').then((text) => JSON.parse(text).lossCurve);
+    expect(await curve(last.summary.manifest)).toEqual(await curve(whole.manifest));
+  });
+
+  it('on wasm, refuses a step whose gradient needs a kernel wasm lacks, naming it (no silent cpu fallback)', async () => {
+    const refusal = pretrainExpert({
+      warehouse,
+      expert: 'moment',
+      expertConfig: MOMENT,
+      config: { steps: 2, batchSize: 2 },
+      backend: 'wasm',
+    });
+    await expect(refusal).rejects.toThrow(EnvironmentError);
+    await expect(refusal).rejects.toThrow(/UnsortedSegmentSum kernel, which the wasm backend lacks/);
+  });
+});
