@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { sqlString, withDuckDB } from '@enecg/common';
 import { describe, expect, it } from 'vitest';
 import { enecg } from './enecg.ts';
 
@@ -25,7 +26,10 @@ describe('enecg labels', () => {
       ]);
       expect(code).toBe(0);
       const summary = JSON.parse(stdout);
-      expect(summary.output).toMatchObject({ path: join(warehouse, 'labels/labels.parquet'), rows: 1 });
+      expect(summary.output).toMatchObject({
+        path: join(warehouse, 'data/main/labels', `labels-${summary.labelSet}.parquet`),
+        rows: 1,
+      });
       expect(summary.statistics.tasks.report_label.classes).toEqual({ '0': 1 });
     },
     60_000,
@@ -63,4 +67,29 @@ describe('enecg labels', () => {
     expect(code).toBe(1);
     expect(stderr).toContain(join(empty, 'record_list.csv'));
   }, 30_000);
+
+  it('a label table of the folder layout is refused, naming the command that converts it, which does', async () => {
+    const warehouse = join(await mkdtemp(join(tmpdir(), 'enecg-cli-labels-')), 'wh');
+    await mkdir(join(warehouse, 'labels'), { recursive: true });
+    await withDuckDB((c) =>
+      c.run(
+        `COPY (SELECT 40000000 + i AS study_id, 10000000 + i AS subject_id, 'train' AS split, 0 AS fold,
+                      '1.0.0' AS label_version FROM range(3) t(i))
+           TO ${sqlString(join(warehouse, 'labels', 'labels.parquet'))} (FORMAT parquet)`,
+      ),
+    );
+    const count = ['sql', '--warehouse', warehouse, 'SELECT count(*)::INT AS n FROM labels', '--json'];
+    const refused = await enecg(count);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`enecg warehouse migrate --warehouse ${warehouse}`);
+    const migrated = await enecg(['warehouse', 'migrate', '--warehouse', warehouse, '--json']);
+    expect(migrated.code, migrated.stderr).toBe(0);
+    expect(JSON.parse(migrated.stdout)).toMatchObject({
+      migrated: true,
+      labels: { migrated: true, rows: 3 },
+    });
+    const read = await enecg(count);
+    expect(read.code, read.stderr).toBe(0);
+    expect(JSON.parse(read.stdout)).toEqual([{ n: 3 }]);
+  }, 60_000);
 });

@@ -78,14 +78,16 @@ describe('enecg lineage verify over stages run from the command line with a rela
   it('a copy with flipped bytes names each changed file; the original stays clean', async () => {
     const copy = join(cwd, 'tampered');
     await cp(join(cwd, 'wh'), copy, { recursive: true });
-    await flipByte(join(copy, 'labels', 'labels.parquet'));
+    const labelFiles = join(copy, 'data', 'main', 'labels');
+    const labelSet = (await readdir(labelFiles)).find((name) => /^labels-\w+\.parquet$/.test(name))!;
+    await flipByte(join(labelFiles, labelSet));
     await flipByte(join(copy, 'models', modelId, 'model.safetensors'));
     await flipByte(join(copy, evaluationFile));
     const { code, lines } = await verify(copy);
     expect(code).toBe(1);
     expect(lines).toEqual([
       expect.stringMatching(
-        /^event \d{12}\.json \(labels run [^)]+\): labels\/labels\.parquet: sha256 recorded/,
+        /^event \d{12}\.json \(labels run [^)]+\): data\/main\/labels\/labels-\w+\.parquet: sha256 recorded/,
       ),
       expect.stringMatching(
         new RegExp(
@@ -160,10 +162,10 @@ describe('enecg lineage verify over stages run from the command line with a rela
   });
 });
 
-/** sha256 of every file a stage wrote (the lake's data files, models, runs, labels, features), by relative path. */
+/** sha256 of every file a stage wrote (the lake's data files, labels included, models, runs, features), by relative path. */
 async function artifactHashes(warehouse: string): Promise<Map<string, string>> {
   const hashes = new Map<string, string>();
-  for (const folder of ['data', 'labels', 'features', 'models', 'runs']) {
+  for (const folder of ['data', 'features', 'models', 'runs']) {
     for (const entry of await readdir(join(warehouse, folder), { recursive: true, withFileTypes: true })) {
       if (!entry.isFile() || entry.parentPath.includes('commit_gates')) continue;
       const file = join(entry.parentPath, entry.name);

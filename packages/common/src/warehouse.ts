@@ -26,7 +26,7 @@ export function warehouseLayout(root: string): WarehouseLayout {
     records: join(root, 'data', 'main', 'records'),
     waveforms: join(root, 'data', 'main', 'waveforms'),
     quarantine: join(root, 'data', 'main', 'quarantine'),
-    labels: join(root, 'labels'),
+    labels: join(root, 'data', 'main', 'labels'),
     features: join(root, 'features'),
     models: join(root, 'models'),
     runs: join(root, 'runs'),

@@ -1,25 +1,28 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import {
   appendLineageEvent,
   appendStartEvent,
   ConfigError,
+  canonicalJson,
   type DatasetRef,
+  hashObject,
   InputError,
   newRunId,
-  produceFileAtomic,
   queryRows,
   sha256File,
   sqlString,
-  warehouseLayout,
   withDuckDB,
+  withLake,
 } from '@enecg/common';
 import { type LabelConfig, type LabelConfigInput, parseLabelConfig } from './config.ts';
 import { type LabelRules, loadLabelRules } from './rules.ts';
 import { type ResolvedSource, resolveSources, type SourceName } from './sources.ts';
 import { type LabelStatistics, labelStatistics } from './statistics.ts';
+import { commitLabelSet, describeLabelSet, labelSetFile } from './store.ts';
 
 export interface DeriveLabelsOptions {
   /** MIMIC-IV-ECG folder: record_list.csv, machine_measurements.csv, waveform_note_links.csv (or .csv.gz). */
@@ -44,10 +47,15 @@ export interface SourceSummary {
 
 export interface LabelSummary {
   runId: string;
+  /** The label set this run produced (or found stored already): readers name it to read these labels. */
+  labelSet: string;
+  /** The set was stored by an earlier (or concurrent) run with the same inputs: nothing was added. */
+  reused: boolean;
   labelVersion: string;
   rulesSha256: string;
   /** The validated configuration, defaults filled in (also in the lineage event). */
   config: LabelConfig;
+  /** The label set's data file in the lake (immutable). */
   output: { path: string; sha256: string; rows: number; bytes: number };
   /** Every source file read, with its hash; `null` for an optional table that was absent. */
   sources: Record<SourceName, SourceSummary | null>;
@@ -57,14 +65,10 @@ export interface LabelSummary {
   lineageEvent: string;
 }
 
-/** The label table, replaced atomically by each derivation (its lineage events keep every version's hash). */
-export function labelsFile(warehouse: string): string {
-  return join(warehouseLayout(warehouse).labels, 'labels.parquet');
-}
-
 /**
  * Derives the five task labels, splits and folds for every ECG of record_list, by running the versioned
- * rule SQL over the raw MIMIC files, and writes them to `<warehouse>/labels/labels.parquet`.
+ * rule SQL over the raw MIMIC files, and commits them to the lake's `labels` table as one label set (see
+ * store.ts): the same sources, configuration and rules reuse the set they produced before.
  */
 export async function deriveLabels(options: DeriveLabelsOptions): Promise<LabelSummary> {
   const config = parseLabelConfig(options.config);
@@ -81,28 +85,38 @@ export async function deriveLabels(options: DeriveLabelsOptions): Promise<LabelS
     // it is awaited (and reported) below.
     const sourceHashes = hashSources(sources, options.knownSha256 ?? {});
     sourceHashes.catch(() => undefined);
-    const outputPath = labelsFile(options.warehouse);
-    const { potassiumItems, rows, statistics } = await withDuckDB(async (connection) => {
+    const { potassiumItems, staged, labelSet, statistics } = await withDuckDB(async (connection) => {
       const potassiumItems = await checkPotassiumItems(connection, sources.get('d_labitems')!.path, config);
       await setRuleVariables(connection, sources, config, rules);
       await runScript(connection, rules.sql);
       await refuseRejectedLines(connection, sources);
       await refuseBadKeys(connection, sources);
-      const rows = await produceFileAtomic(outputPath, async (tmp) => {
-        await connection.run(
-          `COPY (SELECT * FROM labels ORDER BY study_id) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
-        );
-        return Number((await queryRows(connection, 'SELECT count(*) AS n FROM labels'))[0]!.n);
-      });
-      return { potassiumItems, rows, statistics: await labelStatistics(connection, config.split.folds) };
+      const labelSet = labelSetKey(rules.sha256, config, await sourceHashes);
+      // Staged beside the set's data file (a rename into place must not cross file systems).
+      const staged = `${labelSetFile(options.warehouse, labelSet)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+      await mkdir(dirname(staged), { recursive: true });
+      await connection.run(
+        `COPY (SELECT *, ${sqlString(labelSet)} AS label_set FROM labels ORDER BY study_id)
+           TO ${sqlString(staged)} (FORMAT parquet, COMPRESSION zstd)`,
+      );
+      return {
+        potassiumItems,
+        staged,
+        labelSet,
+        statistics: await labelStatistics(connection, config.split.folds),
+      };
     });
-    const output = {
-      path: outputPath,
-      sha256: await sha256File(outputPath),
-      rows,
-      bytes: await fileSize(outputPath),
-    };
     const sourceSummaries = await sourceHashes;
+    const { reused } = await withLake({ warehouse: options.warehouse }, (lake) =>
+      commitLabelSet(lake, options.warehouse, staged, labelSet, {
+        runId,
+        labelVersion: rules.version,
+        rulesSha256: rules.sha256,
+        config: canonicalJson(config),
+        sources: canonicalJson(sourceContents(sourceSummaries)),
+      }),
+    );
+    const { labelSet: _, ...output } = await describeLabelSet(options.warehouse, labelSet);
     const lineageEvent = await appendLineageEvent(options.warehouse, {
       eventType: 'COMPLETE',
       eventTime: new Date().toISOString(),
@@ -114,6 +128,8 @@ export async function deriveLabels(options: DeriveLabelsOptions): Promise<LabelS
       outputs: [{ name: 'labels', ...output }],
       facets: {
         labelRules: { version: rules.version, sha256: rules.sha256, sql: rules.sql },
+        labelSet,
+        reused,
         config,
         potassiumItems,
         absentSources: Object.keys(sourceSummaries).filter(
@@ -123,6 +139,8 @@ export async function deriveLabels(options: DeriveLabelsOptions): Promise<LabelS
     });
     return {
       runId,
+      labelSet,
+      reused,
       labelVersion: rules.version,
       rulesSha256: rules.sha256,
       config,
@@ -135,6 +153,22 @@ export async function deriveLabels(options: DeriveLabelsOptions): Promise<LabelS
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * A label set's key: what determines its rows (the rules, the configuration and the sources' contents;
+ * not where the sources lie).
+ */
+function labelSetKey(
+  rulesSha256: string,
+  config: LabelConfig,
+  sources: Record<SourceName, SourceSummary | null>,
+): string {
+  return hashObject({ rulesSha256, config, sources: sourceContents(sources) }).slice(0, 24);
+}
+
+function sourceContents(sources: Record<SourceName, SourceSummary | null>): Record<string, string | null> {
+  return Object.fromEntries(Object.entries(sources).map(([name, source]) => [name, source?.sha256 ?? null]));
 }
 
 async function hashSources(

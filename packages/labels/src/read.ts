@@ -1,7 +1,6 @@
-import { access } from 'node:fs/promises';
 import { DuckDBListValue } from '@duckdb/node-api';
-import { InputError, sqlString, withDuckDB } from '@enecg/common';
-import { labelsFile } from './derive.ts';
+import { LAKE, sqlString } from '@enecg/common';
+import { LABELS_TABLE, withLabelSet } from './store.ts';
 
 export type Split = 'train' | 'val' | 'test';
 
@@ -33,17 +32,14 @@ export interface LabelRow {
 
 const nullableNumber = (value: unknown) => (value === null ? null : Number(value));
 
-/** Reads the warehouse's label table, ordered by study_id. */
-export async function readLabels(warehouse: string): Promise<LabelRow[]> {
-  const path = labelsFile(warehouse);
-  try {
-    await access(path);
-  } catch {
-    throw new InputError('no label table in this warehouse: run `enecg labels` first', { file: path });
-  }
-  return withDuckDB(async (connection) => {
+/**
+ * Reads one label set from the warehouse's lake, ordered by study_id: `labelSet` (as `deriveLabels`
+ * returned it), or the set of the latest derivation.
+ */
+export async function readLabels(warehouse: string, labelSet?: string): Promise<LabelRow[]> {
+  return withLabelSet(warehouse, labelSet, async (connection, set) => {
     const reader = await connection.runAndReadAll(
-      `SELECT * FROM read_parquet(${sqlString(path)}) ORDER BY study_id`,
+      `SELECT * EXCLUDE (label_set) FROM ${LAKE}.${LABELS_TABLE} WHERE label_set = ${sqlString(set)} ORDER BY study_id`,
     );
     return reader.getRowObjects().map(
       (row): LabelRow => ({

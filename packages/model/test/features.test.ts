@@ -1,4 +1,6 @@
-import { mkdtemp, readdir, readFile, rename } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EcgRecord } from '@enecg/common';
@@ -145,6 +147,19 @@ describe('cacheFeaturesFrom', { timeout: 60_000 }, () => {
     const b = await readFeatures({ warehouse: clean, featureSetId: reference.featureSetId });
     expect(a.studyIds).toEqual(b.studyIds);
     expect(Array.from(a.matrix)).toEqual(Array.from(b.matrix));
+  });
+
+  it("leaves a concurrent writer's temporaries alone and removes those of a writer that is gone", async () => {
+    const root = await warehouse();
+    const first = await cacheFeaturesFrom(() => inBatches(records, 4), { warehouse: root, ...dlinear });
+    const gone = spawnSync(process.execPath, ['-e', '']).pid;
+    const live = join(first.dir, `part-000099.parquet.tmp-${process.pid}-aaaa`);
+    const dead = join(first.dir, `part-000099.parquet.tmp-${gone}-bbbb`);
+    await writeFile(live, 'being written');
+    await writeFile(dead, 'left by a crash');
+    await cacheFeaturesFrom(() => inBatches(records, 4), { warehouse: root, ...dlinear });
+    expect(existsSync(live)).toBe(true);
+    expect(existsSync(dead)).toBe(false);
   });
 
   it('same records and config give byte-identical parts and manifest', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, queryRows, sha256, sqlString, withDuckDB, withLake } from '@enecg/common';
 import { ingest } from '@enecg/ingest';
+import { importLabelFile } from '@enecg/labels';
 import { generateSynthetic } from '@enecg/synth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EvaluateSummary, evaluate } from '../src/evaluate/stage.ts';
@@ -14,13 +15,12 @@ import { train } from '../src/train/stage.ts';
 import { syntheticTrainingSet } from './synthetic-training-set.ts';
 
 /**
- * Writes the set as the warehouse holds it: labels/*.parquet and features/<expert>/<key>/*.parquet, the key
+ * Writes the set as the warehouse holds it: a label set in the lake and features/<expert>/<key>/*.parquet, the key
  * ending in `keySuffix` (another configuration's feature sets sit beside the first one's).
  */
 async function writeWarehouse(root: string, set: TrainingSet, keySuffix = ''): Promise<void> {
   const staging = join(root, 'staging');
   await mkdir(staging, { recursive: true });
-  await mkdir(join(root, 'labels'), { recursive: true });
   const labelRows = set.studyIds.map((studyId, i) => ({
     study_id: studyId,
     subject_id: set.subjectIds[i],
@@ -44,7 +44,7 @@ async function writeWarehouse(root: string, set: TrainingSet, keySuffix = ''): P
     // The labels are the same for every configuration: only the first one writes them.
     if (keySuffix === '')
       await connection.run(
-        `COPY (SELECT study_id::BIGINT AS study_id, subject_id::BIGINT AS subject_id, rr_interval::DOUBLE AS rr_interval, age::DOUBLE AS age, gender::INTEGER AS gender, flag::INTEGER AS flag, potassium_class::INTEGER AS potassium_class, potassium::DOUBLE AS potassium, report_label::INTEGER AS report_label, report_labels::INTEGER[] AS report_labels, report_source::VARCHAR AS report_source, split, fold::INTEGER AS fold, label_version FROM read_json(${sqlString(join(staging, 'labels.json'))})) TO ${sqlString(join(root, 'labels', 'labels.parquet'))} (FORMAT parquet)`,
+        `COPY (SELECT study_id::BIGINT AS study_id, subject_id::BIGINT AS subject_id, rr_interval::DOUBLE AS rr_interval, age::DOUBLE AS age, gender::INTEGER AS gender, flag::INTEGER AS flag, potassium_class::INTEGER AS potassium_class, potassium::DOUBLE AS potassium, report_label::INTEGER AS report_label, report_labels::INTEGER[] AS report_labels, report_source::VARCHAR AS report_source, split, fold::INTEGER AS fold, label_version FROM read_json(${sqlString(join(staging, 'labels.json'))})) TO ${sqlString(join(staging, 'labels.parquet'))} (FORMAT parquet)`,
       );
     for (const [expert, { dim, matrix }] of Object.entries(caches)) {
       const rows = set.studyIds.map((studyId, i) => ({
@@ -60,6 +60,7 @@ async function writeWarehouse(root: string, set: TrainingSet, keySuffix = ''): P
       );
     }
   });
+  if (keySuffix === '') await importLabelFile(root, join(staging, 'labels.parquet'));
   await rm(staging, { recursive: true });
 }
 

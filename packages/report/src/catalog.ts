@@ -11,6 +11,7 @@ import {
   lakeAttachSql,
   lakeExists,
   queryRows,
+  refuseFolderLayout,
   requireDuckDBExtension,
   resolveLakeCatalog,
   sqlString,
@@ -18,6 +19,12 @@ import {
   withLake,
   writeFileAtomic,
 } from '@enecg/common';
+import {
+  LABEL_DERIVATIONS_TABLE,
+  LABELS_TABLE,
+  LATEST_LABEL_SET_SQL,
+  refuseFolderLabels,
+} from '@enecg/labels/store';
 
 /** One documented view: what it answers, which files it needs, and how it is defined. */
 interface ViewDefinition {
@@ -78,10 +85,6 @@ const MODEL_COLUMNS = `{
 /** An evaluation as `evaluate` stores it, relative to models/. */
 const EVALUATION_FILE = (path: string) => /^[^/]+\/evaluations\/[^/]+\.json$/.test(path);
 
-function parquetUnder(root: string, folder: string): string {
-  return `read_parquet(${sqlString(join(root, folder, '**', '*.parquet'))}, union_by_name = true)`;
-}
-
 const VIEWS: ViewDefinition[] = [
   {
     name: 'records',
@@ -103,14 +106,22 @@ const VIEWS: ViewDefinition[] = [
   },
   {
     name: 'labels',
-    description: 'One row per study: the five task labels, split, fold and label rule version.',
-    needs: { folder: 'labels', matches: PARQUET },
-    body: (root) => `SELECT * FROM ${parquetUnder(root, 'labels')}`,
+    description:
+      "One row per study of the latest derivation's label set: the five task labels, split, fold, label rule version and label_set (every set: lake.labels).",
+    needs: { lakeTable: LABEL_DERIVATIONS_TABLE },
+    body: () => `SELECT * FROM ${LAKE}.${LABELS_TABLE} WHERE label_set = ${LATEST_LABEL_SET_SQL}`,
+  },
+  {
+    name: 'label_derivations',
+    description:
+      'One row per labels run, in commit order: the label set it produced or reused, its rules, configuration and source hashes.',
+    needs: { lakeTable: LABEL_DERIVATIONS_TABLE },
+    body: () => `SELECT * FROM ${LAKE}.${LABEL_DERIVATIONS_TABLE}`,
   },
   {
     name: 'splits',
     description: 'Studies and subjects per label version, split and fold.',
-    needs: { folder: 'labels', matches: PARQUET },
+    needs: { lakeTable: LABEL_DERIVATIONS_TABLE },
     dependsOn: ['labels'],
     body: () =>
       `SELECT label_version, split, fold, count(*) AS studies, count(DISTINCT subject_id) AS subjects
@@ -375,6 +386,9 @@ async function openCatalogOnce(warehouse: string, limits: QueryLimits): Promise<
   const timeoutMs = limits.timeoutMs ?? DEFAULT_QUERY_LIMITS.timeoutMs;
   const memoryLimit = limits.memoryLimit ?? DEFAULT_QUERY_LIMITS.memoryLimit;
   const root = resolve(warehouse);
+  // Tables of the layout before the lake would silently be missing views: name the command that converts them.
+  refuseFolderLayout(root);
+  refuseFolderLabels(root);
   const instance: DuckDBInstanceType = await DuckDBInstance.create(':memory:', {
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',

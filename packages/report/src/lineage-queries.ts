@@ -97,7 +97,7 @@ export async function lineageUpstream(warehouse: string, modelId: string): Promi
 const STUDY_FOLDERS: ReadonlyArray<{ folder: string; location: string; showRows: boolean }> = [
   { folder: 'records', location: join('data', 'main', 'records'), showRows: true },
   { folder: 'quarantine', location: join('data', 'main', 'quarantine'), showRows: true },
-  { folder: 'labels', location: 'labels', showRows: true },
+  { folder: 'labels', location: join('data', 'main', 'labels'), showRows: true },
   { folder: 'waveforms', location: join('data', 'main', 'waveforms'), showRows: false },
   { folder: 'features', location: 'features', showRows: false },
 ];

@@ -28,6 +28,8 @@ export const UNTRACKED_WAREHOUSE_PATHS: readonly string[] = [
   'catalog.lock',
   'lake.json',
   'data/main/commit_gates',
+  // One row per labels run (which label set it produced or reused): a log like the lineage itself.
+  'data/main/label_derivations',
 ];
 
 /** One thing that does not match the record; `event` and `file` are null where none is concerned. */

@@ -242,12 +242,13 @@ describe('catalog over a full pipeline run', () => {
 
   it('a corrupt Parquet file makes its view unavailable without hiding the others', async () => {
     const copy = await buildWarehouse(await mkdtemp(join(tmpdir(), 'enecg-catalog-corrupt-')));
-    await writeFile(join(copy.warehouse, 'labels', 'rules-v1', 'part-0.parquet'), 'not parquet');
+    const part = join('features', 'dlinear', 'w3f9a1-p77c2d0', 'part-0.parquet');
+    await writeFile(join(copy.warehouse, part), 'not parquet');
     const catalog = await openCatalog(copy.warehouse);
     try {
-      expect(catalog.unavailable.map((entry) => entry.view)).toEqual(['labels']);
-      expect(catalog.unavailable[0]!.reason).toContain('labels/rules-v1/part-0.parquet');
-      expect(catalog.views).not.toContain('splits');
+      expect(catalog.unavailable.map((entry) => entry.view)).toEqual(['feature_history']);
+      expect(catalog.unavailable[0]!.reason).toContain(part);
+      expect(catalog.views).not.toContain('features');
       expect(await catalog.query('SELECT count(*)::INT AS n FROM records')).toEqual([{ n: 89 }]);
     } finally {
       catalog.close();

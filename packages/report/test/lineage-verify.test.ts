@@ -115,7 +115,7 @@ describe('lineage verify: tampered events', () => {
     );
     expect(found).toContainEqual(
       expect.stringMatching(
-        `^event ${lineageEventFileName(labels)} \\(labels run labels-42\\): labels/rules-v1/part-0.parquet: sha256 recorded 0000000000000000, now`,
+        `^event ${lineageEventFileName(labels)} \\(labels run labels-42\\): ${fixture.labelFile}: sha256 recorded 0000000000000000, now`,
       ),
     );
   });
@@ -229,7 +229,7 @@ describe('lineage verify: tampered data files', () => {
     ['records part', () => 'data/main/records/part-0.parquet', 'ingest'],
     ['waveforms part', () => 'data/main/waveforms/part-0.parquet', 'ingest'],
     ['quarantine part', () => 'data/main/quarantine/part-0.parquet', 'ingest'],
-    ['labels part', () => 'labels/rules-v1/part-0.parquet', 'labels'],
+    ['labels part', () => fixture.labelFile, 'labels'],
     ['features part', () => 'features/dlinear/w3f9a1-p77c2d0', 'features'],
     ['model weights', () => `models/${fixture.modelId}/model.safetensors`, 'train'],
     ['model manifest', () => `models/${fixture.modelId}/model.json`, 'train'],
@@ -258,7 +258,7 @@ describe('lineage verify: tampered data files', () => {
 
   it('an orphan part (a data file no event names) and a missing one are both named', async () => {
     const copy = await copyOfWarehouse();
-    await writeFile(join(copy, 'labels', 'rules-v1', 'part-1.parquet'), 'PAR1');
+    await writeFile(join(copy, 'data', 'main', 'labels', 'part-1.parquet'), 'PAR1');
     await cp(join(copy, 'models', fixture.modelId), join(copy, 'models', 'moe-smuggled'), {
       recursive: true,
     });
@@ -270,7 +270,7 @@ describe('lineage verify: tampered data files', () => {
           `\\(evaluate run evaluate-42\\): ${fixture.evaluationFile.replaceAll('.', '\\.')}: recorded with sha256 [0-9a-f]{16}, the file is gone$`,
         ),
       ),
-      'labels/rules-v1/part-1.parquet: a data file no lineage event names',
+      'data/main/labels/part-1.parquet: a data file no lineage event names',
       `${smuggledEvaluation}: a data file no lineage event names`,
       'models/moe-smuggled/model.json: a data file no lineage event names',
       'models/moe-smuggled/model.safetensors: a data file no lineage event names',

@@ -139,7 +139,7 @@ describe('enecg lineage verify', () => {
     const clean = await runEnecg(['lineage', 'verify', '--warehouse', fixture.warehouse]);
     expect(clean.code, clean.stderr).toBe(0);
     expect(clean.stdout).toMatch(/^problems\s+0$/m);
-    await appendFile(join(fixture.warehouse, 'labels', 'rules-v1', 'part-0.parquet'), 'x');
+    await appendFile(join(fixture.warehouse, fixture.labelFile), 'x');
     await rm(join(fixture.warehouse, 'models', fixture.modelId, 'model.json'));
     const result = await runEnecg(['lineage', 'verify', '--warehouse', fixture.warehouse]);
     expect(result.code).toBe(1);
@@ -147,7 +147,7 @@ describe('enecg lineage verify', () => {
     expect(lines).toEqual([
       expect.stringMatching(
         new RegExp(
-          `^event \\d{12}\\.json \\(labels run ${fixture.runIds.labels}\\): labels/rules-v1/part-0\\.parquet: sha256 recorded [0-9a-f]{16}, now [0-9a-f]{16}; size recorded \\d+ bytes, now \\d+$`,
+          `^event \\d{12}\\.json \\(labels run ${fixture.runIds.labels}\\): ${fixture.labelFile.replaceAll('.', '\\.')}: sha256 recorded [0-9a-f]{16}, now [0-9a-f]{16}; size recorded \\d+ bytes, now \\d+$`,
         ),
       ),
       expect.stringMatching(

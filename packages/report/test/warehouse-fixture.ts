@@ -1,5 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import type { DatasetRef, LineageEvent } from '@enecg/common';
 import {
   appendLineageEvent,
@@ -15,6 +15,7 @@ import {
   withLake,
   writeFileAtomic,
 } from '@enecg/common';
+import { importLabelFile, labelSetFile } from '@enecg/labels';
 import type { EvaluationReport, MetricSet, TaskEvaluation } from '@enecg/model';
 import { storeDecision } from '../src/decisions.ts';
 
@@ -153,6 +154,8 @@ export interface WarehouseFixture {
   pipelineRunId: string;
   modelId: string;
   runIds: Record<'ingest' | 'labels' | 'features' | 'train' | 'evaluate', string>;
+  /** The label set's data file, relative to the warehouse. */
+  labelFile: string;
   studyIds: number[];
   quarantinedStudyId: number;
   /** The stored test evaluation, relative to the warehouse (models/<id>/evaluations/test-<key>.json). */
@@ -223,7 +226,8 @@ export async function buildWarehouse(root: string, options: FixtureOptions = {})
   };
   const modelId = `moe-${seed}`;
   const featureFolder = join(layout.features, 'dlinear', 'w3f9a1-p77c2d0');
-  const labelFile = join(layout.labels, 'rules-v1', 'part-0.parquet');
+  // The rules' output as a file, stored as a label set of the lake below.
+  const labelSource = join(root, 'labels-rules-v1.parquet');
   await withDuckDB(async (c) => {
     await c.run(`CREATE TABLE s AS SELECT * FROM (VALUES ${values(kept)}) t(study_id, subject_id)`);
     await mkdir(layout.records, { recursive: true });
@@ -247,7 +251,6 @@ export async function buildWarehouse(root: string, options: FixtureOptions = {})
                     'header declares 12 signals, found 11' AS reason)
          TO ${sqlString(join(layout.quarantine, 'part-0.parquet'))} (FORMAT parquet)`,
     );
-    await mkdir(join(layout.labels, 'rules-v1'), { recursive: true });
     await c.run(
       `COPY (SELECT study_id::BIGINT AS study_id, subject_id::BIGINT AS subject_id,
                     CASE WHEN hash(study_id, 'rr') % 10 = 0 THEN NULL ELSE 600 + hash(study_id, 'rr') % 600 END::DOUBLE AS rr_interval,
@@ -260,7 +263,7 @@ export async function buildWarehouse(root: string, options: FixtureOptions = {})
                     (hash(subject_id, 'fold') % 3)::INTEGER AS fold,
                     'rules-v1' AS label_version
                FROM s ORDER BY study_id)
-         TO ${sqlString(labelFile)} (FORMAT parquet)`,
+         TO ${sqlString(labelSource)} (FORMAT parquet)`,
     );
     await mkdir(featureFolder, { recursive: true });
     await c.run(
@@ -283,6 +286,8 @@ export async function buildWarehouse(root: string, options: FixtureOptions = {})
       }
     }),
   );
+  const { labelSet } = await importLabelFile(warehouse, labelSource);
+  const labelFile = labelSetFile(warehouse, labelSet);
   const modelFolder = join(layout.models, modelId);
   await writeFileAtomic(join(modelFolder, 'model.safetensors'), Buffer.alloc(4096, seed % 256));
   await writeFileAtomic(
@@ -413,6 +418,7 @@ export async function buildWarehouse(root: string, options: FixtureOptions = {})
     pipelineRunId,
     modelId,
     runIds,
+    labelFile: relative(warehouse, labelFile),
     studyIds: kept.map((row) => row.studyId),
     quarantinedStudyId: quarantined.studyId,
     evaluationFile,

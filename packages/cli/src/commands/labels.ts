@@ -17,7 +17,7 @@ export function registerLabelsCommand(program: Command): void {
     .command('labels')
     .description(
       'Derive the five task labels, subject-level splits and folds from the raw MIMIC CSV/CSV.GZ files\n' +
-        '(versioned SQL rules) into <warehouse>/labels/labels.parquet',
+        "(versioned SQL rules) into the lake's labels table, as one label set (the same inputs reuse it)",
     )
     .requiredOption(
       '--source <dir>',

@@ -9,14 +9,18 @@ export function registerWarehouseCommands(program: Command): void {
   warehouse
     .command('migrate')
     .description(
-      'Convert a warehouse of the folder layout (records/, waveforms/, quarantine/ as loose Parquet parts)\n' +
-        'into its lake, in one transaction; waveform parts are registered as they are, not rewritten',
+      'Convert a warehouse of the folder layout (records/, waveforms/, quarantine/ as loose Parquet parts,\n' +
+        'labels/labels.parquet) into its lake: the ingest tables in one transaction (waveform parts registered\n' +
+        'as they are, not rewritten), then the label table as one label set',
     )
     .requiredOption('--warehouse <dir>', 'warehouse folder')
     .option('--json', 'print a machine-readable summary')
     .action(async (options: { warehouse: string; json?: boolean }) => {
       const { migrateFolderWarehouse } = await import('@enecg/ingest');
-      const summary = await migrateFolderWarehouse(requireWarehouse(options.warehouse));
-      printSummary({ ...summary }, options);
+      const { migrateFolderLabels } = await import('@enecg/labels');
+      const warehouse = requireWarehouse(options.warehouse);
+      const summary = await migrateFolderWarehouse(warehouse);
+      const labels = await migrateFolderLabels(warehouse);
+      printSummary({ ...summary, migrated: summary.migrated || labels.migrated, labels }, options);
     });
 }

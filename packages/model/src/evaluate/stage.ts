@@ -82,7 +82,7 @@ async function evaluateOn(options: EvaluateStageOptions): Promise<EvaluateSummar
     manifest.shape.experts.map(({ name }) => `${name}/${manifest.featureCaches[name]}`),
     manifest.featureCaches[GATE_INPUT_EXPERT],
   );
-  const loaded = await loadWarehouseSet(options.warehouse, sources);
+  const loaded = await loadWarehouseSet(options.warehouse, sources, manifest.labelSet);
   const bootstrapSeed = options.seed ?? manifest.config.seed;
   const evaluationKey = hashObject({
     model: { modelId: manifest.modelId, weightsSha256: manifest.weightsSha256 },

@@ -410,8 +410,19 @@ async function prepareDir(dir: string, manifest: FeatureSetManifest): Promise<vo
     );
   }
   for (const name of await readdir(dir)) {
-    // A single writer per feature set is assumed (one activity per expert): temporaries are leftovers.
-    if (name.includes('.tmp-') && (await stat(join(dir, name))).isFile())
+    // Another run may be writing this feature set right now (two runs at once, an overlapping retry): only
+    // the temporaries of writers that are gone are leftovers.
+    const writer = /\.tmp-(\d+)-/.exec(name)?.[1];
+    if (writer !== undefined && !processAlive(Number(writer)) && (await stat(join(dir, name))).isFile())
       await rm(join(dir, name), { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -49,7 +49,7 @@ export async function measureInferenceThroughput(options: ThroughputOptions): Pr
     manifest.shape.experts.map(({ name }) => `${name}/${manifest.featureCaches[name]}`),
     manifest.featureCaches[GATE_INPUT_EXPERT],
   );
-  const { set } = await loadWarehouseSet(options.warehouse, sources);
+  const { set } = await loadWarehouseSet(options.warehouse, sources, manifest.labelSet);
   const available = rowsOfSplit(set, split);
   if (available.length === 0) {
     throw new InputError(`the ${split} split has no rows with cached features`, {

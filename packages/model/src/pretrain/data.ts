@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
-import { hashObject, InputError, queryRows, sha256, sqlString, withDuckDB } from '@enecg/common';
+import { hashObject, InputError, sha256, warehouseLayout } from '@enecg/common';
 import { listRecords, readWaveforms } from '@enecg/ingest';
-import { labelsFile } from '@enecg/labels';
+import { readLabels } from '@enecg/labels';
 import { type PreprocessConfig, preprocessRecord } from '../preprocess/index.ts';
 
 /**
@@ -35,16 +34,11 @@ export async function trainingStudies(
   heldOutFraction: number,
   maxRecords: number,
 ): Promise<{ train: number[]; heldOut: number[]; trainSubjects: number; heldOutSubjects: number }> {
-  const file = labelsFile(warehouse);
-  if (!existsSync(file)) {
-    throw new InputError('no label table, so no subject split: run `enecg labels` first', { file });
-  }
-  const rows = await withDuckDB((connection) =>
-    queryRows(
-      connection,
-      `SELECT study_id, subject_id FROM read_parquet(${sqlString(file)}) WHERE split = 'train' ORDER BY study_id`,
-    ),
-  );
+  const file = warehouseLayout(warehouse).labels;
+  // The latest derivation's label set (readLabels refuses a warehouse without labels, naming `enecg labels`).
+  const rows = (await readLabels(warehouse))
+    .filter((row) => row.split === 'train')
+    .map((row) => ({ study_id: row.studyId, subject_id: row.subjectId }));
   if (rows.length === 0)
     throw new InputError('the label table has no training-split study', { file, field: 'split' });
   const subjects = [...new Set(rows.map((row) => Number(row.subject_id)))];
@@ -95,7 +89,7 @@ export async function snapshotPretrainData(
   const heldOut = await digest(studies.heldOut);
   if (train.kept.length === 0) {
     throw new InputError('no ingested training-split ECG in the warehouse', {
-      file: labelsFile(warehouse),
+      file: warehouseLayout(warehouse).labels,
       field: 'split',
     });
   }
@@ -138,7 +132,7 @@ export async function loadPretrainData(
   const heldOut = await read(snapshot.heldOutStudies);
   if (train.length === 0) {
     throw new InputError('no training-split ECG this expert can use (see the skipped records)', {
-      file: labelsFile(warehouse),
+      file: warehouseLayout(warehouse).labels,
       field: 'split',
     });
   }

@@ -16,7 +16,7 @@ import {
   warehouseLayout,
   writeFileAtomic,
 } from '@enecg/common';
-import { labelsFile } from '@enecg/labels';
+import { describeLabelSet } from '@enecg/labels';
 // The union package registers every kernel's gradient (tfjs-core alone registers none): with them, a
 // kernel the backend lacks is the only thing that can refuse a step.
 import '@tensorflow/tfjs';
@@ -467,7 +467,13 @@ async function recordLineage(
   const { waveforms } = warehouseLayout(options.warehouse);
   const inputs: DatasetRef[] = [
     ...(existsSync(waveforms) ? [await describeDataset('waveforms', waveforms)] : []),
-    await describeDataset('labels (split column only)', labelsFile(options.warehouse)),
+    await describeLabelSet(options.warehouse).then(({ path, sha256, rows, bytes }) => ({
+      name: 'labels (split column only)',
+      path,
+      sha256,
+      rows,
+      bytes,
+    })),
   ];
   if (options.weightsPath) inputs.push(await describeDataset('weights', options.weightsPath));
   await appendLineageEvent(options.warehouse, {

@@ -24,6 +24,8 @@ export interface ModelManifest {
   bestEpoch: number;
   /** Datasets the model was trained on, with content hashes. */
   inputs: Array<{ name: string; path: string; sha256: string }>;
+  /** The label set (`@enecg/labels`) it was trained on: evaluation reads the same labels and splits. */
+  labelSet?: string;
   /** Each expert's feature set key (`<weights>-<preprocessing>`), gate input included. */
   featureCaches: Record<string, string>;
   /** How each expert was built when its features were cached (from the feature set's manifest). */

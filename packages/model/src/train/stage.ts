@@ -27,6 +27,8 @@ export interface TrainOptions {
   experts?: string[];
   /** The gate input's cache key under features/raw-leads/ (needed when several gate inputs are cached). */
   gateCache?: string;
+  /** The label set to train on (as `deriveLabels` returned it); absent = the latest derivation's. */
+  labelSet?: string;
   /** Also run k-fold cross-validation over the non-test rows (a fresh model per fold) and report it. */
   crossValidate?: boolean;
   /**
@@ -87,7 +89,7 @@ async function trainOn(backend: string, options: TrainOptions): Promise<TrainSum
   await appendStartEvent(options.warehouse, { runId }, 'train', { config });
   // The lake as training found it when it began reading: commits made later (a concurrent ingest) are not in it.
   const lakeSnapshot = await currentLakeSnapshot(options.warehouse);
-  const loaded = await loadWarehouseSet(options.warehouse, sources);
+  const loaded = await loadWarehouseSet(options.warehouse, sources, options.labelSet);
   validateTrainingSet(loaded.set, warehouseLayout(options.warehouse).labels);
   const { set } = loaded;
   const folds: TrainSummary['folds'] = [];
@@ -137,6 +139,7 @@ async function trainOn(backend: string, options: TrainOptions): Promise<TrainSum
       path: warehousePath(options.warehouse, path),
       sha256: sha256 as string,
     })),
+    labelSet: loaded.labelSet,
     featureCaches: Object.fromEntries(loaded.sources.map(({ expert, key }) => [expert, key])),
     expertOptions: await expertOptionsOf(loaded.sources),
     backend,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, type DatasetRef, InputError, sha256File, warehouseLayout } from '@enecg/common';
-import { type LabelRow, labelsFile, readLabels } from '@enecg/labels';
+import { describeLabelSet, type LabelRow, readLabels } from '@enecg/labels';
 import { type FeatureMatrix, listFeatureParts, readFeatures } from '../features/index.ts';
 import type { RowMatrix, TrainingSet } from './dataset.ts';
 
@@ -20,6 +20,8 @@ export interface FeatureSource {
 
 export interface WarehouseSet {
   set: TrainingSet;
+  /** The label set read. */
+  labelSet: string;
   sources: FeatureSource[];
   /** Input datasets with content hashes, for model.json and lineage. */
   inputs: DatasetRef[];
@@ -86,15 +88,20 @@ export async function resolveFeatureSources(
   return sources;
 }
 
-/** Assembles a training set from the label table (`readLabels`) and the feature sets (`readFeatures`). */
+/**
+ * Assembles a training set from a label set (`readLabels`; absent: the latest derivation's) and the
+ * feature sets (`readFeatures`).
+ */
 export async function loadWarehouseSet(
   warehouse: string,
   sources: readonly FeatureSource[],
+  labelSet?: string,
 ): Promise<WarehouseSet> {
-  const labelPath = labelsFile(warehouse);
-  const labelRows = await readLabels(warehouse);
+  const labels = await describeLabelSet(warehouse, labelSet);
+  const labelPath = labels.path;
+  const labelRows = await readLabels(warehouse, labels.labelSet);
   const inputs: DatasetRef[] = [
-    { name: 'labels', path: labelPath, sha256: await sha256File(labelPath), rows: labelRows.length },
+    { name: 'labels', path: labelPath, sha256: labels.sha256, rows: labelRows.length },
   ];
   const features = new Map<string, { matrix: FeatureMatrix; rowOf: Map<number, number> }>();
   const featureDigests: Record<string, string> = {};
@@ -146,6 +153,7 @@ export async function loadWarehouseSet(
       expertFeatures,
       gateInput: aligned(GATE_INPUT_EXPERT),
     },
+    labelSet: labels.labelSet,
     sources: [...sources],
     inputs,
     featureDigests,

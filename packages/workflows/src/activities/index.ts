@@ -59,6 +59,8 @@ export interface TrainInput extends StageInput {
   gateCache?: string;
   /** The label table's hash and the feature-set folders the model is trained on: with the config, the cache key. */
   labelsSha256: string;
+  /** The label set (`deriveLabels`'s) to train on. */
+  labelSet?: string;
   featureSets: string[];
 }
 
@@ -209,6 +211,7 @@ export function createActivities() {
               config: input.config,
               experts: input.experts,
               gateCache: input.gateCache,
+              labelSet: input.labelSet,
             },
             progress,
           );

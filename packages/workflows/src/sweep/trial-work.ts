@@ -32,6 +32,8 @@ export interface TrainTrialInput {
   gateCache: string;
   /** The label table's hash and the feature-set folders (experts' and gate input's) trained on. */
   labelsSha256: string;
+  /** The label set (`deriveLabels`'s) trained on. */
+  labelSet?: string;
   featureSets: string[];
 }
 
@@ -115,6 +117,7 @@ export async function trainTrial(input: TrainTrialInput): Promise<TrialOutputs<T
       config: input.training,
       experts: input.experts,
       gateCache: input.gateCache,
+      labelSet: input.labelSet,
     }),
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;

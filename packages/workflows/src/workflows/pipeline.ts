@@ -46,6 +46,7 @@ export async function enecgPipeline({ config }: PipelineInput): Promise<Pipeline
     experts: experts.map((f) => f.featureSetId),
     gateCache: gates[0]?.featureSetId.split('/')[1],
     labelsSha256: labels.output.sha256,
+    labelSet: labels.labelSet,
     featureSets: features.map((f) => f.dir),
   });
 

@@ -28,6 +28,7 @@ interface TrialContext {
   sweepId: string;
   experts: string[];
   labelsSha256: string;
+  labelSet?: string;
   /** The experts' feature-set folders (each trial adds its gate input's). */
   featureSets: string[];
   replicates: number;
@@ -99,6 +100,7 @@ export async function enecgSweep({ plan }: SweepInput): Promise<SweepResult> {
     sweepId,
     experts: experts.map((f) => f.featureSetId),
     labelsSha256: labels.output.sha256,
+    labelSet: labels.labelSet,
     featureSets: experts.map((f) => f.dir),
     replicates: config.evaluation.replicates,
     seed: config.evaluation.seed,
@@ -189,6 +191,7 @@ export async function enecgSweepTrial(input: TrialInput): Promise<TrialOutcome> 
     experts: context.experts,
     gateCache: input.gate.cache,
     labelsSha256: context.labelsSha256,
+    labelSet: context.labelSet,
     featureSets: [...context.featureSets, input.gate.dir],
   });
   const result: TrialResult = {
