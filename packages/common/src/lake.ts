@@ -353,10 +353,14 @@ export function lakeExists(warehouse: string): boolean {
   return existsSync(join(warehouse, CATALOG_POINTER));
 }
 
-/** Whether the lake holds `table` (in the snapshot the connection sees). */
+/**
+ * Whether the lake holds `table` (in the snapshot the connection sees). Asked of `duckdb_columns()`, not
+ * `duckdb_tables()`: the latter reads every table's statistics, and DuckLake 1.4 aborted the process there
+ * (an internal "GetValueInternal on a value that is NULL") while other processes committed to the catalog.
+ */
 export async function lakeTableExists(connection: DuckDBConnection, table: string): Promise<boolean> {
   const reader = await connection.runAndReadAll(
-    `SELECT count(*)::INTEGER AS n FROM duckdb_tables() WHERE database_name = ${sqlString(LAKE)} AND table_name = ${sqlString(table)}`,
+    `SELECT count(*)::INTEGER AS n FROM duckdb_columns() WHERE database_name = ${sqlString(LAKE)} AND table_name = ${sqlString(table)}`,
   );
   return (reader.getRowObjectsJson()[0] as { n: number }).n > 0;
 }

@@ -285,7 +285,8 @@ async function lakeTables(root: string): Promise<Set<string>> {
 async function tablesOf(connection: DuckDBConnection): Promise<Set<string>> {
   const rows = await queryRows(
     connection,
-    `SELECT table_name FROM duckdb_tables() WHERE database_name = ${sqlString(LAKE)}`,
+    // duckdb_columns, not duckdb_tables, which reads statistics (see lakeTableExists in @enecg/common).
+    `SELECT DISTINCT table_name FROM duckdb_columns() WHERE database_name = ${sqlString(LAKE)}`,
   );
   return new Set(rows.map((row) => row.table_name as string));
 }

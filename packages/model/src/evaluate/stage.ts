@@ -27,6 +27,11 @@ export interface EvaluateStageOptions {
   modelId: string;
   runId?: string;
   split?: 'test' | 'val';
+  /**
+   * The label set whose split and labels to evaluate on (default: the one the model was trained on). A
+   * nightly promotion evaluates the champion on today's set, so that both models face the same studies.
+   */
+  labelSet?: string;
   /** Bootstrap replicates for the 95% intervals. */
   replicates?: number;
   seed?: number;
@@ -82,7 +87,7 @@ async function evaluateOn(options: EvaluateStageOptions): Promise<EvaluateSummar
     manifest.shape.experts.map(({ name }) => `${name}/${manifest.featureCaches[name]}`),
     manifest.featureCaches[GATE_INPUT_EXPERT],
   );
-  const loaded = await loadWarehouseSet(options.warehouse, sources, manifest.labelSet);
+  const loaded = await loadWarehouseSet(options.warehouse, sources, options.labelSet ?? manifest.labelSet);
   const bootstrapSeed = options.seed ?? manifest.config.seed;
   const evaluationKey = hashObject({
     model: { modelId: manifest.modelId, weightsSha256: manifest.weightsSha256 },

@@ -70,6 +70,8 @@ export interface EvaluateInput extends StageInput {
   seed: number;
   /** Test (default) for the report; val for promotion, so that the test split is never selected on. */
   split?: 'test' | 'val';
+  /** The label set to evaluate on (default: the model's own). */
+  labelSet?: string;
 }
 
 /** sha256 of each file, by path. */
@@ -231,6 +233,7 @@ export function createActivities() {
             replicates: input.replicates,
             seed: input.seed,
             split: input.split,
+            labelSet: input.labelSet,
           },
           progress,
         ),

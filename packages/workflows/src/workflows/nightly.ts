@@ -48,6 +48,8 @@ export async function nightlyRetrain({ config }: NightlyInput): Promise<NightlyR
         replicates: config.evaluation.replicates,
         seed: config.evaluation.seed,
         split: 'val',
+        // Today's labels for both models: the champion's own set predates the ECGs ingested since.
+        labelSet: pipeline.labels.labelSet,
       })
     ).evaluationPath;
   progress.enter('evaluate on validation');

@@ -12,7 +12,7 @@ export interface PipelineResult {
   runId: string;
   warehouse: string;
   ingest: { listed: number; ingested: number; unchanged: number; quarantined: number };
-  labels: { rows: number; sha256: string; cacheHit: boolean };
+  labels: { rows: number; sha256: string; cacheHit: boolean; labelSet: string };
   features: Array<{ expert: string; computed: number; cached: number }>;
   model: { modelId: string; modelDir: string; cacheHit: boolean };
   evaluationPath: string;
@@ -72,7 +72,12 @@ export async function enecgPipeline({ config }: PipelineInput): Promise<Pipeline
       unchanged: sum(shards.map((s) => s.unchanged)),
       quarantined: sum(shards.map((s) => s.quarantined)),
     },
-    labels: { rows: labels.output.rows, sha256: labels.output.sha256, cacheHit: labels.cache.hit },
+    labels: {
+      rows: labels.output.rows,
+      sha256: labels.output.sha256,
+      cacheHit: labels.cache.hit,
+      labelSet: labels.labelSet,
+    },
     features: features.map((f) => ({
       expert: f.expert,
       computed: f.computed,
