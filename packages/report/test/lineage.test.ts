@@ -173,7 +173,10 @@ describe('a pipeline whose stages share its run id (as the Temporal workflow run
   it('the runs view has one row per run and job, the ingest shards counted once', async () => {
     const rows = await queryCatalog(
       first.warehouse,
-      `SELECT job, status FROM runs WHERE run_id = '${first.pipelineRunId}' ORDER BY started_at`,
+      // In chain order: stages of the fixture can start within the same millisecond, so started_at ties.
+      `SELECT job, status FROM runs
+         JOIN (SELECT run_id, job, min(sequence) AS first_event FROM lineage_events GROUP BY ALL) USING (run_id, job)
+        WHERE run_id = '${first.pipelineRunId}' ORDER BY first_event`,
     );
     expect(rows).toEqual(
       ['pipeline', 'ingest', 'labels', 'features', 'train', 'evaluate', 'promote'].map((job) => ({
