@@ -23,6 +23,8 @@ import { readSafetensors } from '../src/safetensors/index.ts';
 const native = installedBackends().find((choice) => choice === 'node' || choice === 'node-gpu');
 const DLINEAR = { leads: ['II'], length: 200 };
 const MOMENT = { length: 128, model: { seqLen: 128 } };
+/** Two 640-sample segments per record: 40 conv frames of 16 samples each, 4 maskable spans per segment. */
+const ECGFM = { length: 1280, model: { segmentLength: 640 } };
 
 const SUBJECTS = 120;
 
@@ -163,6 +165,43 @@ describe('pretrainExpert: self-supervised pretraining on the warehouse', { timeo
       expect(embeddings[0]).toHaveLength(200 * 16);
       expect(embeddings[0]!.every(Number.isFinite)).toBe(true);
       expert.dispose();
+    },
+  );
+
+  it.skipIf(!native)(
+    `ECG-FM: wav2vec 2.0-style masked frames reconstructed from the encoder lower held-out loss; mask_emb is written, the head is not, and the expert loads the checkpoint strictly${native ? '' : ' (skipped: no native TensorFlow backend built)'}`,
+    async () => {
+      const summary = await pretrainExpert({
+        warehouse,
+        expert: 'ecgfm',
+        expertConfig: ECGFM,
+        config: { steps: 40, checkpointEvery: 20, batchSize: 8, learningRate: 0.003, heldOutFraction: 0.25 },
+        backend: native!,
+      });
+      expect(summary.heldOutLoss.final).toBeLessThan(summary.heldOutLoss.initial * 0.9);
+      const manifest = JSON.parse(await readFile(summary.manifest, 'utf8'));
+      expect(manifest.objective).toMatchObject({
+        unit: 'span of 10 conv frames (160 samples)',
+        units: 8,
+        maskRatio: 0.3,
+      });
+      const stored = await readSafetensors(summary.checkpoint);
+      expect(stored.tensors.get('mask_emb')?.shape).toEqual([32]);
+      expect(stored.tensors.get('encoder.layers.1.fc2.weight')?.shape).toEqual([32, 64]);
+      expect([...stored.tensors.keys()].some((name) => name.startsWith('reconstruction_head.'))).toBe(false);
+      const records = await someRecords(warehouse);
+      const pretrained = await createExpert('ecgfm', {
+        seed: 42,
+        config: ECGFM,
+        weightsPath: summary.checkpoint,
+      });
+      const initial = await createExpert('ecgfm', { seed: 42, config: ECGFM });
+      const [a, b] = [await pretrained.embed(records), await initial.embed(records)];
+      expect(a[0]).toHaveLength(32);
+      expect(a[0]!.every(Number.isFinite)).toBe(true);
+      expect(Array.from(a[0]!)).not.toEqual(Array.from(b[0]!));
+      pretrained.dispose();
+      initial.dispose();
     },
   );
 

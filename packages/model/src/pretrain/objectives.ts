@@ -8,9 +8,18 @@ import {
   groupLinears,
   movingAverageMatrix,
 } from '../experts/dlinear/model.ts';
+import { resolveEcgfmConfig, segmentsChannelsLast } from '../experts/ecgfm/index.ts';
+import {
+  ecgfmEncode,
+  ecgfmFrameCount,
+  ecgfmPrefix,
+  ecgfmWeightSpecs,
+  isUnusedEcgfmTensor,
+  prepareEcgfm,
+} from '../experts/ecgfm/model.ts';
 import { dense, denseFromLinear } from '../experts/layers/ops.ts';
 import { disposeAll } from '../experts/layers/tensors.ts';
-import { randomWeights, readWeightMap, resolveWeights } from '../experts/layers/weights.ts';
+import { randomWeights, readWeightMap, resolveWeights, type WeightSpec } from '../experts/layers/weights.ts';
 import { leftPadded, resolveMomentConfig } from '../experts/moment/index.ts';
 import {
   isUnusedMomentTensor,
@@ -76,6 +85,7 @@ const BUILDERS: Record<string, (options: PretrainTaskOptions) => Promise<Pretrai
   moment: momentTask,
   dlinear: dlinearTask,
   timesnet: timesnetTask,
+  ecgfm: ecgfmTask,
 };
 
 /** Experts that `pretrainExpert` can train. */
@@ -324,6 +334,134 @@ async function momentTask(options: PretrainTaskOptions): Promise<PretrainTask> {
     // Variables hold their own reference to the data, so the loaded tensors can go.
     disposeAll(made);
   }
+}
+
+/** wav2vec 2.0's `mask_length`: conv frames hidden together, so a hidden stretch outlasts what a neighbour's receptive field reaches. */
+const ECGFM_MASK_SPAN = 10;
+
+const ECGFM_HEAD = ['reconstruction_head.weight', 'reconstruction_head.bias'] as const;
+
+/**
+ * ECG-FM as wav2vec 2.0 masks it: spans of conv-feature frames (after the feature LayerNorm and
+ * post_extract_proj) are replaced by `mask_emb`, the positional convolution and the transformer see the
+ * rest, and a linear head d_model -> stride x leads reconstructs each hidden frame's own samples (the
+ * `stride` samples it starts, every lead) in the lead-standardised input. wav2vec 2.0 instead tells the
+ * frame's quantised conv features from distractors; regressing the conv features themselves would let the
+ * extractor, trained by the same loss, collapse them to a constant that is trivial to predict (what the
+ * contrastive distractors, or data2vec's EMA teacher, prevent). Raw samples are a fixed target, and with
+ * ECG-FM's kernel = stride layout a frame reads exactly its own samples, so a hidden frame's samples reach
+ * the encoder only through layer 0's per-channel GroupNorm statistics. `mask_emb` is trained and written
+ * (the expert ignores it, as in the published checkpoints; a starting checkpoint's is used when present);
+ * the head is not, as the expert would refuse it.
+ */
+async function ecgfmTask(options: PretrainTaskOptions): Promise<PretrainTask> {
+  const { model, preprocess, segments } = resolveEcgfmConfig(options.config);
+  if (model.labels > 0) {
+    throw new ConfigError(
+      'pretraining trains the encoder, not the classifier head: leave labels at 0',
+      'ecgfm.model.labels',
+    );
+  }
+  if (model.convLayers.some(([, kernel, stride]) => kernel < stride)) {
+    throw new ConfigError(
+      'masked reconstruction needs every conv kernel at least its stride (a frame reconstructs its stride samples)',
+      'ecgfm.model.convLayers',
+    );
+  }
+  const frames = ecgfmFrameCount(model);
+  const stride = model.convLayers.reduce((product, [, , layerStride]) => product * layerStride, 1);
+  const spans = Math.ceil(frames / ECGFM_MASK_SPAN);
+  const units = segments * spans;
+  const { inChannels: c, dModel: d } = model;
+  const source = options.weightsPath ?? `random-init:${options.seed}`;
+  const loaded = options.weightsPath === undefined ? undefined : await readWeightMap(options.weightsPath);
+  const prefix = loaded ? ecgfmPrefix(loaded) : '';
+  const specs = ecgfmWeightSpecs(model, prefix);
+  const maskName = `${prefix}mask_emb`;
+  const made: tf.Tensor[] = [...(loaded?.values() ?? [])];
+  const seeded = (wanted: WeightSpec[]) => {
+    const weights = randomWeights(wanted, options.seed);
+    made.push(...weights.values());
+    return weights;
+  };
+  try {
+    const maskSpecs: WeightSpec[] = [{ name: maskName, shape: [d], init: 'normal' }];
+    const encoder = loaded ? resolveWeights(loaded, specs, source, isUnusedEcgfmTensor) : seeded(specs);
+    const maskEmbedding = loaded?.has(maskName)
+      ? resolveWeights(loaded, maskSpecs, source, () => true)
+      : seeded(maskSpecs);
+    const encoderNames = [...encoder.keys()];
+    const parameters = new Map<string, tf.Variable>();
+    for (const [name, tensor] of [...encoder, ...maskEmbedding]) parameters.set(name, tf.variable(tensor));
+    const head = seededWeights(options.seed);
+    const bound = { kind: 'uniform', bound: 1 / Math.sqrt(d) } as const;
+    const width = stride * c;
+    parameters.set(
+      ECGFM_HEAD[0],
+      tf.variable(tf.tensor2d(head.take(ECGFM_HEAD[0], [width, d], bound), [width, d])),
+    );
+    parameters.set(ECGFM_HEAD[1], tf.variable(tf.tensor1d(head.take(ECGFM_HEAD[1], [width], bound))));
+    const initialWeights = options.weightsPath === undefined ? source : await sha256File(options.weightsPath);
+    return {
+      expert: 'ecgfm',
+      objective: {
+        name: 'masked-reconstruction',
+        unit: `span of ${ECGFM_MASK_SPAN} conv frames (${ECGFM_MASK_SPAN * stride} samples)`,
+        units,
+      },
+      preprocess,
+      settings: { model },
+      maskUnits: units,
+      parameters,
+      fixed: new Map(),
+      notInCheckpoint: new Set(ECGFM_HEAD),
+      initialWeights,
+      loss(inputs, hidden) {
+        const encoderWeights = new Map(
+          encoderNames.map((name) => [name, parameters.get(name)! as tf.Tensor]),
+        );
+        const params = prepareEcgfm(encoderWeights, model, source);
+        const sequences = inputs.length * segments;
+        const x = segmentsChannelsLast(inputs, model, preprocess.length, segments);
+        const hiddenFrames = tf.tensor2d(spanFrames(hidden, sequences, spans, frames), [sequences, frames]);
+        const encoded = ecgfmEncode(params, x, {
+          hidden: hiddenFrames,
+          embedding: parameters.get(maskName)! as tf.Tensor as tf.Tensor1D,
+        });
+        const reconstructed = dense(
+          encoded,
+          denseFromLinear(parameters.get(ECGFM_HEAD[0])!, parameters.get(ECGFM_HEAD[1])!),
+        );
+        const target = tf.reshape(tf.slice(x, [0, 0, 0], [sequences, frames * stride, c]), [
+          sequences,
+          frames,
+          width,
+        ]);
+        return maskedMeanSquare(
+          reconstructed,
+          target,
+          tf.reshape(hiddenFrames, [sequences, frames, 1]),
+          width,
+        );
+      },
+      dispose() {
+        disposeAll([...parameters.values()]);
+      },
+    };
+  } finally {
+    disposeAll(made);
+  }
+}
+
+/** Per-sequence hidden spans [sequences, spans] -> hidden frames [sequences, frames] (the last span may be short). */
+function spanFrames(hidden: Float32Array, sequences: number, spans: number, frames: number): Float32Array {
+  const mask = new Float32Array(sequences * frames);
+  for (let sequence = 0; sequence < sequences; sequence++) {
+    for (let frame = 0; frame < frames; frame++) {
+      mask[sequence * frames + frame] = hidden[sequence * spans + Math.floor(frame / ECGFM_MASK_SPAN)]!;
+    }
+  }
+  return mask;
 }
 
 /**

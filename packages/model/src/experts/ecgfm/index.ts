@@ -31,7 +31,7 @@ export const ECGFM_DEFAULTS = {
   batchSize: 4,
 };
 
-function resolveEcgfmConfig(given: Record<string, unknown> | undefined) {
+export function resolveEcgfmConfig(given: Record<string, unknown> | undefined) {
   const { settings, model, preprocess } = resolveSizedExpert('ecgfm', given, ECGFM_DEFAULTS, ECGFM_PRESETS);
   if (preprocess.leads.length !== model.inChannels) {
     throw new ConfigError(
@@ -96,7 +96,7 @@ export const ecgfmExpert: ExpertFactory = {
 };
 
 /** Records [leads x length] -> [records * segments, segmentLength, leads] (record-major, then segment). */
-function segmentsChannelsLast(
+export function segmentsChannelsLast(
   inputs: readonly Float32Array[],
   model: EcgfmConfig,
   length: number,

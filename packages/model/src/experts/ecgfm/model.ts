@@ -224,47 +224,71 @@ export function prepareEcgfm(weights: WeightMap, config: EcgfmConfig, source: st
 }
 
 /**
- * ECG-FM's encoder output pooled per segment: conv feature extractor (GroupNorm with one group per
- * channel on layer 0 only, exact GELU), LayerNorm, post_extract_proj, grouped positional convolution
- * (SamePad, GELU) added to the features, post-LN transformer, then the reference's pooling quirk
+ * ECG-FM's encoder output pooled per segment (`ecgfmEncode`), with the reference's pooling quirk
  * `sum / count(x != 0)` per feature.
  *
  * @param segments [B, segmentLength, inChannels], leads in ECG-FM's order, channels last
  * @returns [B, dModel]
  */
 export function ecgfmEmbed(params: EcgfmParams, segments: tf.Tensor3D): tf.Tensor2D {
-  const { config } = params;
-  const eps = 1e-5;
   return tf.tidy(() => {
-    let x: tf.Tensor3D = segments;
-    config.convLayers.forEach(([, , stride], i) => {
-      x = tf.conv1d(x, params.convFilters[i]!, stride, 'valid');
-      const bias = params.convBiases[i];
-      if (bias) x = tf.add(x, bias);
-      if (i === 0) {
-        const { mean, variance } = tf.moments(x, 1, true);
-        const normalized = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
-        x = tf.add(tf.mul(normalized, params.groupNorm.weight), params.groupNorm.bias!);
-      }
-      x = geluErf(x) as tf.Tensor3D;
-    });
-    let features: tf.Tensor = layerNorm(x, params.featureNorm, eps);
-    if (params.postExtractProj) features = dense(features, params.postExtractProj);
-    const hidden = tf.add(features, positionalConvolution(params, features as tf.Tensor3D));
-    const scale = 1 / Math.sqrt(config.dModel / config.heads);
-    const h = layerByLayer(layerNorm(hidden, params.encoderNorm, eps), params.layers, (input, layer) => {
-      const q = splitHeads(dense(input, layer.q), config.heads);
-      const k = splitHeads(dense(input, layer.k), config.heads);
-      const v = splitHeads(dense(input, layer.v), config.heads);
-      const attended = dense(mergeHeads(attention(q, k, v, scale)), layer.out);
-      const mid = layerNorm(tf.add(input, attended), layer.attentionNorm, eps);
-      const ffn = dense(geluErf(dense(mid, layer.fc1)), layer.fc2);
-      return layerNorm(tf.add(mid, ffn), layer.finalNorm, eps);
-    });
+    const h = ecgfmEncode(params, segments);
     // The reference divides by the number of non-zero entries per feature, not by the frame count.
     const nonZero = tf.sum(tf.cast(tf.notEqual(h, 0), 'float32'), 1);
     return tf.div(tf.sum(h, 1), nonZero) as tf.Tensor2D;
   });
+}
+
+/** Frames the pretraining hides, and what it puts in their place (wav2vec 2.0's `mask_emb`). */
+export interface EcgfmFrameMask {
+  /** [B, frames]: 1 = hidden. */
+  hidden: tf.Tensor2D;
+  /** [dModel] */
+  embedding: tf.Tensor1D;
+}
+
+/**
+ * The encoder path shared by embedding and masked pretraining: conv feature extractor (GroupNorm with
+ * one group per channel on layer 0 only, exact GELU), LayerNorm, post_extract_proj, then, as wav2vec 2.0
+ * masks, hidden frames replaced by the mask embedding, grouped positional convolution (SamePad, GELU)
+ * added to the features, and the post-LN transformer.
+ *
+ * @param segments [B, segmentLength, inChannels], leads in ECG-FM's order, channels last
+ * @returns the encoder output per frame [B, frames, dModel]
+ */
+export function ecgfmEncode(params: EcgfmParams, segments: tf.Tensor3D, mask?: EcgfmFrameMask): tf.Tensor3D {
+  const { config } = params;
+  const eps = 1e-5;
+  let x: tf.Tensor3D = segments;
+  config.convLayers.forEach(([, , stride], i) => {
+    x = tf.conv1d(x, params.convFilters[i]!, stride, 'valid');
+    const bias = params.convBiases[i];
+    if (bias) x = tf.add(x, bias);
+    if (i === 0) {
+      const { mean, variance } = tf.moments(x, 1, true);
+      const normalized = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+      x = tf.add(tf.mul(normalized, params.groupNorm.weight), params.groupNorm.bias!);
+    }
+    x = geluErf(x) as tf.Tensor3D;
+  });
+  let features: tf.Tensor = layerNorm(x, params.featureNorm, eps);
+  if (params.postExtractProj) features = dense(features, params.postExtractProj);
+  if (mask) {
+    const [batch, frames] = mask.hidden.shape;
+    const hidden = tf.reshape(mask.hidden, [batch, frames, 1]);
+    features = tf.add(tf.mul(features, tf.sub(1, hidden)), tf.mul(hidden, mask.embedding));
+  }
+  const hidden = tf.add(features, positionalConvolution(params, features as tf.Tensor3D));
+  const scale = 1 / Math.sqrt(config.dModel / config.heads);
+  return layerByLayer(layerNorm(hidden, params.encoderNorm, eps), params.layers, (input, layer) => {
+    const q = splitHeads(dense(input, layer.q), config.heads);
+    const k = splitHeads(dense(input, layer.k), config.heads);
+    const v = splitHeads(dense(input, layer.v), config.heads);
+    const attended = dense(mergeHeads(attention(q, k, v, scale)), layer.out);
+    const mid = layerNorm(tf.add(input, attended), layer.attentionNorm, eps);
+    const ffn = dense(geluErf(dense(mid, layer.fc1)), layer.fc2);
+    return layerNorm(tf.add(mid, ffn), layer.finalNorm, eps);
+  }) as tf.Tensor3D;
 }
 
 /** The fine-tuned classifier's logits from pooled segment embeddings: [B, dModel] -> [B, labels]. */
