@@ -57,6 +57,13 @@ describe('pretrainExpert: self-supervised pretraining on the warehouse', { timeo
     await expect(pretrainExpert({ warehouse, expert: 'tempo' })).rejects.toThrow(
       /no self-supervised objective/,
     );
+    await expect(
+      pretrainExpert({
+        warehouse,
+        expert: 'ecgfm',
+        expertConfig: { ...ECGFM, model: { ...ECGFM.model, labels: 17 } },
+      }),
+    ).rejects.toThrow(/ecgfm\.model\.labels/);
     expect(() => resolvePretrainConfig({ maskRatio: 1.5 })).toThrow(ConfigError);
     expect(() => resolvePretrainConfig({ stepz: 3 })).toThrow(/pretrain\.stepz/);
   });
@@ -284,7 +291,7 @@ describe('pretrainExpert: self-supervised pretraining on the warehouse', { timeo
     expect(await curve(last.summary.manifest)).toEqual(await curve(whole.manifest));
   });
 
-  it('on wasm, refuses a step whose gradient needs a kernel wasm lacks, naming it (no silent cpu fallback)', async () => {
+  it('on wasm, refuses a step whose gradient needs a kernel wasm lacks (MOMENT, ECG-FM), naming it (no silent cpu fallback)', async () => {
     const refusal = pretrainExpert({
       warehouse,
       expert: 'moment',
@@ -294,5 +301,14 @@ describe('pretrainExpert: self-supervised pretraining on the warehouse', { timeo
     });
     await expect(refusal).rejects.toThrow(EnvironmentError);
     await expect(refusal).rejects.toThrow(/UnsortedSegmentSum kernel, which the wasm backend lacks/);
+    await expect(
+      pretrainExpert({
+        warehouse,
+        expert: 'ecgfm',
+        expertConfig: ECGFM,
+        config: { steps: 2, batchSize: 2 },
+        backend: 'wasm',
+      }),
+    ).rejects.toThrow(/Conv2DBackpropFilter kernel, which the wasm backend lacks/);
   });
 });

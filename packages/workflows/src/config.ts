@@ -18,6 +18,7 @@ import {
   expertNames,
   type PretrainConfig,
   pretrainableExperts,
+  requirePretrainable,
   resolvePretrainConfig,
   resolveTrainConfig,
   validateExpertConfig,
@@ -130,6 +131,12 @@ export function validatePipelineConfig(
           `experts.${index}.pretrain`,
         );
       }
+      inSection(
+        `experts.${index}.config`,
+        source,
+        () => requirePretrainable(expert.name, expert.config),
+        expert.name,
+      );
       inSection(
         `experts.${index}.pretrain`,
         source,

@@ -56,6 +56,9 @@ describe('pretraining in pipeline configs', () => {
       'experts.0.pretrain.maskRatio',
     );
     expect(refusedKey([{ name: 'dlinear' }, { name: 'tempo', pretrain: {} }])).toBe('experts.1.pretrain');
+    expect(refusedKey([{ name: 'ecgfm', config: { model: { labels: 17 } }, pretrain: {} }])).toBe(
+      'experts.0.config.model.labels',
+    );
   });
 });
 

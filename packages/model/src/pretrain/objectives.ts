@@ -93,14 +93,23 @@ export function pretrainableExperts(): string[] {
   return Object.keys(BUILDERS);
 }
 
-/** Refuses an expert without an objective before any work starts. */
-export function requirePretrainable(expert: string): void {
+/** Expert settings an objective cannot train, refused naming `<expert>.<key>` (settings the expert accepts). */
+const SETTINGS_CHECKS: Partial<Record<string, (config: Record<string, unknown> | undefined) => void>> = {
+  ecgfm: (config) => resolveEcgfmPretraining(config),
+};
+
+/**
+ * Refuses an expert without an objective, or (given the expert's settings, already valid for the expert)
+ * settings its objective cannot train, before any work starts.
+ */
+export function requirePretrainable(expert: string, expertConfig?: Record<string, unknown>): void {
   if (!(expert in BUILDERS)) {
     throw new ConfigError(
       `no self-supervised objective for ${JSON.stringify(expert)} yet (pretrainable: ${pretrainableExperts().join(', ')})`,
       'expert',
     );
   }
+  SETTINGS_CHECKS[expert]?.(expertConfig);
 }
 
 export async function createPretrainTask(
@@ -355,19 +364,7 @@ const ECGFM_HEAD = ['reconstruction_head.weight', 'reconstruction_head.bias'] as
  * the head is not, as the expert would refuse it.
  */
 async function ecgfmTask(options: PretrainTaskOptions): Promise<PretrainTask> {
-  const { model, preprocess, segments } = resolveEcgfmConfig(options.config);
-  if (model.labels > 0) {
-    throw new ConfigError(
-      'pretraining trains the encoder, not the classifier head: leave labels at 0',
-      'ecgfm.model.labels',
-    );
-  }
-  if (model.convLayers.some(([, kernel, stride]) => kernel < stride)) {
-    throw new ConfigError(
-      'masked reconstruction needs every conv kernel at least its stride (a frame reconstructs its stride samples)',
-      'ecgfm.model.convLayers',
-    );
-  }
+  const { model, preprocess, segments } = resolveEcgfmPretraining(options.config);
   const frames = ecgfmFrameCount(model);
   const stride = model.convLayers.reduce((product, [, , layerStride]) => product * layerStride, 1);
   const spans = Math.ceil(frames / ECGFM_MASK_SPAN);
@@ -451,6 +448,25 @@ async function ecgfmTask(options: PretrainTaskOptions): Promise<PretrainTask> {
   } finally {
     disposeAll(made);
   }
+}
+
+/** The expert's settings, refusing those masked reconstruction cannot train. */
+function resolveEcgfmPretraining(config: Record<string, unknown> | undefined) {
+  const resolved = resolveEcgfmConfig(config);
+  const { model } = resolved;
+  if (model.labels > 0) {
+    throw new ConfigError(
+      'pretraining trains the encoder, not the classifier head: leave labels at 0',
+      'ecgfm.model.labels',
+    );
+  }
+  if (model.convLayers.some(([, kernel, stride]) => kernel < stride)) {
+    throw new ConfigError(
+      'masked reconstruction needs every conv kernel at least its stride (a frame reconstructs its stride samples)',
+      'ecgfm.model.convLayers',
+    );
+  }
+  return resolved;
 }
 
 /** Per-sequence hidden spans [sequences, spans] -> hidden frames [sequences, frames] (the last span may be short). */

@@ -147,8 +147,8 @@ export async function pretrainSegment(options: PretrainSegmentOptions): Promise<
   if (options.untilStep !== undefined && !(Number.isInteger(options.untilStep) && options.untilStep >= 1)) {
     throw new ConfigError(`${options.untilStep} is not a positive integer`, 'untilStep');
   }
-  requirePretrainable(options.expert);
   validateExpertConfig(options.expert, options.expertConfig);
+  requirePretrainable(options.expert, options.expertConfig);
   const config = resolvePretrainConfig(options.config as Record<string, unknown> | undefined);
   const backend = parseBackendChoice(options.backend ?? 'auto');
   const seed = options.seed ?? DEFAULT_SEED;
