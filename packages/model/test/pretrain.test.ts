@@ -18,7 +18,7 @@ import {
   pretrainSegment,
   resolvePretrainConfig,
 } from '../src/pretrain/index.ts';
-import { readSafetensors } from '../src/safetensors/index.ts';
+import { readSafetensors, type TensorsToWrite, writeSafetensors } from '../src/safetensors/index.ts';
 
 const native = installedBackends().find((choice) => choice === 'node' || choice === 'node-gpu');
 const DLINEAR = { leads: ['II'], length: 200 };
@@ -209,6 +209,44 @@ describe('pretrainExpert: self-supervised pretraining on the warehouse', { timeo
       expect(Array.from(a[0]!)).not.toEqual(Array.from(b[0]!));
       pretrained.dispose();
       initial.dispose();
+
+      // Continued from the fine-tuned classifier's layout (the encoder under `encoder.`, a head and
+      // pretraining-only modules beside it): its mask_emb is the start, and the layout is kept.
+      const finetuned = join(await mkdtemp(join(tmpdir(), 'enecg-ecgfm-')), 'finetuned.safetensors');
+      const layout: TensorsToWrite = {
+        'proj.weight': { shape: [17, 32], data: new Float32Array(17 * 32) },
+        'proj.bias': { shape: [17], data: new Float32Array(17) },
+        'encoder.quantizer.vars': { shape: [1, 4, 2], data: new Float32Array(8) },
+      };
+      for (const [name, tensor] of stored.tensors) layout[`encoder.${name}`] = tensor;
+      await writeSafetensors(finetuned, layout);
+      const steps = 4;
+      const learningRate = 0.001;
+      const continued = await pretrainExpert({
+        warehouse,
+        expert: 'ecgfm',
+        expertConfig: ECGFM,
+        weightsPath: finetuned,
+        config: { steps, checkpointEvery: steps, batchSize: 4, learningRate, heldOutFraction: 0.25 },
+        backend: native!,
+      });
+      const written = await readSafetensors(continued.checkpoint);
+      expect([...written.tensors.keys()].sort()).toEqual(
+        [...stored.tensors.keys()].map((name) => `encoder.${name}`).sort(),
+      );
+      const start = stored.tensors.get('mask_emb')!.data;
+      const moved = written.tensors
+        .get('encoder.mask_emb')!
+        .data.map((value, i) => Math.abs(value - start[i]!));
+      // Adam moves a value by about the learning rate per step; a seeded mask_emb would be far off.
+      expect(Math.max(...moved)).toBeLessThan(2 * steps * learningRate);
+      const adapted = await createExpert('ecgfm', {
+        seed: 42,
+        config: ECGFM,
+        weightsPath: continued.checkpoint,
+      });
+      expect((await adapted.embed(records))[0]!.every(Number.isFinite)).toBe(true);
+      adapted.dispose();
     },
   );
 
