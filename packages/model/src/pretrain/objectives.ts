@@ -93,7 +93,7 @@ export function pretrainableExperts(): string[] {
   return Object.keys(BUILDERS);
 }
 
-/** Expert settings an objective cannot train, refused naming `<expert>.<key>` (settings the expert accepts). */
+/** Refusals of settings the expert accepts but its objective cannot train, naming `<expert>.<key>`. */
 const SETTINGS_CHECKS: Partial<Record<string, (config: Record<string, unknown> | undefined) => void>> = {
   ecgfm: (config) => resolveEcgfmPretraining(config),
 };
@@ -345,7 +345,10 @@ async function momentTask(options: PretrainTaskOptions): Promise<PretrainTask> {
   }
 }
 
-/** wav2vec 2.0's `mask_length`: conv frames hidden together, so a hidden stretch outlasts what a neighbour's receptive field reaches. */
+/**
+ * wav2vec 2.0's `mask_length`: conv frames hidden together, so a hidden stretch outlasts what a
+ * neighbour's receptive field reaches.
+ */
 const ECGFM_MASK_SPAN = 10;
 
 const ECGFM_HEAD = ['reconstruction_head.weight', 'reconstruction_head.bias'] as const;
@@ -469,7 +472,7 @@ function resolveEcgfmPretraining(config: Record<string, unknown> | undefined) {
   return resolved;
 }
 
-/** Per-sequence hidden spans [sequences, spans] -> hidden frames [sequences, frames] (the last span may be short). */
+/** Hidden spans [sequences, spans] -> hidden frames [sequences, frames]; the last span may be short. */
 function spanFrames(hidden: Float32Array, sequences: number, spans: number, frames: number): Float32Array {
   const mask = new Float32Array(sequences * frames);
   for (let sequence = 0; sequence < sequences; sequence++) {
