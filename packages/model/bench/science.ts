@@ -9,11 +9,13 @@
  *   npm run bench:science                                 # cohorts of 500, 2,000 and 5,000 subjects
  *   BENCH_SCIENCE_COHORTS=500 npm run bench:science       # a subset
  *
- * Each cohort also pretrains the experts of BENCH_SCIENCE_PRETRAIN (default dlinear,timesnet; empty:
- * none) on its training split (`pretrainExpert`, BENCH_SCIENCE_PRETRAIN_STEPS steps, default 300), caches
- * their features from the pretrained checkpoints and trains each as a one-expert model with preset
- * `default`: pretrained against its random-init self on the same test rows and replicates, with the
- * pretraining's cost in CPU-minutes per 1,000 ECGs. BENCH_SCIENCE_PRESETS picks presets (default both).
+ * Each cohort also pretrains the experts of BENCH_SCIENCE_PRETRAIN (default moment,dlinear,timesnet;
+ * empty: none) on its training split (`pretrainExpert`, steps per expert from BENCH_SCIENCE_PRETRAIN_STEPS,
+ * `moment:2000,dlinear:1000,timesnet:300` by default, or one number for all), caches their features from
+ * the pretrained checkpoints and trains each as a one-expert model with preset `default`: pretrained
+ * against its random-init self on the same test rows and replicates, with the pretraining's cost in
+ * CPU-minutes per 1,000 ECGs. An expert pretrained here but outside the ensemble (MOMENT) gets its
+ * random-init one-expert model too. BENCH_SCIENCE_PRESETS picks presets (default both).
  *
  * Work data lives in .work/bench-science/ and is reused by a second run (every stage is incremental).
  */
@@ -53,10 +55,35 @@ const EXPERTS = ['dlinear', 'timesnet', 'measurements'] as const;
 const PRESETS = (process.env.BENCH_SCIENCE_PRESETS ?? 'faithful,default').split(',') as Array<
   'faithful' | 'default'
 >;
-const PRETRAINED = (process.env.BENCH_SCIENCE_PRETRAIN ?? 'dlinear,timesnet')
+const PRETRAINED = (process.env.BENCH_SCIENCE_PRETRAIN ?? 'moment,dlinear,timesnet')
   .split(',')
-  .filter(Boolean) as Array<(typeof EXPERTS)[number]>;
-const PRETRAIN_STEPS = Number(process.env.BENCH_SCIENCE_PRETRAIN_STEPS ?? 300);
+  .filter(Boolean);
+/** Experts trained alone beside the ensemble's: the pretrained ones the ensemble does not hold. */
+const ALONE = [
+  ...EXPERTS,
+  ...PRETRAINED.filter((expert) => !(EXPERTS as readonly string[]).includes(expert)),
+];
+/** Pretraining steps per expert: the cheap transformer gets many, TimesNet (10x the CPU per step) few. */
+const PRETRAIN_STEPS = pretrainSteps(
+  process.env.BENCH_SCIENCE_PRETRAIN_STEPS ?? 'moment:2000,dlinear:1000,timesnet:300',
+);
+
+function pretrainSteps(setting: string): (expert: string) => number {
+  if (/^\d+$/.test(setting)) return () => Number(setting);
+  const steps = new Map(
+    setting.split(',').map((part) => {
+      const [expert, count] = part.split(':');
+      return [expert as string, Number(count)];
+    }),
+  );
+  return (expert) => {
+    const count = steps.get(expert);
+    if (!Number.isInteger(count) || (count as number) < 1) {
+      throw new Error(`BENCH_SCIENCE_PRETRAIN_STEPS names no step count for ${expert}`);
+    }
+    return count as number;
+  };
+}
 const WORK = join(root, '.work', 'bench-science');
 const OUTPUT = process.env.BENCH_SCIENCE_OUT ?? join(root, 'docs', 'results', 'science-benchmark.md');
 /** The issue's targets, checked on the largest cohort. */
@@ -252,7 +279,7 @@ async function runCohort(subjects: number): Promise<CohortResult> {
   );
   await timed(times, 'labels', () => deriveLabels({ source, hosp: join(source, 'hosp'), warehouse }));
   const featureSets: Record<string, string> = {};
-  for (const expert of [...EXPERTS, 'raw-leads']) {
+  for (const expert of [...ALONE, 'raw-leads']) {
     const summary = await timed(
       times,
       `features ${expert}`,
@@ -268,7 +295,7 @@ async function runCohort(subjects: number): Promise<CohortResult> {
     const pretrained = await timed(
       times,
       `pretrain ${expert}`,
-      () => pretrainExpert({ warehouse, expert, config: { steps: PRETRAIN_STEPS }, seed: SEED }),
+      () => pretrainExpert({ warehouse, expert, config: { steps: PRETRAIN_STEPS(expert) }, seed: SEED }),
       (summary) => summary.reused,
     );
     if (!pretrained.reused) {
@@ -297,7 +324,7 @@ async function runCohort(subjects: number): Promise<CohortResult> {
   }
   const sources = await resolveFeatureSources(
     warehouse,
-    EXPERTS.map((expert) => featureSets[expert] as string),
+    ALONE.map((expert) => featureSets[expert] as string),
   );
   const { set } = await loadWarehouseSet(warehouse, sources);
   const pretrainedSet =
@@ -324,7 +351,7 @@ async function runCohort(subjects: number): Promise<CohortResult> {
     let gateOrder: string[] = [];
     const lineups: Array<[string, readonly string[]]> = [
       ['ensemble', EXPERTS],
-      ...EXPERTS.map((e) => [e, [e]] as [string, string[]]),
+      ...(preset === 'default' ? ALONE : EXPERTS).map((e) => [e, [e]] as [string, string[]]),
       ...(preset === 'default' ? PRETRAINED.map((e) => [`${e} pretrained`, [e]] as [string, string[]]) : []),
     ];
     for (const [name, experts] of lineups) {
@@ -409,7 +436,7 @@ function pretrainedMarkdown(result: CohortResult): string[] {
   const lines = [
     '### pretrained experts against their random-init selves (one-expert models, preset `default`)',
     '',
-    `Each expert pretrained by \`pretrainExpert\` (masked reconstruction, ${PRETRAIN_STEPS} steps of ${PRETRAIN_DEFAULTS.batchSize} ECGs, seed ${SEED}) on the cohort's training split only, then its features cached from the pretrained checkpoint and a one-expert model trained exactly as for its random-init self; same test rows and ${REPLICATES} paired replicates.`,
+    `Each expert pretrained by \`pretrainExpert\` (masked reconstruction, ${PRETRAINED.map((e) => `${e} ${PRETRAIN_STEPS(e)}`).join(', ')} steps of ${PRETRAIN_DEFAULTS.batchSize} ECGs, seed ${SEED}) on the cohort's training split only, then its features cached from the pretrained checkpoint and a one-expert model trained exactly as for its random-init self; same test rows and ${REPLICATES} paired replicates.`,
     '',
     '| expert | task | metric | n | random-init | pretrained | pretrained - random-init |',
     '|---|---|---|---|---|---|---|',
@@ -489,7 +516,7 @@ const header = [
   '',
   `Produced by \`npm run bench:science\` (packages/model/bench/science.ts) on ${new Date().toISOString().slice(0, 10)}, commit ${commitOf()}.`,
   `Cohorts: ${COHORTS.join(', ')} synthetic subjects (packages/synth, seed ${SEED}, v1 layout), subject-level 70/20/10 split;`,
-  `experts dlinear and timesnet are random-init (no checkpoint can be downloaded here; their pretrained rows use checkpoints this run pretrains), measurements needs no weights;`,
+  `experts ${ALONE.filter((e) => e !== 'measurements').join(', ')} are random-init (no checkpoint can be downloaded here; their pretrained rows use checkpoints this run pretrains), measurements needs no weights;`,
   `every expert alone is a separately trained one-expert model, evaluated on the same test rows and replicates as the ensemble.`,
   `Machine: ${availableParallelism()} cores, load average ${loadBefore.toFixed(1)} at the start and ${(loadavg()[0] as number).toFixed(1)} at the end`,
   `(shared with other work), backend ${activeBackend()?.tfBackend ?? 'unknown'}; whole run ${(total / 60).toFixed(1)} min, end to end (synth to evaluation).`,
