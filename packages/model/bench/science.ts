@@ -9,12 +9,12 @@
  *   npm run bench:science                                 # cohorts of 500, 2,000 and 5,000 subjects
  *   BENCH_SCIENCE_COHORTS=500 npm run bench:science       # a subset
  *
- * Each cohort also pretrains the experts of BENCH_SCIENCE_PRETRAIN (default moment,dlinear,timesnet;
+ * Each cohort also pretrains the experts of BENCH_SCIENCE_PRETRAIN (default moment,ecgfm,dlinear,timesnet;
  * empty: none) on its training split (`pretrainExpert`, steps per expert from BENCH_SCIENCE_PRETRAIN_STEPS,
- * `moment:2000,dlinear:1000,timesnet:300` by default, or one number for all), caches their features from
+ * `moment:2000,ecgfm:2000,dlinear:1000,timesnet:300` by default, or one number for all), caches their features from
  * the pretrained checkpoints and trains each as a one-expert model with preset `default`: pretrained
  * against its random-init self on the same test rows and replicates, with the pretraining's cost in
- * CPU-minutes per 1,000 ECGs. An expert pretrained here but outside the ensemble (MOMENT) gets its
+ * CPU-minutes per 1,000 ECGs. An expert pretrained here but outside the ensemble (MOMENT, ECG-FM) gets its
  * random-init one-expert model too. BENCH_SCIENCE_PRESETS picks presets (default both).
  *
  * Work data lives in .work/bench-science/ and is reused by a second run (every stage is incremental).
@@ -65,7 +65,7 @@ const ALONE = [
 ];
 /** Pretraining steps per expert: the cheap transformer gets many, TimesNet (10x the CPU per step) few. */
 const PRETRAIN_STEPS = pretrainSteps(
-  process.env.BENCH_SCIENCE_PRETRAIN_STEPS ?? 'moment:2000,dlinear:1000,timesnet:300',
+  process.env.BENCH_SCIENCE_PRETRAIN_STEPS ?? 'moment:2000,ecgfm:2000,dlinear:1000,timesnet:300',
 );
 
 function pretrainSteps(setting: string): (expert: string) => number {
