@@ -55,7 +55,7 @@ const EXPERTS = ['dlinear', 'timesnet', 'measurements'] as const;
 const PRESETS = (process.env.BENCH_SCIENCE_PRESETS ?? 'faithful,default').split(',') as Array<
   'faithful' | 'default'
 >;
-const PRETRAINED = (process.env.BENCH_SCIENCE_PRETRAIN ?? 'moment,dlinear,timesnet')
+const PRETRAINED = (process.env.BENCH_SCIENCE_PRETRAIN ?? 'moment,ecgfm,dlinear,timesnet')
   .split(',')
   .filter(Boolean);
 /** Experts trained alone beside the ensemble's: the pretrained ones the ensemble does not hold. */
