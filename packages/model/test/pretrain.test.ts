@@ -14,6 +14,7 @@ import { installedBackends } from '../src/backend/index.ts';
 import { createExpert } from '../src/experts/registry.ts';
 import {
   type PretrainOptions,
+  type PretrainSummary,
   pretrainExpert,
   pretrainSegment,
   resolvePretrainConfig,
@@ -40,6 +41,22 @@ async function syntheticWarehouse(subjects: number): Promise<string> {
   await ingest({ source, warehouse });
   await deriveLabels({ source, hosp: join(source, 'hosp'), warehouse });
   return warehouse;
+}
+
+/** A pretraining in a process of its own (support/pretrain-child.ts prints its summary on stdout). */
+function pretrainChild(options: PretrainOptions, stdout: 'ignore' | 'pipe') {
+  return spawn(
+    process.execPath,
+    [
+      // tsx's loader in this very process (tsx's CLI would run the script in a grandchild, which a
+      // SIGKILL to the CLI leaves running).
+      '--import',
+      pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href,
+      join(import.meta.dirname, 'support/pretrain-child.ts'),
+      JSON.stringify(options),
+    ],
+    { stdio: ['ignore', stdout, 'pipe'] },
+  );
 }
 
 async function someRecords(warehouse: string) {
@@ -264,18 +281,7 @@ describe('pretrainExpert: self-supervised pretraining on the warehouse', { timeo
       });
       const uninterrupted = await pretrainExpert(options(warehouse));
 
-      const child = spawn(
-        process.execPath,
-        [
-          // tsx's loader in this very process (tsx's CLI would run the script in a grandchild, which a
-          // SIGKILL to the CLI leaves running).
-          '--import',
-          pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href,
-          join(import.meta.dirname, 'support/pretrain-child.ts'),
-          JSON.stringify(options(copy)),
-        ],
-        { stdio: 'ignore' },
-      );
+      const child = pretrainChild(options(copy), 'ignore');
       const progress = join(copy, 'pretrain', 'moment', uninterrupted.pretrainId, 'progress');
       const exited = new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
       let killedAt = -1;
@@ -305,6 +311,44 @@ describe('pretrainExpert: self-supervised pretraining on the warehouse', { timeo
       expect(await curve(resumed.manifest)).toEqual(await curve(uninterrupted.manifest));
     },
   );
+
+  it('two identical pretrainings at once (a retry overlapping its first attempt) both end with the one result, written once', async () => {
+    const options: PretrainOptions = {
+      warehouse,
+      expert: 'dlinear',
+      expertConfig: DLINEAR,
+      config: { steps: 400, checkpointEvery: 5, batchSize: 8, heldOutFraction: 0.25 },
+      seed: 11,
+      backend: native ?? 'wasm',
+    };
+    const run = () => {
+      const child = pretrainChild(options, 'pipe');
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (chunk) => {
+        stdout += chunk;
+      });
+      child.stderr!.on('data', (chunk) => {
+        stderr += chunk;
+      });
+      return new Promise<PretrainSummary>((resolve, reject) =>
+        child.once('exit', (code) =>
+          code === 0 ? resolve(JSON.parse(stdout)) : reject(new Error(`exit ${code}: ${stderr}`)),
+        ),
+      );
+    };
+    const [first, second] = await Promise.all([run(), run()]);
+    expect(second.pretrainId).toBe(first.pretrainId);
+    expect(second.checkpointSha256).toBe(first.checkpointSha256);
+    // The one that finished second stopped and took the first one's result.
+    expect([first.reused, second.reused].sort()).toEqual([false, true]);
+    const dir = join(warehouse, 'pretrain', 'dlinear', first.pretrainId);
+    expect((await readdir(dir)).sort()).toEqual(['checkpoint.safetensors', 'manifest.json']);
+    const again = await pretrainExpert(options);
+    expect(again).toMatchObject({ reused: true, checkpointSha256: first.checkpointSha256 });
+    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
+    expect(manifest.checkpoint.sha256).toBe(first.checkpointSha256);
+  });
 
   it('run as segments that pause between checkpoints, it ends with the same bytes and loss curve as one run', async () => {
     const copy = await syntheticWarehouse(SUBJECTS);

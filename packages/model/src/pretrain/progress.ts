@@ -63,7 +63,7 @@ export async function writeProgress(
     // JSON writes a double so that it reads back to the same double.
     pending: JSON.stringify(state.pending),
   });
-  for (const name of await readdir(dir)) {
+  for (const name of await readdir(dir).catch(ignoreMissing)) {
     if (name !== file && STEP_FILE.test(name)) await rm(join(dir, name), { force: true });
   }
 }
@@ -88,7 +88,12 @@ export async function findProgress(
     .filter((match): match is RegExpExecArray => match !== null)
     .sort((a, b) => Number(b[1]) - Number(a[1]));
   for (const match of steps) {
-    const contents = await readSafetensors(join(dir, match[0]));
+    // A concurrent identical run replaces its checkpoint as it goes: a file listed may be gone.
+    const contents = await readSafetensors(join(dir, match[0])).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    if (!contents) continue;
     const complete = names.every((name) =>
       ['parameter', 'adam.m', 'adam.v'].every((role) => contents.tensors.has(`${role}/${name}`)),
     );
@@ -101,4 +106,10 @@ export async function findProgress(
     };
   }
   return undefined;
+}
+
+/** A folder removed meanwhile (a concurrent identical run finished) lists nothing. */
+function ignoreMissing(error: NodeJS.ErrnoException): string[] {
+  if (error.code === 'ENOENT') return [];
+  throw error;
 }

@@ -14,7 +14,7 @@ import {
   sha256,
   sha256File,
   warehouseLayout,
-  writeFileAtomic,
+  writeFileOnce,
 } from '@enecg/common';
 import { describeLabelSet } from '@enecg/labels';
 // The union package registers every kernel's gradient (tfjs-core alone registers none): with them, a
@@ -111,7 +111,11 @@ export interface PretrainSummary {
   checkpoint: string;
   checkpointSha256: string;
   manifest: string;
-  /** True when an identical pretraining had already finished: nothing was trained. */
+  /**
+   * True when an identical pretraining had finished before this call (nothing trained) or finished
+   * first while this one ran (a concurrent run or an overlapping retry; this one stopped): the result is
+   * that pretraining's.
+   */
   reused: boolean;
   /** The step a killed run's checkpoint let this one start after (0: from the start). */
   resumedFrom: number;
@@ -215,13 +219,17 @@ async function run(
     backend: backendLabel(info)!,
     cpuSeconds: reused ? 0 : cpuSecondsSince(started),
   });
-  if (existsSync(manifestPath)) {
+  /** The finished pretraining of this identity, checked, when one is there (ours or a concurrent run's). */
+  const finished = async (resumedFrom: number): Promise<PretrainSegment | undefined> => {
+    if (!existsSync(manifestPath)) return undefined;
     const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as PretrainManifest;
     if (!existsSync(checkpointPath) || (await sha256File(checkpointPath)) !== manifest.checkpoint.sha256) {
       throw new IntegrityError('the checkpoint differs from the one its manifest records', checkpointPath);
     }
-    return { finished: true, summary: summaryOf(manifest, true, 0) };
-  }
+    return { finished: true, summary: summaryOf(manifest, true, resumedFrom) };
+  };
+  const done = await finished(0);
+  if (done) return done;
 
   const data = await loadPretrainData(options.warehouse, snapshot, task.preprocess);
   const names = [...task.parameters.keys()].sort();
@@ -273,7 +281,13 @@ async function run(
         curve.push(point);
         lossSum = 0;
         lossCount = 0;
-        await writeProgress(progressDir, state(step));
+        // An identical run (a retry overlapping its stuck first attempt) may have finished meanwhile: its
+        // result is this one's, so stop; it also removes the progress folder this write may have lost.
+        const concurrent = await finished(start);
+        if (concurrent) return concurrent;
+        if (!(await writeProgressUnlessFinished(progressDir, state(step), manifestPath))) {
+          return (await finished(start))!;
+        }
         options.onProgress?.({
           step,
           steps: config.steps,
@@ -281,7 +295,9 @@ async function run(
           heldOutLoss: point.heldOutLoss,
         });
       } else if (step === options.untilStep) {
-        await writeProgress(progressDir, state(step));
+        if (!(await writeProgressUnlessFinished(progressDir, state(step), manifestPath))) {
+          return (await finished(start))!;
+        }
       }
       if (step === options.untilStep && step < config.steps) {
         return { finished: false, pretrainId, step, steps: config.steps, resumedFrom: start };
@@ -298,7 +314,16 @@ async function run(
       enecg_pretrain_id: pretrainId,
       enecg_objective: task.objective.name,
     });
-    await writeFileAtomic(checkpointPath, bytes);
+    // Written once: a concurrent identical run that got there first must have written the same bytes.
+    if (
+      !(await writeFileOnce(checkpointPath, bytes)) &&
+      (await sha256File(checkpointPath)) !== sha256(bytes)
+    ) {
+      throw new IntegrityError(
+        'a concurrent run of this pretraining wrote another checkpoint: training is not deterministic here',
+        checkpointPath,
+      );
+    }
     const heldOut = { initial: curve[0]!.heldOutLoss, final: curve.at(-1)!.heldOutLoss };
     const manifest: PretrainManifest = {
       pretrainId,
@@ -323,7 +348,10 @@ async function run(
       checkpoint: { file: CHECKPOINT_FILE, sha256: sha256(bytes), bytes: bytes.byteLength },
       codeVersion: await codeVersion(),
     };
-    await writeFileAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+    if (!(await writeFileOnce(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`))) {
+      // A concurrent identical run finished first and recorded it.
+      return (await finished(start))!;
+    }
     await rm(progressDir, { recursive: true, force: true });
     const summary = summaryOf(manifest, false, start);
     await recordLineage(options, summary, manifest, info, runId);
@@ -455,6 +483,24 @@ function restore(progress: Progress, names: string[], variables: tf.Variable[], 
 function cpuSecondsSince(started: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(started);
   return (used.user + used.system) / 1e6;
+}
+
+/**
+ * Writes a resumable checkpoint; false when the write failed because a concurrent identical run finished
+ * and removed the progress folder (its manifest is there), which leaves nothing for this one to do.
+ */
+async function writeProgressUnlessFinished(
+  dir: string,
+  state: Parameters<typeof writeProgress>[1],
+  manifestPath: string,
+): Promise<boolean> {
+  try {
+    await writeProgress(dir, state);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && existsSync(manifestPath)) return false;
+    throw error;
+  }
 }
 
 async function recordLineage(

@@ -1,4 +1,5 @@
-// Runs one pretraining in its own process, so that a test can kill it (SIGKILL) mid-run.
+// Runs one pretraining in its own process, so that a test can kill it (SIGKILL) mid-run or run two at
+// once; prints its summary.
 import { pretrainExpert } from '../../src/pretrain/index.ts';
 
-await pretrainExpert(JSON.parse(process.argv[2]!));
+process.stdout.write(JSON.stringify(await pretrainExpert(JSON.parse(process.argv[2]!))));
