@@ -519,7 +519,7 @@ const header = [
   `experts ${ALONE.filter((e) => e !== 'measurements').join(', ')} are random-init (no checkpoint can be downloaded here; their pretrained rows use checkpoints this run pretrains), measurements needs no weights;`,
   `every expert alone is a separately trained one-expert model, evaluated on the same test rows and replicates as the ensemble.`,
   `Machine: ${availableParallelism()} cores, load average ${loadBefore.toFixed(1)} at the start and ${(loadavg()[0] as number).toFixed(1)} at the end`,
-  `(shared with other work), backend ${activeBackend()?.tfBackend ?? 'unknown'}; whole run ${(total / 60).toFixed(1)} min, end to end (synth to evaluation).`,
+  `(shared with other work), backend ${activeBackend()?.tfBackend ?? 'unknown'}; whole run ${(total / 60).toFixed(1)} min, end to end (synth to evaluation; a stage listed as reused in the stage times was done by an earlier run and only checked).`,
   '',
 ].join('\n');
 const body = [header, targetsMarkdown(results.at(-1)), ...results.map(cohortMarkdown)].join('\n');
