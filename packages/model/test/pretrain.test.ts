@@ -267,22 +267,25 @@ describe('pretrainExpert: self-supervised pretraining on the warehouse', { timeo
     },
   );
 
-  it.skipIf(!native)(
-    `resumes after its process is killed to the same bytes as an uninterrupted run${native ? '' : ' (skipped: no native TensorFlow backend built)'}`,
-    async () => {
+  it.skipIf(!native).each([
+    { expert: 'moment', expertConfig: MOMENT, batchSize: 8 },
+    { expert: 'ecgfm', expertConfig: ECGFM, batchSize: 4 },
+  ])(
+    `$expert resumes after its process is killed to the same bytes as an uninterrupted run${native ? '' : ' (skipped: no native TensorFlow backend built)'}`,
+    async ({ expert, expertConfig, batchSize }) => {
       const copy = await syntheticWarehouse(SUBJECTS);
       const options = (where: string): PretrainOptions => ({
         warehouse: where,
-        expert: 'moment',
-        expertConfig: MOMENT,
-        config: { steps: 40, checkpointEvery: 5, batchSize: 8, heldOutFraction: 0.25 },
+        expert,
+        expertConfig,
+        config: { steps: 40, checkpointEvery: 5, batchSize, heldOutFraction: 0.25 },
         seed: 7,
         backend: native!,
       });
       const uninterrupted = await pretrainExpert(options(warehouse));
 
       const child = pretrainChild(options(copy), 'ignore');
-      const progress = join(copy, 'pretrain', 'moment', uninterrupted.pretrainId, 'progress');
+      const progress = join(copy, 'pretrain', expert, uninterrupted.pretrainId, 'progress');
       const exited = new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
       let killedAt = -1;
       while (killedAt < 0) {
