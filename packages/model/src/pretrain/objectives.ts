@@ -30,9 +30,9 @@ import {
 } from '../experts/moment/model.ts';
 import { resolveTimesnetConfig } from '../experts/timesnet/index.ts';
 import {
-  mergeInceptionTensors,
   TIMESNET_POSITIONS,
   timesBlock,
+  timesnetParams,
   timesnetTensorSpecs,
   timesnetTokens,
 } from '../experts/timesnet/model.ts';
@@ -237,27 +237,9 @@ async function timesnetTask(options: PretrainTaskOptions): Promise<PretrainTask>
       const b = inputs.length;
       const x = tf.transpose(tf.tensor3d(packBatch(inputs, c * t), [b, c, t]), [0, 2, 1]) as tf.Tensor3D;
       const mask = tf.transpose(tf.tensor3d(segmentMask(hidden, b, c, t, units), [b, c, t]), [0, 2, 1]);
-      const params = {
-        tokenKernel: tf.transpose(
-          get('enc_embedding.value_embedding.tokenConv.weight'),
-          [2, 1, 0],
-        ) as tf.Tensor3D,
-        positions: tf.reshape(tf.slice(fixed.get(TIMESNET_POSITIONS)!, [0, 0, 0], [1, t, d]), [
-          t,
-          d,
-        ]) as tf.Tensor2D,
-      };
-      const inception = (layer: number, conv: number) => {
-        const prefix = `model.${layer}.conv.${conv}.kernels`;
-        const kernels = Array.from({ length: model.numKernels }, (_, j) => get(`${prefix}.${j}.weight`));
-        const biases = Array.from({ length: model.numKernels }, (_, j) => get(`${prefix}.${j}.bias`));
-        return mergeInceptionTensors(kernels, biases);
-      };
-      const norm = [get('layer_norm.weight'), get('layer_norm.bias')] as [tf.Tensor1D, tf.Tensor1D];
+      const params = timesnetParams((name) => fixed.get(name) ?? get(name), model);
       let encoded = timesnetTokens(params, tf.mul(x, tf.sub(1, mask)) as tf.Tensor3D);
-      for (let layer = 0; layer < model.eLayers; layer++) {
-        encoded = timesBlock(encoded, [inception(layer, 0), inception(layer, 2)], norm, model);
-      }
+      for (const block of params.blocks) encoded = timesBlock(encoded, block, params.norm, model);
       const reconstructed = dense(encoded, denseFromLinear(get(TIMESNET_HEAD[0]), get(TIMESNET_HEAD[1])));
       return maskedMeanSquare(reconstructed, x, mask, 1);
     },

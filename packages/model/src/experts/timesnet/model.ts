@@ -25,7 +25,6 @@ const LAYER_NORM_EPS = 1e-5;
 const TOKEN_CONV = 'enc_embedding.value_embedding.tokenConv.weight';
 /** A buffer, not a parameter: pretraining leaves it as it is. */
 export const TIMESNET_POSITIONS = 'enc_embedding.position_embedding.pe';
-const POSITIONS = TIMESNET_POSITIONS;
 
 /**
  * The checkpoint's tensors (TSLib names, PyTorch layouts) and their random init: the token Conv1d
@@ -45,7 +44,7 @@ export function timesnetTensorSpecs(
       init: { kind: 'uniform', bound: tokenStd * Math.sqrt(3) },
     },
     {
-      name: POSITIONS,
+      name: TIMESNET_POSITIONS,
       shape: [1, MAX_POSITIONS, dModel],
       init: { kind: 'computed', data: sinusoidalPositions(MAX_POSITIONS, dModel) },
     },
@@ -106,26 +105,18 @@ export class TimesNetModel {
   }
 
   static load(weights: WeightSource, config: TimesNetConfig): TimesNetModel {
-    const { channels, dModel, dFf, seqLen, numKernels } = config;
-    const specs = new Map(timesnetTensorSpecs(config).map((spec) => [spec.name, spec]));
-    const take = (name: string) => {
-      const spec = specs.get(name)!;
-      return weights.take(name, spec.shape, spec.init);
-    };
-    const token = take(TOKEN_CONV);
-    const pe = take(POSITIONS);
-    const blocks = Array.from({ length: config.eLayers }, (_, i): [InceptionWeights, InceptionWeights] => [
-      loadInception(take, `model.${i}.conv.0`, dModel, dFf, numKernels),
-      loadInception(take, `model.${i}.conv.2`, dFf, dModel, numKernels),
-    ]);
-    const norm: [tf.Tensor1D, tf.Tensor1D] = [
-      tf.tensor1d(take('layer_norm.weight')),
-      tf.tensor1d(take('layer_norm.bias')),
-    ];
+    const { seqLen, dModel } = config;
+    const tensors = new Map(
+      timesnetTensorSpecs(config).map(({ name, shape, init }) => [
+        name,
+        tf.tensor(weights.take(name, shape, init), [...shape]),
+      ]),
+    );
     // Nothing else in TimesNet depends on seq_len: the head's shape is the check that the checkpoint was
     // trained on inputs of this length.
     const head = weights.shapeOf('projection.weight');
     if (head !== undefined && head[1] !== seqLen * dModel) {
+      tf.dispose([...tensors.values()]);
       throw new InputError(
         `tensor projection.weight has shape [${head}], which implies seq_len ${head[1]! / dModel}, not ${seqLen}`,
         { file: weights.source, field: 'projection.weight' },
@@ -136,14 +127,13 @@ export class TimesNetModel {
     weights.finish(
       (name) => name.startsWith('enc_embedding.temporal_embedding.') || name.startsWith('projection.'),
     );
-    return new TimesNetModel(config, {
-      tokenKernel: tf.tidy(
-        () => tf.transpose(tf.tensor3d(token, [dModel, channels, 3]), [2, 1, 0]) as tf.Tensor3D,
-      ),
-      positions: tf.tensor2d(pe.slice(0, seqLen * dModel), [seqLen, dModel]),
-      blocks,
-      norm,
-    });
+    // tidy keeps the tensors it returns (an object of them, which its types do not spell out).
+    const params = tf.tidy(
+      () => timesnetParams((name) => tensors.get(name)!, config) as unknown as tf.TensorContainer,
+    ) as unknown as TimesNetParams;
+    const kept = new Set<tf.Tensor>([...params.norm]);
+    tf.dispose([...tensors.values()].filter((tensor) => !kept.has(tensor)));
+    return new TimesNetModel(config, params);
   }
 
   /** Inputs are channel-major [C x T] per record; returns one embedding per input. */
@@ -255,45 +245,36 @@ export function timesnetTokens(
   return tf.add(tf.conv1d(wrapped, params.tokenKernel, 1, 'valid'), params.positions) as tf.Tensor3D;
 }
 
-function loadInception(
-  take: (name: string) => Float32Array,
-  prefix: string,
-  inChannels: number,
-  outChannels: number,
-  numKernels: number,
-): InceptionWeights {
-  const size = 2 * numKernels - 1;
-  const merged = new Float32Array(size * size * inChannels * outChannels);
-  const bias = new Float32Array(outChannels);
-  for (let j = 0; j < numKernels; j++) {
-    const k = 2 * j + 1;
-    const w = take(`${prefix}.kernels.${j}.weight`);
-    const bj = take(`${prefix}.kernels.${j}.bias`);
-    const offset = numKernels - 1 - j;
-    for (let o = 0; o < outChannels; o++) {
-      bias[o] = bias[o]! + bj[o]! / numKernels;
-      for (let ci = 0; ci < inChannels; ci++) {
-        for (let dh = 0; dh < k; dh++) {
-          for (let dw = 0; dw < k; dw++) {
-            // torch [out, in, kh, kw] -> tfjs [kh, kw, in, out], centred in the merged kernel.
-            const target = (((dh + offset) * size + (dw + offset)) * inChannels + ci) * outChannels + o;
-            merged[target] = merged[target]! + w[((o * inChannels + ci) * k + dh) * k + dw]! / numKernels;
-          }
-        }
-      }
-    }
-  }
+/**
+ * The forward pass's tensors from the checkpoint's (TSLib names and PyTorch layouts): a loaded
+ * checkpoint's, or pretraining's variables, through which gradients then flow.
+ */
+export function timesnetParams(get: (name: string) => tf.Tensor, config: TimesNetConfig): TimesNetParams {
+  const { seqLen, dModel, eLayers, numKernels } = config;
+  const inception = (prefix: string) => {
+    const kernel = (part: string) =>
+      Array.from({ length: numKernels }, (_, j) => get(`${prefix}.kernels.${j}.${part}`));
+    return mergeInceptionTensors(kernel('weight'), kernel('bias'));
+  };
   return {
-    kernel: tf.tensor4d(merged, [size, size, inChannels, outChannels]),
-    bias: tf.tensor1d(bias),
+    tokenKernel: tf.transpose(get(TOKEN_CONV), [2, 1, 0]) as tf.Tensor3D,
+    positions: tf.reshape(tf.slice(get(TIMESNET_POSITIONS), [0, 0, 0], [1, seqLen, dModel]), [
+      seqLen,
+      dModel,
+    ]) as tf.Tensor2D,
+    blocks: Array.from({ length: eLayers }, (_, i): [InceptionWeights, InceptionWeights] => [
+      inception(`model.${i}.conv.0`),
+      inception(`model.${i}.conv.2`),
+    ]),
+    norm: [get('layer_norm.weight') as tf.Tensor1D, get('layer_norm.bias') as tf.Tensor1D],
   };
 }
 
 /**
- * loadInception with tensor ops, so that gradients reach each kernel of the checkpoint: torch weights
- * [out, in, k, k] (k = 1, 3, ...) -> one centred [K, K, in, out] kernel averaging them, and the mean bias.
+ * The num_kernels convolutions of an inception block (torch weights [out, in, k, k], k = 1, 3, ...) ->
+ * one centred [K, K, in, out] kernel averaging them, and the mean bias.
  */
-export function mergeInceptionTensors(
+function mergeInceptionTensors(
   kernels: readonly tf.Tensor[],
   biases: readonly tf.Tensor[],
 ): InceptionWeights {
