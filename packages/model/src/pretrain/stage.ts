@@ -267,38 +267,48 @@ async function run(
       m: adam.m,
       v: adam.v,
     });
+    /**
+     * Saves a resumable checkpoint, unless an identical run (a retry overlapping its stuck first attempt)
+     * finished meanwhile: its result is then this one's. A write can fail only because that run removed
+     * the progress folder.
+     */
+    const saveProgress = async (step: number): Promise<PretrainSegment | undefined> => {
+      const concurrent = await finished(start);
+      if (concurrent) return concurrent;
+      try {
+        await writeProgress(progressDir, state(step));
+        return undefined;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT' && existsSync(manifestPath)) {
+          return finished(start);
+        }
+        throw error;
+      }
+    };
     for (let step = start + 1; step <= config.steps; step++) {
       const inputs = batches.at(step).map((index) => data.train[index]!);
       const hidden = maskFor(task.maskUnits, inputs.length, config.maskRatio, deriveSeed(seed, 'mask', step));
       lossSum += trainStep(task, adam, variables, inputs, hidden, step);
       lossCount++;
-      if (step % config.checkpointEvery === 0 || step === config.steps) {
-        const point = {
-          step,
-          trainLoss: lossSum / lossCount,
-          heldOutLoss: heldOutLoss(task, data.heldOut, config, seed),
-        };
+      const point =
+        step % config.checkpointEvery === 0 || step === config.steps
+          ? {
+              step,
+              trainLoss: lossSum / lossCount,
+              heldOutLoss: heldOutLoss(task, data.heldOut, config, seed),
+            }
+          : undefined;
+      if (point) {
         curve.push(point);
         lossSum = 0;
         lossCount = 0;
-        // An identical run (a retry overlapping its stuck first attempt) may have finished meanwhile: its
-        // result is this one's, so stop; it also removes the progress folder this write may have lost.
-        const concurrent = await finished(start);
-        if (concurrent) return concurrent;
-        if (!(await writeProgressUnlessFinished(progressDir, state(step), manifestPath))) {
-          return (await finished(start))!;
-        }
-        options.onProgress?.({
-          step,
-          steps: config.steps,
-          trainLoss: point.trainLoss,
-          heldOutLoss: point.heldOutLoss,
-        });
-      } else if (step === options.untilStep) {
-        if (!(await writeProgressUnlessFinished(progressDir, state(step), manifestPath))) {
-          return (await finished(start))!;
-        }
       }
+      // The last step needs no resumable checkpoint: the final one is written next.
+      if (step < config.steps && (point || step === options.untilStep)) {
+        const concurrent = await saveProgress(step);
+        if (concurrent) return concurrent;
+      }
+      if (point) options.onProgress?.({ steps: config.steps, ...point });
       if (step === options.untilStep && step < config.steps) {
         return { finished: false, pretrainId, step, steps: config.steps, resumedFrom: start };
       }
@@ -483,24 +493,6 @@ function restore(progress: Progress, names: string[], variables: tf.Variable[], 
 function cpuSecondsSince(started: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(started);
   return (used.user + used.system) / 1e6;
-}
-
-/**
- * Writes a resumable checkpoint; false when the write failed because a concurrent identical run finished
- * and removed the progress folder (its manifest is there), which leaves nothing for this one to do.
- */
-async function writeProgressUnlessFinished(
-  dir: string,
-  state: Parameters<typeof writeProgress>[1],
-  manifestPath: string,
-): Promise<boolean> {
-  try {
-    await writeProgress(dir, state);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && existsSync(manifestPath)) return false;
-    throw error;
-  }
 }
 
 async function recordLineage(
